@@ -1,0 +1,95 @@
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "vaead/io.hpp"
+#include "vaead/version.hpp"
+
+namespace vaead {
+namespace {
+
+using nlohmann::json;
+
+json number_or_null(double value) {
+  return std::isfinite(value) ? json(value) : json(nullptr);
+}
+
+json config_json(const ExperimentConfig& c) {
+  const SyntheticConfig& d = c.data;
+  const EngineConfig& e = c.engine;
+  return {
+      {"data",
+       {{"features", d.features},
+        {"latent_factors", d.latent_factors},
+        {"noise_std", d.noise_std},
+        {"train_rows", d.train_rows},
+        {"validation_rows", d.validation_rows},
+        {"test_rows", d.test_rows},
+        {"anomaly_fraction", d.anomaly_fraction},
+        {"mean_shift_features", d.mean_shift_features},
+        {"mean_shift_sigmas", d.mean_shift_sigmas},
+        {"variance_explosion_sigmas", d.variance_explosion_sigmas},
+        {"data_seed", c.data_seed ? json(*c.data_seed) : json("same as the run seed")}}},
+      {"model",
+       {{"encoder_hidden", e.architecture.encoder_hidden},
+        {"decoder_hidden", e.architecture.decoder_hidden},
+        {"logvar_clamp", {e.logvar_min, e.logvar_max}}}},
+      {"training",
+       {{"epochs", c.train.epochs},
+        {"batch_size", e.batch_size},
+        {"beta", c.train.beta},
+        {"kl_warmup_epochs", c.train.kl_warmup_epochs},
+        {"learning_rate", e.adam.learning_rate},
+        {"adam_betas", {e.adam.beta1, e.adam.beta2}},
+        {"adam_epsilon", e.adam.epsilon},
+        {"threads", e.threads}}},
+      {"threshold", {{"rule", "mean_plus_k_std"}, {"k", c.threshold.k}}},
+      {"device", c.device == EngineKind::cpu ? "cpu" : "cuda"},
+      {"latent_dims", c.latent_dims},
+      {"seeds", c.seeds()},
+      {"vaead_version", std::string(version())},
+  };
+}
+
+json run_json(const RunResult& run) {
+  json per_kind = json::object();
+  for (std::size_t k = 0; k < run.per_kind_roc_auc.size(); ++k)
+    per_kind[std::string(anomaly_kind_name(kAnomalyKinds[k]))] =
+        number_or_null(run.per_kind_roc_auc[k]);
+  json epochs = json::array();
+  for (const EpochRecord& e : run.training.epochs)
+    epochs.push_back({{"epoch", e.epoch + 1},
+                      {"kl_weight", e.kl_weight},
+                      {"loss", e.mean.loss},
+                      {"reconstruction", e.mean.reconstruction},
+                      {"kl", e.mean.kl},
+                      {"seconds", e.seconds}});
+  const Confusion& c = run.at_threshold;
+  return {{"latent_dim", run.latent_dim},
+          {"seed", run.seed},
+          {"roc_auc", run.roc_auc},
+          {"pr_auc", run.pr_auc},
+          {"precision", c.precision()},
+          {"recall", c.recall()},
+          {"f1", c.f1()},
+          {"threshold", run.threshold},
+          {"confusion",
+           {{"true_positives", c.true_positives},
+            {"false_positives", c.false_positives},
+            {"true_negatives", c.true_negatives},
+            {"false_negatives", c.false_negatives}}},
+          {"per_kind_roc_auc", per_kind},
+          {"train_seconds", run.training.seconds},
+          {"samples_per_second", run.training.samples_per_second()},
+          {"epochs", epochs}};
+}
+
+}  // namespace
+
+std::string experiment_json(const ExperimentResult& result) {
+  json runs = json::array();
+  for (const RunResult& run : result.runs)
+    runs.push_back(run_json(run));
+  return json{{"config", config_json(result.config)}, {"runs", runs}}.dump(2) + "\n";
+}
+
+}  // namespace vaead

@@ -1,0 +1,98 @@
+#include <cmath>
+#include <string>
+
+#include "vaead/error.hpp"
+#include "vaead/model.hpp"
+#include "vaead/philox.hpp"
+
+namespace vaead {
+
+void Architecture::validate() const {
+  auto positive = [](int value, const std::string& name) {
+    require(value >= 1, name + " must be at least 1, got " + std::to_string(value));
+  };
+  positive(input_dim, "input dimension");
+  positive(latent_dim, "latent dimension");
+  require(!encoder_hidden.empty(), "the encoder needs at least one hidden layer");
+  require(!decoder_hidden.empty(), "the decoder needs at least one hidden layer");
+  for (int width : encoder_hidden)
+    positive(width, "encoder hidden width");
+  for (int width : decoder_hidden)
+    positive(width, "decoder hidden width");
+}
+
+ParameterLayout make_layout(const Architecture& architecture) {
+  architecture.validate();
+  ParameterLayout layout;
+  layout.architecture = architecture;
+  std::size_t offset = 0;
+  auto linear = [&offset](std::string name, int in, int out) {
+    LinearLayout l{std::move(name), in, out, offset, offset + static_cast<std::size_t>(in) * out};
+    offset = l.bias_offset + static_cast<std::size_t>(out);
+    return l;
+  };
+  // nn.Sequential numbers its modules; every Linear is followed by a ReLU, hence the even indices.
+  int width = architecture.input_dim;
+  for (std::size_t i = 0; i < architecture.encoder_hidden.size(); ++i) {
+    layout.encoder.push_back(
+        linear("encoder." + std::to_string(2 * i), width, architecture.encoder_hidden[i]));
+    width = architecture.encoder_hidden[i];
+  }
+  layout.mu = linear("mu", width, architecture.latent_dim);
+  layout.logvar = linear("logvar", width, architecture.latent_dim);
+  width = architecture.latent_dim;
+  for (std::size_t i = 0; i <= architecture.decoder_hidden.size(); ++i) {
+    const int out = i < architecture.decoder_hidden.size() ? architecture.decoder_hidden[i]
+                                                           : architecture.input_dim;
+    layout.decoder.push_back(linear("decoder." + std::to_string(2 * i), width, out));
+    width = out;
+  }
+  layout.size = offset;
+  return layout;
+}
+
+std::vector<const LinearLayout*> ParameterLayout::layers() const {
+  std::vector<const LinearLayout*> all;
+  for (const auto& l : encoder)
+    all.push_back(&l);
+  all.push_back(&mu);
+  all.push_back(&logvar);
+  for (const auto& l : decoder)
+    all.push_back(&l);
+  return all;
+}
+
+std::string ParameterLayout::describe(std::size_t index) const {
+  for (const LinearLayout* l : layers()) {
+    if (index >= l->weight_offset && index < l->bias_offset)
+      return l->name + ".weight[" + std::to_string(index - l->weight_offset) + "]";
+    if (index >= l->bias_offset && index < l->bias_offset + static_cast<std::size_t>(l->out))
+      return l->name + ".bias[" + std::to_string(index - l->bias_offset) + "]";
+  }
+  return "parameter[" + std::to_string(index) + "] (outside the layout)";
+}
+
+double ParameterLayout::training_flops_per_sample() const {
+  // Forward: 2 * in * out per Linear. Backward: the weight gradient (2 * in * out) and the input
+  // gradient (2 * in * out), except the first encoder layer, whose input needs none.
+  double flops = 0.0;
+  for (const LinearLayout* l : layers())
+    flops += 6.0 * static_cast<double>(l->weight_count());
+  return flops - 2.0 * static_cast<double>(encoder.front().weight_count());
+}
+
+std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64_t seed) {
+  const CounterRng rng{seed, Stream::initialization};
+  std::vector<float> values(layout.size);
+  for (const LinearLayout* l : layout.layers()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(l->in));
+    const std::size_t end = l->bias_offset + static_cast<std::size_t>(l->out);
+    for (std::size_t i = l->weight_offset; i < end; ++i) {
+      const double u = rng.uniform(static_cast<std::uint32_t>(i), 0, 0);
+      values[i] = static_cast<float>(bound * (2.0 * u - 1.0));
+    }
+  }
+  return values;
+}
+
+}  // namespace vaead

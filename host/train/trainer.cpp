@@ -1,0 +1,49 @@
+#include "vaead/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "vaead/error.hpp"
+
+namespace vaead {
+
+void TrainConfig::validate() const {
+  require(epochs >= 1, "epochs must be at least 1, got " + std::to_string(epochs));
+  require(beta >= 0, "beta must not be negative, got " + std::to_string(beta));
+  require(kl_warmup_epochs >= 0,
+          "KL warm-up epochs must not be negative, got " + std::to_string(kl_warmup_epochs));
+}
+
+double kl_weight_at(int epoch, const TrainConfig& config) {
+  if (config.kl_warmup_epochs == 0) return config.beta;
+  return config.beta * std::min(1.0, static_cast<double>(epoch) / config.kl_warmup_epochs);
+}
+
+TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
+                     const EpochCallback& on_epoch) {
+  config.validate();
+  using Clock = std::chrono::steady_clock;
+  engine.set_training_data(rows);
+  TrainingReport report;
+  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+    const auto start = Clock::now();
+    EpochRecord record{epoch, kl_weight_at(epoch, config), {}, 0.0};
+    const EpochResult result = engine.train_epoch(epoch, record.kl_weight);
+    if (result.non_finite)
+      throw TrainingError("training stopped: non-finite " + result.non_finite->quantity +
+                          " at epoch " + std::to_string(epoch + 1) + " of " +
+                          std::to_string(config.epochs) + ", step " +
+                          std::to_string(result.non_finite->step + 1) + " of the epoch" +
+                          " (try a lower learning rate or a narrower logvar clamp)");
+    record.mean = result.mean;
+    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    report.seconds += record.seconds;
+    report.samples += rows.rows;
+    report.epochs.push_back(record);
+    if (on_epoch) on_epoch(record);
+  }
+  return report;
+}
+
+}  // namespace vaead

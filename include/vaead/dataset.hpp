@@ -1,0 +1,36 @@
+// A table of rows with optional labels and anomaly kinds: what every source produces.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vaead/matrix.hpp"
+
+namespace vaead {
+
+// The kind of an anomalous row of the synthetic generator; `none` for normal rows.
+enum class AnomalyKind : std::uint8_t {
+  none = 0,
+  mean_shift = 1,
+  correlation_break = 2,
+  variance_explosion = 3,
+};
+inline constexpr AnomalyKind kAnomalyKinds[] = {
+    AnomalyKind::mean_shift, AnomalyKind::correlation_break, AnomalyKind::variance_explosion};
+
+std::string_view anomaly_kind_name(AnomalyKind kind);
+
+struct Dataset {
+  Matrix features;                   // rows x features
+  std::vector<std::uint8_t> labels;  // 1 = anomaly, 0 = normal; empty when unknown
+  std::vector<AnomalyKind> kinds;    // per row; empty when unknown
+  std::vector<std::string> column_names;
+
+  std::size_t rows() const { return features.rows; }
+  std::size_t count_label(std::uint8_t label) const;
+  std::size_t count_kind(AnomalyKind kind) const;
+};
+
+}  // namespace vaead

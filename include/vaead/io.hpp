@@ -1,0 +1,26 @@
+// Files: every output is written to a temporary name beside the target, then renamed, so a failure
+// never leaves a half-written file or destroys an earlier one.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "vaead/dataset.hpp"
+#include "vaead/experiment.hpp"
+
+namespace vaead {
+
+// Calls `write` with a stream on a temporary file in the target's directory, then renames it to
+// `path`. Throws InputError naming the path when it cannot be written; the temporary is removed.
+void write_file_atomically(const std::filesystem::path& path,
+                           const std::function<void(std::ostream&)>& write);
+
+// CSV: a header of the column names (x0.. when unnamed), then `label` and `kind` when known.
+void write_dataset_csv(const std::filesystem::path& path, const Dataset& dataset);
+
+// The experiment as JSON: {"config": {...}, "runs": [...]}, indented.
+std::string experiment_json(const ExperimentResult& result);
+
+}  // namespace vaead

@@ -1,0 +1,88 @@
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a
+// counter-based generator. Every random number in vaead is a pure function of (seed, stream,
+// counter), so any element can be drawn on its own, in any order, on the CPU or on the GPU, and a
+// re-run with the same seed gives the same bits. No generator state is ever shared.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define VAEAD_HOST_DEVICE __host__ __device__
+#else
+#define VAEAD_HOST_DEVICE
+#endif
+
+namespace vaead {
+
+struct Philox4x32 {
+  std::uint32_t v[4];
+};
+
+VAEAD_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, std::uint32_t key0,
+                                                  std::uint32_t key1) {
+  constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+  constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = static_cast<std::uint64_t>(kMul0) * counter.v[0];
+    const std::uint64_t p1 = static_cast<std::uint64_t>(kMul1) * counter.v[2];
+    const auto hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
+    const auto hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
+    counter = Philox4x32{{hi1 ^ counter.v[1] ^ key0, lo1, hi0 ^ counter.v[3] ^ key1, lo0}};
+    key0 += kWeyl0;
+    key1 += kWeyl1;
+  }
+  return counter;
+}
+
+// What a draw is for; part of the counter, so streams never overlap.
+enum class Stream : std::uint32_t {
+  loadings = 1,            // W of the synthetic generator
+  latent_factors = 2,      // z of the synthetic generator (sub-counter: split)
+  feature_noise = 3,       // e of the synthetic generator (sub-counter: split)
+  anomaly_layout = 4,      // which test rows are anomalous
+  anomaly_features = 5,    // which features an anomaly touches
+  anomaly_values = 6,      // the replacement / extra noise values
+  initialization = 7,      // initial parameters
+  shuffle = 8,             // the order of training rows in each epoch
+  reparameterization = 9,  // eps of z = mu + sigma * eps
+};
+
+// Draws for one (seed, stream); the three 32-bit words (a, b, c) address one block of 4 numbers.
+struct CounterRng {
+  std::uint64_t seed = 0;
+  Stream stream = Stream::loadings;
+
+  VAEAD_HOST_DEVICE Philox4x32 bits(std::uint32_t a, std::uint32_t b, std::uint32_t c) const {
+    return philox4x32_10(Philox4x32{{a, b, c, static_cast<std::uint32_t>(stream)}},
+                         static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+  }
+
+  // Uniform on [0, 1) with 32 random bits.
+  VAEAD_HOST_DEVICE double uniform(std::uint32_t a, std::uint32_t b, std::uint32_t c) const {
+    return bits(a, b, c).v[0] * 0x1p-32;
+  }
+
+  // Four independent N(0, 1) draws (Box-Muller on two pairs of 32-bit words).
+  VAEAD_HOST_DEVICE void normal4(std::uint32_t a, std::uint32_t b, std::uint32_t c,
+                                 double out[4]) const {
+    const Philox4x32 r = bits(a, b, c);
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    for (int pair = 0; pair < 2; ++pair) {
+      const double u1 = (r.v[2 * pair] + 1.0) * 0x1p-32;  // (0, 1]: log is finite
+      const double u2 = r.v[2 * pair + 1] * 0x1p-32;      // [0, 1)
+      const double radius = std::sqrt(-2.0 * std::log(u1));
+      out[2 * pair] = radius * std::cos(kTwoPi * u2);
+      out[2 * pair + 1] = radius * std::sin(kTwoPi * u2);
+    }
+  }
+
+  // Element i of a row of normal draws addressed by (row, sub): blocks of 4 per counter.
+  VAEAD_HOST_DEVICE double normal_at(std::uint32_t row, std::uint32_t sub, std::uint32_t i) const {
+    double block[4];
+    normal4(i / 4, row, sub, block);
+    return block[i % 4];
+  }
+};
+
+}  // namespace vaead
