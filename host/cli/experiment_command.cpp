@@ -1,0 +1,136 @@
+// `vaead experiment`: the seed study, and the table it prints.
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/shared_options.hpp"
+#include "vaead/error.hpp"
+#include "vaead/experiment.hpp"
+#include "vaead/io.hpp"
+
+namespace vaead::cli {
+namespace {
+
+struct ExperimentOptions {
+  ExperimentConfig config;
+  std::optional<std::uint64_t> data_seed;
+  std::string json_path;
+  bool progress = false;
+};
+
+std::string fixed(double value, int digits) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(digits) << value;
+  return text.str();
+}
+
+std::string mean_std(std::span<const double> values, int digits) {
+  const Spread s = spread(values);
+  if (!std::isfinite(s.mean)) return "n/a";
+  return fixed(s.mean, digits) + " ± " + fixed(s.std, digits);
+}
+
+void print_table(std::ostream& out, const ExperimentResult& result) {
+  const ExperimentConfig& c = result.config;
+  const std::array<int, 3> kinds = anomaly_counts(c.data);
+  out << "vaead experiment: " << (c.device == EngineKind::cpu ? "cpu" : "cuda") << " engine, "
+      << c.seed_count << " seed(s) from " << c.first_seed << "; " << c.data.train_rows
+      << " train / " << c.data.validation_rows << " validation / " << c.data.test_rows
+      << " test rows (" << kinds[0] << " mean shift, " << kinds[1] << " correlation break, "
+      << kinds[2] << " variance explosion); " << c.train.epochs << " epochs, batch "
+      << c.engine.batch_size << ", beta " << c.train.beta << "\n";
+  out << "threshold: " << c.threshold.describe() << "; values are mean ± std over seeds\n\n";
+
+  const std::vector<std::pair<std::string, std::function<double(const RunResult&)>>> columns = {
+      {"ROC-AUC", [](const RunResult& r) { return r.roc_auc; }},
+      {"PR-AUC", [](const RunResult& r) { return r.pr_auc; }},
+      {"precision", [](const RunResult& r) { return r.at_threshold.precision(); }},
+      {"recall", [](const RunResult& r) { return r.at_threshold.recall(); }},
+      {"F1", [](const RunResult& r) { return r.at_threshold.f1(); }},
+      {"mean_shift", [](const RunResult& r) { return r.per_kind_roc_auc[0]; }},
+      {"corr_break", [](const RunResult& r) { return r.per_kind_roc_auc[1]; }},
+      {"var_explosion", [](const RunResult& r) { return r.per_kind_roc_auc[2]; }},
+  };
+  constexpr std::size_t kWidth = 15;
+  out << pad("latent", 7);
+  for (const auto& column : columns)
+    out << pad(column.first, kWidth);
+  out << pad("train s", 9, true) << pad("samples/s", 12, true) << '\n';
+  for (int latent : c.latent_dims) {
+    out << pad(std::to_string(latent), 7);
+    for (const auto& column : columns)
+      out << pad(mean_std(collect(result, latent, column.second), 3), kWidth);
+    const Spread seconds =
+        spread(collect(result, latent, [](const RunResult& r) { return r.training.seconds; }));
+    const Spread rate = spread(collect(
+        result, latent, [](const RunResult& r) { return r.training.samples_per_second(); }));
+    out << pad(fixed(seconds.mean, 1), 9, true) << pad(fixed(rate.mean, 0), 12, true) << '\n';
+  }
+}
+
+// Refuses an output path whose directory is missing before any work is done.
+void check_output_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw InputError("cannot write " + path + ": directory " + parent.string() + " does not exist");
+}
+
+void run(ExperimentOptions& options) {
+  if (!options.json_path.empty()) check_output_directory(options.json_path);
+  ExperimentConfig& config = options.config;
+  config.data_seed = options.data_seed;
+  config.engine.architecture.input_dim = config.data.features;
+  ExperimentCallbacks callbacks;
+  if (progress_enabled(options.progress)) {
+    const bool terminal = !options.progress;
+    callbacks.on_epoch = [&config, terminal](int latent, std::uint64_t seed, const EpochRecord& e) {
+      std::fprintf(stderr,
+                   "%slatent %d seed %llu  epoch %d/%d  loss %.4f (recon %.4f, kl %.4f, "
+                   "weight %.2f)%s",
+                   terminal ? "\r" : "", latent, static_cast<unsigned long long>(seed), e.epoch + 1,
+                   config.train.epochs, e.mean.loss, e.mean.reconstruction, e.mean.kl, e.kl_weight,
+                   terminal ? "\033[K" : "\n");
+      if (terminal && e.epoch + 1 == config.train.epochs) std::fputc('\n', stderr);
+    };
+  }
+  const ExperimentResult result = run_experiment(config, callbacks);
+  print_table(std::cout, result);
+  if (!options.json_path.empty())
+    write_file_atomically(options.json_path,
+                          [&](std::ostream& out) { out << experiment_json(result); });
+}
+
+}  // namespace
+
+Command add_experiment_command(CLI::App& app) {
+  auto options = std::make_shared<ExperimentOptions>();
+  CLI::App* command = app.add_subcommand(
+      "experiment", "The seed study: detection quality against latent size, over several seeds");
+  command->add_option("--latents", options->config.latent_dims, "Latent sizes to compare")
+      ->delimiter(',')
+      ->check(at_least_one())
+      ->capture_default_str();
+  command->add_option("--seeds", options->config.seed_count, "Seeds per latent size")
+      ->check(at_least_one())
+      ->capture_default_str();
+  command->add_option("--seed", options->config.first_seed, "First seed")->capture_default_str();
+  command->add_option("--data-seed", options->data_seed,
+                      "Draw every run's data with this seed (default: the run's own seed)");
+  command
+      ->add_option("--threshold-k", options->config.threshold.k,
+                   "Threshold = mean + k std of validation-normal scores")
+      ->capture_default_str();
+  add_data_options(*command, options->config.data);
+  add_model_options(*command, options->config.engine);
+  add_training_options(*command, options->config.train);
+  add_threads_option(*command, options->config.engine.threads);
+  command->add_option("--json", options->json_path, "Write the configuration and every run here");
+  command->add_flag("--progress", options->progress, "Report each epoch on stderr");
+  return {command, [options] { run(*options); }, add_config_option(*command)};
+}
+
+}  // namespace vaead::cli

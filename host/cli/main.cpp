@@ -1,0 +1,44 @@
+// vaead: anomaly detection in tables with variational autoencoders.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/shared_options.hpp"
+#include "vaead/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace vaead::cli;
+  CLI::App app{
+      "vaead: trains variational autoencoders on normal rows of a table and flags the rows "
+      "they cannot reconstruct.",
+      "vaead"};
+  app.set_version_flag("--version", std::string(vaead::version()));
+  app.require_subcommand(1);
+  const std::vector<Command> commands = {add_experiment_command(app), add_generate_command(app),
+                                         add_info_command(app)};
+  try {
+    app.parse(argc, argv);
+    for (const Command& command : commands) {
+      if (!command.app->parsed()) continue;
+      if (command.config_path && !command.config_path->empty())
+        apply_config_file(*command.app, *command.config_path);
+      command.run();
+    }
+  } catch (const CLI::CallForHelp& request) {
+    return app.exit(request);
+  } catch (const CLI::CallForAllHelp& request) {
+    return app.exit(request);
+  } catch (const CLI::CallForVersion& request) {
+    return app.exit(request);
+  } catch (const CLI::ParseError& error) {  // a bad flag or config file: one line, exit code 2
+    std::cerr << "vaead: error: " << error.what() << " (see vaead --help)\n";
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "vaead: error: " << error.what() << '\n';
+    return 1;
+  }
+  return 0;
+}

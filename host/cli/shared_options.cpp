@@ -1,0 +1,198 @@
+#include "cli/shared_options.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+
+namespace vaead::cli {
+namespace {
+
+// A validator that parses the value as a number and checks `accept`; its message names the value.
+CLI::Validator number_check(const std::string& description,
+                            const std::function<bool(double)>& accept) {
+  return CLI::Validator(
+      [description, accept](std::string& text) -> std::string {
+        double value = 0.0;
+        if (!CLI::detail::lexical_cast(text, value) || !accept(value))
+          return "must be " + description + ", got '" + text + "'";
+        return {};
+      },
+      description);
+}
+
+const CLI::Validator kAtLeastOne = number_check("at least 1", [](double v) { return v >= 1; });
+const CLI::Validator kAtLeastTwo = number_check("at least 2", [](double v) { return v >= 2; });
+const CLI::Validator kPositive = number_check("positive", [](double v) { return v > 0; });
+const CLI::Validator kNotNegative = number_check("0 or more", [](double v) { return v >= 0; });
+const CLI::Validator kUnitInterval =
+    number_check("between 0 and 1", [](double v) { return v >= 0 && v <= 1; });
+const CLI::Validator kBelowOne =
+    number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+
+}  // namespace
+
+const CLI::Validator& at_least_one() {
+  return kAtLeastOne;
+}
+
+void add_data_options(CLI::App& command, SyntheticConfig& data) {
+  const char* group = "Synthetic data";
+  command.add_option("--features", data.features, "Features d")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--factors", data.latent_factors, "True latent factors k (x = zW + e)")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--noise-std", data.noise_std, "Noise e ~ N(0, s^2) per feature")
+      ->check(kNotNegative)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--train-rows", data.train_rows, "Normal training rows")
+      ->check(kAtLeastTwo)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--val-rows", data.validation_rows, "Normal validation rows (threshold)")
+      ->check(kAtLeastTwo)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--test-rows", data.test_rows, "Test rows, normal and anomalous")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--anomaly-fraction", data.anomaly_fraction, "Anomalous share of test rows")
+      ->check(kUnitInterval)
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option("--shift-features", data.mean_shift_features,
+                  "Features moved by a mean-shift anomaly")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--shift-sigmas", data.mean_shift_sigmas, "Mean shift, in sigma_j")
+      ->check(kNotNegative)
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option("--explosion-sigmas", data.variance_explosion_sigmas,
+                  "Extra noise of a variance explosion, in sigma_j")
+      ->check(kNotNegative)
+      ->capture_default_str()
+      ->group(group);
+}
+
+void add_model_options(CLI::App& command, EngineConfig& engine) {
+  const char* group = "Model and optimizer";
+  command
+      .add_option("--encoder-hidden", engine.architecture.encoder_hidden, "Encoder hidden widths")
+      ->delimiter(',')
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option("--decoder-hidden", engine.architecture.decoder_hidden, "Decoder hidden widths")
+      ->delimiter(',')
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--logvar-min", engine.logvar_min, "logvar clamp, lower end")
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--logvar-max", engine.logvar_max, "logvar clamp, upper end")
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--batch-size", engine.batch_size, "Rows per training step")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--lr", engine.adam.learning_rate, "Adam learning rate")
+      ->check(kPositive)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-beta1", engine.adam.beta1, "Adam beta1")
+      ->check(kBelowOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-beta2", engine.adam.beta2, "Adam beta2")
+      ->check(kBelowOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-eps", engine.adam.epsilon, "Adam epsilon")
+      ->check(kPositive)
+      ->capture_default_str()
+      ->group(group);
+}
+
+void add_training_options(CLI::App& command, TrainConfig& train) {
+  const char* group = "Training";
+  command.add_option("--epochs", train.epochs, "Passes over the training rows")
+      ->check(kAtLeastOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--beta", train.beta, "KL weight after the warm-up")
+      ->check(kNotNegative)
+      ->capture_default_str()
+      ->group(group);
+  command
+      .add_option("--kl-warmup", train.kl_warmup_epochs,
+                  "Epochs over which the KL weight rises linearly from 0 to beta")
+      ->check(kNotNegative)
+      ->capture_default_str()
+      ->group(group);
+}
+
+void add_threads_option(CLI::App& command, int& threads) {
+  command.add_option("--threads", threads, "CPU threads (0 = every core)")
+      ->check(kNotNegative)
+      ->capture_default_str();
+}
+
+std::shared_ptr<std::string> add_config_option(CLI::App& command) {
+  auto path = std::make_shared<std::string>();
+  command.add_option("--config", *path, "Read flags from this TOML/INI file")
+      ->check(CLI::ExistingFile)
+      ->configurable(false);
+  return path;
+}
+
+// CLI11 2.1 reads a config file only for the top-level app, so a subcommand's file is applied
+// here, the way CLI11 applies its own: an option not given on the command line takes the file's
+// value, then runs its validators and stores the result.
+void apply_config_file(CLI::App& command, const std::string& path) {
+  const std::vector<CLI::ConfigItem> items = CLI::ConfigTOML().from_file(path);
+  for (const CLI::ConfigItem& item : items) {
+    if (item.name == "++" || item.name == "--") continue;  // section markers
+    const bool ours =
+        item.parents.empty() || (item.parents.size() == 1 && item.parents[0] == command.get_name());
+    if (!ours) continue;
+    CLI::Option* option = command.get_option_no_throw("--" + item.name);
+    if (option == nullptr || !option->get_configurable())
+      throw CLI::ConfigError("config file " + path + ": unknown key '" + item.fullname() +
+                             "' for vaead " + command.get_name());
+    if (option->count() > 0) continue;  // the command line wins
+    option->add_result(item.inputs);
+    try {
+      option->run_callback();
+    } catch (const CLI::ParseError& error) {
+      throw CLI::ConfigError("config file " + path + ", key '" + item.name + "': " + error.what());
+    }
+  }
+}
+
+bool progress_enabled(bool requested) {
+  return requested || isatty(fileno(stderr)) != 0;
+}
+
+std::string pad(const std::string& text, std::size_t width, bool right_align) {
+  std::size_t columns = 0;
+  for (unsigned char c : text)
+    columns += (c & 0xC0) != 0x80 ? 1 : 0;  // count code points
+  if (columns >= width) return text;
+  const std::string fill(width - columns, ' ');
+  return right_align ? fill + text : text + fill;
+}
+
+}  // namespace vaead::cli
