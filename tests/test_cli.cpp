@@ -1,0 +1,153 @@
+// The `vaead` binary as a user runs it: outputs, exit codes, and one-line errors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vaead_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result run(const std::string& arguments) const {
+    const std::string command = std::string(VAEAD_BINARY) + " " + arguments + " >" +
+                                (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout"),
+            slurp(dir_ / "stderr")};
+  }
+
+  fs::path dir_;
+};
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST_F(Cli, GenerateWritesThreeCsvFilesWithLabelsAndKinds) {
+  const Result r = run("generate --out " + (dir_ / "data").string() +
+                       " --train-rows 100 --val-rows 50 --test-rows 60 --seed 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(slurp(dir_ / "data" / "train.csv")), 101u);
+  EXPECT_EQ(count_lines(slurp(dir_ / "data" / "val.csv")), 51u);
+  const std::string test = slurp(dir_ / "data" / "test.csv");
+  EXPECT_EQ(count_lines(test), 61u);
+  EXPECT_EQ(test.substr(0, 9), "x0,x1,x2,");
+  EXPECT_NE(test.find(",x29,label,kind\n"), std::string::npos);
+  std::size_t anomalies = 0;
+  for (const char* kind : {",1,mean_shift\n", ",1,correlation_break\n", ",1,variance_explosion\n"})
+    for (std::size_t at = test.find(kind); at != std::string::npos; at = test.find(kind, at + 1))
+      ++anomalies;
+  EXPECT_EQ(anomalies, 6u);
+}
+
+TEST_F(Cli, ExperimentPrintsTheTableAndWritesJson) {
+  const fs::path json_path = dir_ / "result.json";
+  const Result r =
+      run("experiment --latents 2,4 --seeds 2 --epochs 2 --train-rows 600 "
+          "--val-rows 200 --test-rows 300 --threads 1 --json " +
+          json_path.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ROC-AUC"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mean + 3 std of validation-normal scores"), std::string::npos) << r.out;
+  const nlohmann::json json = nlohmann::json::parse(slurp(json_path));
+  EXPECT_EQ(json["runs"].size(), 4u);
+  EXPECT_EQ(json["config"]["latent_dims"], (std::vector<int>{2, 4}));
+  EXPECT_EQ(json["config"]["training"]["threads"], 1);
+  for (const auto& entry : fs::directory_iterator(dir_))  // no temporary file is left behind
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+TEST_F(Cli, ConfigFileSetsFlags) {
+  std::ofstream(dir_ / "study.toml") << "latents = [3]\nseeds = 1\nepochs = 1\ntrain-rows = 300\n"
+                                        "val-rows = 100\ntest-rows = 100\nbeta = 0.5\n";
+  const fs::path json_path = dir_ / "out.json";
+  // The command line wins over the file.
+  const Result r = run("experiment --config " + (dir_ / "study.toml").string() + " --json " +
+                       json_path.string() + " --beta 0.25");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json json = nlohmann::json::parse(slurp(json_path));
+  EXPECT_EQ(json["runs"][0]["latent_dim"], 3);
+  EXPECT_EQ(json["config"]["data"]["train_rows"], 300);
+  EXPECT_EQ(json["config"]["training"]["beta"], 0.25);
+}
+
+TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"experiment --batch-size 0", "--batch-size: must be at least 1, got '0'"},
+      {"experiment --latents 2,x", "--latents: must be at least 1, got 'x'"},
+      {"experiment --lr -0.5", "--lr: must be positive, got '-0.5'"},
+      {"experiment --adam-beta2 1", "--adam-beta2: must be in [0, 1), got '1'"},
+      {"experiment --no-such-flag", "--no-such-flag"},
+      {"", "A subcommand is required"},
+  };
+  for (const auto& [arguments, message] : cases) {
+    const Result r = run(arguments);
+    EXPECT_EQ(r.exit_code, 2) << arguments;
+    EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(Cli, ConfigFileWithUnknownKeyIsRefused) {
+  std::ofstream(dir_ / "bad.toml") << "latents = [3]\nbatch_sise = 12\n";
+  const Result r = run("experiment --config " + (dir_ / "bad.toml").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown key 'batch_sise'"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnwritableJsonPathFailsBeforeTrainingWithOneLine) {
+  const std::string target = (dir_ / "missing" / "out.json").string();
+  const Result r = run("experiment --json " + target);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find(target), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Cli, InvalidSyntheticConfigurationIsOneLine) {
+  const Result r = run("generate --out " + dir_.string() + " --shift-features 40");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("40"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "train.csv"));
+}
+
+TEST_F(Cli, InfoNamesVersionAndCuda) {
+  const Result r = run("info");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("vaead 0."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CUDA support: "), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.find("GPU 0: ") != std::string::npos ||
+              r.out.find("no CUDA") != std::string::npos)
+      << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,229 @@
+// The CPU reference engine: the whole loss's gradient against central differences in double, Adam
+// against a hand computation, and the properties the trainer relies on.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cpu/cpu_engine.hpp"
+#include "test_support.hpp"
+#include "vaead/error.hpp"
+
+namespace vaead {
+namespace {
+
+using cpu::CpuEngine;
+using testing::all_close;
+using testing::random_matrix;
+
+EngineConfig small_config(int latent_dim) {
+  EngineConfig config;
+  config.architecture = Architecture{5, {7, 6, 4}, latent_dim, {3, 6}};
+  config.seed = 11;
+  config.threads = 2;
+  return config;
+}
+
+// Every parameter's gradient against (L(p + h) - L(p - h)) / 2h, in double.
+void check_gradients(CpuEngine<double>& engine, const MatrixT<double>& x,
+                     const MatrixT<double>& eps, double kl_weight) {
+  engine.loss_and_gradients(x.data(), x.rows, eps.data(), kl_weight);
+  const std::vector<double> analytic(engine.gradient_values().begin(),
+                                     engine.gradient_values().end());
+  std::vector<double> numeric(analytic.size());
+  std::span<double> params = engine.parameter_values();
+  constexpr double h = 1e-6;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const double saved = params[i];
+    params[i] = saved + h;
+    const double plus = engine.loss(x.data(), x.rows, eps.data(), kl_weight).loss;
+    params[i] = saved - h;
+    const double minus = engine.loss(x.data(), x.rows, eps.data(), kl_weight).loss;
+    params[i] = saved;
+    numeric[i] = (plus - minus) / (2 * h);
+  }
+  EXPECT_TRUE(all_close(analytic, numeric, 1e-7, 1e-6,
+                        [&](std::size_t i) { return engine.layout().describe(i); }));
+}
+
+TEST(CpuEngineGradient, WholeLossMatchesCentralDifferencesForEveryParameter) {
+  for (int latent : {1, 3, 6}) {
+    CpuEngine<double> engine(small_config(latent));
+    const auto x = random_matrix<double>(9, 5, 100 + latent);
+    const auto eps = random_matrix<double>(9, latent, 200 + latent);
+    SCOPED_TRACE("latent " + std::to_string(latent));
+    check_gradients(engine, x, eps, 0.7);
+  }
+}
+
+TEST(CpuEngineGradient, ClampedLogvarPassesNoGradient) {
+  EngineConfig config = small_config(2);
+  config.logvar_max = 0.5;
+  CpuEngine<double> engine(config);
+  // Push every logvar far above the clamp: its parameters must get exactly zero gradient.
+  const LinearLayout& logvar = engine.layout().logvar;
+  for (int o = 0; o < logvar.out; ++o)
+    engine.parameter_values()[logvar.bias_offset + o] = 50.0;
+  const auto x = random_matrix<double>(6, 5, 3);
+  const auto eps = random_matrix<double>(6, 2, 4);
+  check_gradients(engine, x, eps, 1.0);
+  const std::size_t end = logvar.bias_offset + static_cast<std::size_t>(logvar.out);
+  for (std::size_t i = logvar.weight_offset; i < end; ++i)
+    EXPECT_EQ(engine.gradient_values()[i], 0.0) << engine.layout().describe(i);
+}
+
+TEST(CpuEngineGradient, FloatEngineAgreesWithDoubleEngine) {
+  CpuEngine<double> reference(small_config(3));
+  CpuEngine<float> engine(small_config(3));
+  const auto x = random_matrix<float>(64, 5, 8);
+  const auto eps = random_matrix<float>(64, 3, 9);
+  MatrixT<double> x64(x.rows, x.cols), eps64(eps.rows, eps.cols);
+  std::copy(x.values.begin(), x.values.end(), x64.values.begin());
+  std::copy(eps.values.begin(), eps.values.end(), eps64.values.begin());
+  const double expected = reference.loss_and_gradients(x64.data(), 64, eps64.data(), 0.5).loss;
+  EXPECT_NEAR(engine.loss_and_gradients(x.data(), 64, eps.data(), 0.5).loss, expected,
+              1e-5 * std::abs(expected));
+  EXPECT_TRUE(all_close(engine.gradients(), reference.gradients(), 1e-6, 1e-4));
+}
+
+// torch.optim.Adam, written out for two steps with the gradients the engine reports.
+TEST(CpuEngineAdam, TwoStepsMatchHandComputation) {
+  EngineConfig config = small_config(2);
+  config.adam = AdamConfig{0.01, 0.8, 0.95, 1e-6};
+  CpuEngine<double> engine(config);
+  std::vector<double> p(engine.parameter_values().begin(), engine.parameter_values().end());
+  std::vector<double> m(p.size(), 0.0), v(p.size(), 0.0);
+  for (int t = 1; t <= 2; ++t) {
+    const auto x = random_matrix<double>(5, 5, 30 + t);
+    const auto eps = random_matrix<double>(5, 2, 40 + t);
+    engine.loss_and_gradients(x.data(), 5, eps.data(), 1.0);
+    const std::span<const double> g = engine.gradient_values();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      m[i] = 0.8 * m[i] + 0.2 * g[i];
+      v[i] = 0.95 * v[i] + 0.05 * g[i] * g[i];
+      const double m_hat = m[i] / (1 - std::pow(0.8, t));
+      const double v_hat = v[i] / (1 - std::pow(0.95, t));
+      p[i] -= 0.01 * m_hat / (std::sqrt(v_hat) + 1e-6);
+    }
+    engine.adam_update();
+    EXPECT_EQ(engine.steps_taken(), t);
+    const std::vector<double> actual(engine.parameter_values().begin(),
+                                     engine.parameter_values().end());
+    EXPECT_TRUE(all_close(actual, p, 1e-13, 1e-11)) << "after step " << t;
+  }
+}
+
+TEST(CpuEngine, FirstAdamStepWithDefaultsIsLearningRateTimesSignOfGradient) {
+  // With m_hat = g and v_hat = g^2, step one is lr * g / (|g| + eps): about lr against the
+  // gradient.
+  CpuEngine<double> engine(small_config(2));
+  const std::vector<double> before(engine.parameter_values().begin(),
+                                   engine.parameter_values().end());
+  const auto x = random_matrix<double>(8, 5, 5);
+  const auto eps = random_matrix<double>(8, 2, 6);
+  engine.loss_and_gradients(x.data(), 8, eps.data(), 1.0);
+  engine.adam_update();
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const double g = engine.gradient_values()[i];
+    EXPECT_NEAR(engine.parameter_values()[i] - before[i], -1e-3 * g / (std::abs(g) + 1e-8), 1e-15)
+        << engine.layout().describe(i);
+  }
+}
+
+TEST(CpuEngine, LayoutFollowsPyTorchOrderAndNames) {
+  const ParameterLayout layout = make_layout(Architecture{30, {128, 64}, 8, {64, 128}});
+  const std::vector<const LinearLayout*> layers = layout.layers();
+  const std::vector<std::string> names{"encoder.0", "encoder.2", "mu",       "logvar",
+                                       "decoder.0", "decoder.2", "decoder.4"};
+  ASSERT_EQ(layers.size(), names.size());
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_EQ(layers[i]->name, names[i]);
+    EXPECT_EQ(layers[i]->weight_offset, offset);
+    offset = layers[i]->bias_offset + static_cast<std::size_t>(layers[i]->out);
+  }
+  // 30*128+128 + 128*64+64 + 2*(64*8+8) + 8*64+64 + 64*128+128 + 128*30+30
+  EXPECT_EQ(layout.size, 3968u + 8256u + 1040u + 576u + 8320u + 3870u);
+  EXPECT_EQ(layout.describe(3840), "encoder.0.bias[0]");
+  EXPECT_EQ(layout.describe(3968 + 65), "encoder.2.weight[65]");
+}
+
+TEST(CpuEngine, InitializationIsPyTorchDefaultUniform) {
+  const ParameterLayout layout = make_layout(Architecture{30, {128, 64}, 8, {64, 128}});
+  const std::vector<float> p = initial_parameters(layout, 5);
+  for (const LinearLayout* l : layout.layers()) {
+    const double bound = 1.0 / std::sqrt(l->in);
+    double sum_sq = 0.0;
+    for (std::size_t i = l->weight_offset; i < l->bias_offset; ++i) {
+      ASSERT_LE(std::abs(p[i]), bound) << layout.describe(i);
+      sum_sq += p[i] * p[i];
+    }
+    // U(-b, b) has variance b^2 / 3.
+    EXPECT_NEAR(sum_sq / l->weight_count(), bound * bound / 3, 0.15 * bound * bound / 3) << l->name;
+  }
+  EXPECT_EQ(p, initial_parameters(layout, 5));
+  EXPECT_NE(p, initial_parameters(layout, 6));
+}
+
+TEST(CpuEngine, ScoresAreMeanSquaredErrorOfTheMeanReconstruction) {
+  CpuEngine<double> engine(small_config(3));
+  const auto x = random_matrix<float>(10, 5, 12);
+  std::vector<float> scores(10);
+  Matrix per_feature;
+  engine.score(x, scores, &per_feature);
+  // Reconstruct through loss() with eps = 0 (z = mu): its reconstruction term is sum_j err^2.
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    MatrixT<double> row(1, 5);
+    std::copy(x.row(r), x.row(r) + 5, row.data());
+    const MatrixT<double> zero_eps(1, 3);
+    const double sum = engine.loss(row.data(), 1, zero_eps.data(), 0.0).reconstruction;
+    EXPECT_NEAR(scores[r], sum / 5, 1e-6 * sum);
+    double feature_sum = 0.0;
+    for (std::size_t j = 0; j < 5; ++j)
+      feature_sum += per_feature(r, j);
+    EXPECT_NEAR(feature_sum, sum, 1e-5 * sum);
+  }
+}
+
+TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
+  EngineConfig one = small_config(4), two = small_config(4);
+  one.threads = 1;
+  two.threads = 2;
+  CpuEngine<float> a(one), b(two);
+  const auto rows = random_matrix<float>(700, 5, 77);
+  a.set_training_data(rows);
+  b.set_training_data(rows);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    EXPECT_EQ(a.train_epoch(epoch, 0.5).mean.loss, b.train_epoch(epoch, 0.5).mean.loss);
+  }
+  EXPECT_EQ(a.parameters(), b.parameters());
+}
+
+TEST(CpuEngine, TrainStepIsGradientThenAdam) {
+  CpuEngine<float> stepped(small_config(2)), manual(small_config(2));
+  const auto x = random_matrix<float>(16, 5, 1);
+  const auto eps = random_matrix<float>(16, 2, 2);
+  const LossParts parts = stepped.train_step(x, &eps, 0.3);
+  const LossParts expected = manual.loss_and_gradients(x.data(), 16, eps.data(), 0.3);
+  manual.adam_update();
+  EXPECT_EQ(parts.loss, expected.loss);
+  EXPECT_DOUBLE_EQ(parts.loss, parts.reconstruction + 0.3 * parts.kl);
+  EXPECT_EQ(stepped.parameters(), manual.parameters());
+  EXPECT_THROW(stepped.train_step(random_matrix<float>(4, 6, 1), nullptr, 1.0), InputError);
+}
+
+TEST(CpuEngine, NonFiniteLossStopsTheEpochBeforeAnyUpdate) {
+  CpuEngine<float> engine(small_config(2));
+  auto rows = random_matrix<float>(100, 5, 1);
+  rows(37, 2) = std::numeric_limits<float>::infinity();
+  engine.set_training_data(rows);
+  const std::vector<float> before = engine.parameters();
+  const EpochResult result = engine.train_epoch(0, 1.0);  // one batch of all 100 rows
+  ASSERT_TRUE(result.non_finite.has_value());
+  EXPECT_EQ(result.non_finite->quantity, "loss");
+  EXPECT_EQ(result.non_finite->step, 0);
+  EXPECT_EQ(result.steps, 0);
+  EXPECT_EQ(engine.parameters(), before);
+}
+
+}  // namespace
+}  // namespace vaead

@@ -1,0 +1,123 @@
+// Metrics against brute-force definitions and hand-computed cases (checked with scikit-learn 1.x).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "vaead/error.hpp"
+#include "vaead/metrics.hpp"
+#include "vaead/threshold.hpp"
+
+namespace vaead {
+namespace {
+
+// P(anomaly scores above normal) + 1/2 P(tie), over every (anomaly, normal) pair.
+double pairwise_auc(const std::vector<float>& scores, const std::vector<std::uint8_t>& labels) {
+  double wins = 0.0, pairs = 0.0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (!labels[i]) continue;
+    for (std::size_t j = 0; j < scores.size(); ++j) {
+      if (labels[j]) continue;
+      pairs += 1.0;
+      wins += scores[i] > scores[j] ? 1.0 : scores[i] == scores[j] ? 0.5 : 0.0;
+    }
+  }
+  return wins / pairs;
+}
+
+// Average precision as the mean, over anomalies, of the precision among rows scoring at least as
+// high as that anomaly: the same quantity as scikit-learn's step-wise sum, computed another way.
+double brute_force_ap(const std::vector<float>& scores, const std::vector<std::uint8_t>& labels) {
+  double sum = 0.0;
+  std::size_t positives = 0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (!labels[i]) continue;
+    ++positives;
+    double called = 0.0, hits = 0.0;
+    for (std::size_t j = 0; j < scores.size(); ++j)
+      if (scores[j] >= scores[i]) {
+        called += 1.0;
+        hits += labels[j] ? 1.0 : 0.0;
+      }
+    sum += hits / called;
+  }
+  return sum / static_cast<double>(positives);
+}
+
+struct Case {
+  std::vector<std::uint8_t> labels;
+  std::vector<float> scores;
+  double roc_auc, average_precision;
+};
+
+TEST(Metrics, HandComputedCasesWithTies) {
+  const std::vector<Case> cases = {
+      {{0, 0, 1, 1}, {0.1f, 0.4f, 0.35f, 0.8f}, 0.75, 0.8333333333333333},
+      {{1, 1, 0, 0, 1}, {0.9f, 0.8f, 0.8f, 0.3f, 0.1f}, 0.5833333333333333, 34.0 / 45.0},
+      {{1, 0, 1, 0}, {0.5f, 0.5f, 0.5f, 0.5f}, 0.5, 0.5},
+      {{0, 1, 0, 0, 1, 1}, {2, 2, 1, 1, 1, 0}, 3.5 / 9.0, 14.0 / 30.0},
+      {{0, 1}, {0.0f, 1.0f}, 1.0, 1.0},
+      {{1, 0}, {0.0f, 1.0f}, 0.0, 0.5},
+  };
+  for (const Case& c : cases) {
+    EXPECT_NEAR(roc_auc(c.scores, c.labels), c.roc_auc, 1e-12);
+    EXPECT_NEAR(average_precision(c.scores, c.labels), c.average_precision, 1e-12);
+  }
+}
+
+TEST(Metrics, RocAucMatchesPairwiseCountOnRandomAndTieHeavyInputs) {
+  std::mt19937 generator(7);
+  for (int levels : {0, 3, 20}) {  // 0: continuous scores; otherwise only `levels` distinct values
+    for (int trial = 0; trial < 5; ++trial) {
+      std::vector<float> scores(400);
+      std::vector<std::uint8_t> labels(400);
+      std::bernoulli_distribution is_anomaly(0.2);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::uniform_int_distribution<int> level(0, std::max(levels - 1, 0));
+      for (std::size_t i = 0; i < scores.size(); ++i) {
+        labels[i] = is_anomaly(generator) ? 1 : 0;
+        scores[i] = levels == 0 ? normal(generator) + (labels[i] ? 0.8f : 0.0f)
+                                : static_cast<float>(level(generator) + (labels[i] ? 1 : 0));
+      }
+      EXPECT_NEAR(roc_auc(scores, labels), pairwise_auc(scores, labels), 1e-12)
+          << "levels " << levels << " trial " << trial;
+      EXPECT_NEAR(average_precision(scores, labels), brute_force_ap(scores, labels), 1e-12)
+          << "levels " << levels << " trial " << trial;
+    }
+  }
+}
+
+TEST(Metrics, RefusesInputsWithoutBothClassesOrWithNaN) {
+  const std::vector<float> scores{0.1f, 0.2f};
+  EXPECT_THROW(roc_auc(scores, std::vector<std::uint8_t>{0, 0}), InputError);
+  EXPECT_THROW(average_precision(scores, std::vector<std::uint8_t>{1, 1}), InputError);
+  EXPECT_THROW(roc_auc(scores, std::vector<std::uint8_t>{0, 1, 1}), InputError);
+  const std::vector<float> with_nan{0.1f, std::nanf("")};
+  EXPECT_THROW(roc_auc(with_nan, std::vector<std::uint8_t>{0, 1}), InputError);
+}
+
+TEST(Metrics, ConfusionAtThresholdIsStrict) {
+  const std::vector<float> scores{0.1f, 0.5f, 0.9f, 0.5f, 0.7f};
+  const std::vector<std::uint8_t> labels{0, 1, 1, 0, 0};
+  const Confusion c = confusion_at(scores, labels, 0.5);  // called: 0.9 and 0.7
+  EXPECT_EQ(c.true_positives, 1u);
+  EXPECT_EQ(c.false_positives, 1u);
+  EXPECT_EQ(c.false_negatives, 1u);
+  EXPECT_EQ(c.true_negatives, 2u);
+  EXPECT_DOUBLE_EQ(c.precision(), 0.5);
+  EXPECT_DOUBLE_EQ(c.recall(), 0.5);
+  EXPECT_DOUBLE_EQ(c.f1(), 0.5);
+  const Confusion none_called = confusion_at(scores, labels, 10.0);
+  EXPECT_EQ(none_called.precision(), 0.0);
+  EXPECT_EQ(none_called.f1(), 0.0);
+}
+
+TEST(Threshold, MeanPlusKSampleStd) {
+  const std::vector<float> scores{1, 2, 3, 4};  // mean 2.5, sample std sqrt(5/3)
+  EXPECT_NEAR(fit_threshold(ThresholdRule{3.0}, scores), 2.5 + 3.0 * std::sqrt(5.0 / 3.0), 1e-12);
+  EXPECT_NEAR(fit_threshold(ThresholdRule{0.0}, scores), 2.5, 1e-12);
+  EXPECT_THROW(fit_threshold(ThresholdRule{}, std::vector<float>{1.0f}), InputError);
+}
+
+}  // namespace
+}  // namespace vaead

@@ -1,0 +1,58 @@
+// Helpers shared by the tests: seeded random inputs and a tolerance check that names mismatches.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "vaead/matrix.hpp"
+
+namespace vaead::testing {
+
+template <class T>
+MatrixT<T> random_matrix(std::size_t rows, std::size_t cols, std::uint32_t seed,
+                         double scale = 1.0) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  MatrixT<T> m(rows, cols);
+  for (T& v : m.values)
+    v = static_cast<T>(normal(generator));
+  return m;
+}
+
+// Every |actual - expected| <= absolute + relative * |expected|; on failure, the first mismatches
+// with their indices (named by `describe`, when given).
+template <class A, class E, class Describe>
+::testing::AssertionResult all_close(const std::vector<A>& actual, const std::vector<E>& expected,
+                                     double absolute, double relative, const Describe& describe) {
+  if (actual.size() != expected.size())
+    return ::testing::AssertionFailure()
+           << "sizes differ: " << actual.size() << " vs " << expected.size();
+  std::ostringstream report;
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double a = static_cast<double>(actual[i]), e = static_cast<double>(expected[i]);
+    if (std::abs(a - e) <= absolute + relative * std::abs(e)) continue;
+    if (mismatches++ < 8)
+      report << "\n  " << describe(i) << ": got " << a << ", expected " << e << " (diff " << a - e
+             << ")";
+  }
+  if (mismatches == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << mismatches << " of " << actual.size() << " values outside tolerance (abs " << absolute
+         << " + rel " << relative << "):" << report.str();
+}
+
+template <class A, class E>
+::testing::AssertionResult all_close(const std::vector<A>& actual, const std::vector<E>& expected,
+                                     double absolute, double relative) {
+  return all_close(actual, expected, absolute, relative,
+                   [](std::size_t i) { return "[" + std::to_string(i) + "]"; });
+}
+
+}  // namespace vaead::testing

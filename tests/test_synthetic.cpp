@@ -1,0 +1,163 @@
+// The synthetic generator reproduces DESIGN.md's seed study: its covariance, its anomaly counts,
+// and exactly the perturbation each kind of anomaly promises.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "vaead/error.hpp"
+#include "vaead/standardizer.hpp"
+#include "vaead/synthetic.hpp"
+
+namespace vaead {
+namespace {
+
+TEST(Synthetic, SampleCovarianceIsWTransposeWPlusNoise) {
+  SyntheticConfig config;
+  config.train_rows = 40000;
+  config.seed = 3;
+  const SyntheticData data = generate_synthetic(config);
+  const Matrix& x = data.train.features;
+  const Matrix& w = data.loadings;
+  ASSERT_EQ(w.rows, 6u);
+  ASSERT_EQ(w.cols, 30u);
+  double max_error = 0.0, max_mean = 0.0;
+  for (std::size_t i = 0; i < 30; ++i) {
+    double mean = 0.0;
+    for (std::size_t r = 0; r < x.rows; ++r)
+      mean += x(r, i);
+    max_mean = std::max(max_mean, std::abs(mean / x.rows));
+    for (std::size_t j = 0; j <= i; ++j) {
+      double sample = 0.0, expected = i == j ? 0.01 : 0.0;  // noise 0.1^2
+      for (std::size_t r = 0; r < x.rows; ++r)
+        sample += static_cast<double>(x(r, i)) * x(r, j);
+      for (std::size_t a = 0; a < 6; ++a)
+        expected += static_cast<double>(w(a, i)) * w(a, j);
+      max_error = std::max(max_error, std::abs(sample / x.rows - expected));
+    }
+  }
+  // Entries are about 1; a sample covariance of 40000 rows errs by about sqrt(2 / n) = 0.007.
+  EXPECT_LT(max_error, 0.04);
+  EXPECT_LT(max_mean, 0.03);
+  // W ~ N(0, 1/k): the mean square of its 180 entries is about 1/6.
+  double w_sq = 0.0;
+  for (float v : w.values)
+    w_sq += v * v;
+  EXPECT_NEAR(w_sq / 180.0, 1.0 / 6.0, 0.05);
+}
+
+TEST(Synthetic, SplitsHaveTheConfiguredRowsAndAnomalyCounts) {
+  const SyntheticData data = generate_synthetic(SyntheticConfig{});
+  EXPECT_EQ(data.train.rows(), 20000u);
+  EXPECT_EQ(data.validation.rows(), 5000u);
+  EXPECT_EQ(data.test.rows(), 5000u);
+  EXPECT_EQ(data.train.count_label(1), 0u);
+  EXPECT_EQ(data.validation.count_label(1), 0u);
+  EXPECT_EQ(data.test.count_label(1), 500u);
+  EXPECT_EQ(data.test.count_kind(AnomalyKind::mean_shift), 167u);
+  EXPECT_EQ(data.test.count_kind(AnomalyKind::correlation_break), 167u);
+  EXPECT_EQ(data.test.count_kind(AnomalyKind::variance_explosion), 166u);
+  for (std::size_t i = 0; i < data.test.rows(); ++i)
+    EXPECT_EQ(data.test.labels[i] != 0, data.test.kinds[i] != AnomalyKind::none);
+  // Anomalies are spread through the file, not bunched at one end.
+  std::size_t in_first_half = 0;
+  for (std::size_t i = 0; i < 2500; ++i)
+    in_first_half += data.test.labels[i];
+  EXPECT_GT(in_first_half, 200u);
+  EXPECT_LT(in_first_half, 300u);
+}
+
+// The same seed without anomalies gives the clean test rows (every draw is addressed by its
+// counter), so each anomaly can be compared with the row it was made from.
+TEST(Synthetic, EachAnomalyKindTouchesExactlyWhatItPromises) {
+  SyntheticConfig config;
+  config.seed = 9;
+  const SyntheticData data = generate_synthetic(config);
+  config.anomaly_fraction = 0.0;
+  const SyntheticData clean = generate_synthetic(config);
+  ASSERT_EQ(clean.test.count_label(1), 0u);
+  double replaced_sq = 0.0, explosion_sq = 0.0;
+  std::size_t replaced = 0, exploded = 0;
+  for (std::size_t r = 0; r < data.test.rows(); ++r) {
+    int changed = 0;
+    for (std::size_t j = 0; j < 30; ++j) {
+      const double before = clean.test.features(r, j), after = data.test.features(r, j);
+      if (before == after) continue;
+      ++changed;
+      const double sigma = data.train_std[j];
+      switch (data.test.kinds[r]) {
+        case AnomalyKind::mean_shift:
+          EXPECT_NEAR(after - before, 3.0 * sigma, 1e-5);
+          break;
+        case AnomalyKind::correlation_break:
+          replaced_sq += (after / sigma) * (after / sigma);
+          ++replaced;
+          break;
+        case AnomalyKind::variance_explosion:
+          explosion_sq += ((after - before) / sigma) * ((after - before) / sigma);
+          ++exploded;
+          break;
+        case AnomalyKind::none:
+          ADD_FAILURE() << "normal row " << r << " changed";
+          break;
+      }
+    }
+    const int expected = data.test.kinds[r] == AnomalyKind::mean_shift ? 5
+                         : data.test.kinds[r] == AnomalyKind::none     ? 0
+                                                                       : 1;
+    EXPECT_EQ(changed, expected) << "row " << r << " (" << anomaly_kind_name(data.test.kinds[r])
+                                 << ")";
+  }
+  // Replacements are N(0, sigma^2); explosions add N(0, (5 sigma)^2): mean squares 1 and 25.
+  EXPECT_NEAR(replaced_sq / replaced, 1.0, 0.3);
+  EXPECT_NEAR(explosion_sq / exploded, 25.0, 7.0);
+}
+
+TEST(Synthetic, SameSeedSameBitsOtherSeedOtherData) {
+  SyntheticConfig config;
+  config.train_rows = 500;
+  config.seed = 4;
+  const SyntheticData a = generate_synthetic(config), b = generate_synthetic(config);
+  EXPECT_EQ(a.train.features.values, b.train.features.values);
+  EXPECT_EQ(a.test.features.values, b.test.features.values);
+  EXPECT_EQ(a.test.kinds, b.test.kinds);
+  config.seed = 5;
+  EXPECT_NE(generate_synthetic(config).train.features.values, a.train.features.values);
+}
+
+TEST(Synthetic, InvalidConfigurationsNameTheValue) {
+  SyntheticConfig config;
+  config.mean_shift_features = 31;
+  try {
+    generate_synthetic(config);
+    FAIL() << "expected InputError";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("31"), std::string::npos) << error.what();
+  }
+  config = SyntheticConfig{};
+  config.anomaly_fraction = 1.5;
+  EXPECT_THROW(generate_synthetic(config), InputError);
+}
+
+TEST(Standardizer, TrainingRowsGetMeanZeroAndUnitStd) {
+  SyntheticConfig config;
+  config.train_rows = 3000;
+  Matrix x = generate_synthetic(config).train.features;
+  for (std::size_t r = 0; r < x.rows; ++r)
+    x(r, 4) = 7.0f;  // a constant column
+  const Standardizer s = Standardizer::fit(x);
+  ASSERT_EQ(s.constant_columns, std::vector<std::size_t>{4});
+  s.apply(x);
+  for (std::size_t j = 0; j < x.cols; ++j) {
+    double mean = 0.0, sq = 0.0;
+    for (std::size_t r = 0; r < x.rows; ++r)
+      mean += x(r, j);
+    mean /= x.rows;
+    for (std::size_t r = 0; r < x.rows; ++r)
+      sq += (x(r, j) - mean) * (x(r, j) - mean);
+    EXPECT_NEAR(mean, 0.0, 1e-5) << "column " << j;
+    EXPECT_NEAR(std::sqrt(sq / x.rows), j == 4 ? 0.0 : 1.0, 1e-4) << "column " << j;
+  }
+}
+
+}  // namespace
+}  // namespace vaead
