@@ -75,7 +75,6 @@ RunResult run_once(const ExperimentConfig& config, const SyntheticData& data, in
   RunResult run;
   run.latent_dim = latent_dim;
   run.seed = seed;
-  if (callbacks.on_run_start) callbacks.on_run_start(latent_dim, seed);
   EpochCallback on_epoch;
   if (callbacks.on_epoch)
     on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(latent_dim, seed, record); };

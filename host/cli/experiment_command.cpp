@@ -83,7 +83,6 @@ void run(ExperimentOptions& options) {
   if (!options.json_path.empty()) check_output_directory(options.json_path);
   ExperimentConfig& config = options.config;
   config.data_seed = options.data_seed;
-  config.engine.architecture.input_dim = config.data.features;
   ExperimentCallbacks callbacks;
   if (progress_enabled(options.progress)) {
     const bool terminal = !options.progress;

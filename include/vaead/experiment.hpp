@@ -51,7 +51,6 @@ struct ExperimentResult {
 };
 
 struct ExperimentCallbacks {
-  std::function<void(int latent_dim, std::uint64_t seed)> on_run_start;
   std::function<void(int latent_dim, std::uint64_t seed, const EpochRecord&)> on_epoch;
 };
 
