@@ -283,7 +283,7 @@ EpochResult CpuEngine<T>::train_epoch(int epoch, double kl_weight) {
   require(train_rows_.rows > 0, "train_epoch called before set_training_data");
   const std::size_t n = train_rows_.rows, features = train_rows_.cols;
   const auto batch_size = static_cast<std::size_t>(config_.batch_size);
-  const std::vector<std::size_t> order = shuffled_indices(
+  const std::vector<std::size_t> order = keyed_permutation(
       n, CounterRng{config_.seed, Stream::shuffle}, static_cast<std::uint32_t>(epoch));
   reserve(std::min(n, batch_size));
 

@@ -1,33 +1,34 @@
-// Seeded permutations drawn from the counter-based generator.
+// Seeded permutations: indices sorted by a random 32-bit key each (ties by index). A device radix
+// sort of (key, index) pairs gives the very same order, so the CPU and CUDA engines see the same
+// batches and the same test-row layout.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
-#include <utility>
 #include <vector>
 
 #include "vaead/philox.hpp"
 
 namespace vaead {
 
-// A uniform integer in [0, bound) from the 32-bit word at (a, b, c) (multiply-shift; the bias is
-// below bound / 2^32, far under anything a detector can feel).
-inline std::uint32_t uniform_below(const CounterRng& rng, std::uint32_t bound, std::uint32_t a,
-                                   std::uint32_t b, std::uint32_t c) {
-  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(rng.bits(a, b, c).v[0]) * bound) >>
-                                    32);
+// The sort key of element i in permutation `sub` (e.g. the epoch).
+VAEAD_HOST_DEVICE inline std::uint32_t permutation_key(const CounterRng& rng, std::uint32_t i,
+                                                       std::uint32_t sub) {
+  return rng.bits(i, sub, 0).v[0];
 }
 
-// Fisher-Yates shuffle of 0..n-1; `sub` selects an independent permutation (e.g. the epoch).
-inline std::vector<std::size_t> shuffled_indices(std::size_t n, const CounterRng& rng,
-                                                 std::uint32_t sub) {
+inline std::vector<std::size_t> keyed_permutation(std::size_t n, const CounterRng& rng,
+                                                  std::uint32_t sub) {
+  std::vector<std::uint64_t> keyed(n);  // key in the high word, index in the low: one sort
+  for (std::size_t i = 0; i < n; ++i)
+    keyed[i] = (static_cast<std::uint64_t>(permutation_key(rng, static_cast<std::uint32_t>(i), sub))
+                << 32) |
+               i;
+  std::sort(keyed.begin(), keyed.end());
   std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  for (std::size_t i = n; i > 1; --i) {
-    const std::uint32_t j = uniform_below(rng, static_cast<std::uint32_t>(i),
-                                          static_cast<std::uint32_t>(i - 1), sub, 0);
-    std::swap(order[i - 1], order[j]);
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    order[i] = static_cast<std::size_t>(keyed[i] & 0xFFFFFFFFu);
   return order;
 }
 

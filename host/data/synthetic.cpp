@@ -1,9 +1,11 @@
 #include "vaead/synthetic.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "data/shuffle.hpp"
+#include "data/synthetic_rows.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/standardizer.hpp"
@@ -11,7 +13,7 @@
 namespace vaead {
 namespace {
 
-enum Split : std::uint32_t { kTrain = 0, kValidation = 1, kTest = 2 };
+using synthetic::Split;
 
 void validate(const SyntheticConfig& c) {
   auto positive = [](int value, const char* name) {
@@ -26,85 +28,46 @@ void validate(const SyntheticConfig& c) {
   require(c.noise_std >= 0, "noise std must not be negative, got " + std::to_string(c.noise_std));
   require(c.anomaly_fraction >= 0 && c.anomaly_fraction <= 1,
           "anomaly fraction must lie in [0, 1], got " + std::to_string(c.anomaly_fraction));
-  require(c.mean_shift_features >= 1 && c.mean_shift_features <= c.features,
-          "mean-shift features must lie in [1, features = " + std::to_string(c.features) +
-              "], got " + std::to_string(c.mean_shift_features));
+  const int most = std::min(c.features, synthetic::kMaxShiftFeatures);
+  require(c.mean_shift_features >= 1 && c.mean_shift_features <= most,
+          "mean-shift features must lie in [1, " + std::to_string(most) + "] (at most the " +
+              std::to_string(c.features) + " features, and 256), got " +
+              std::to_string(c.mean_shift_features));
   require(c.mean_shift_sigmas >= 0 && c.variance_explosion_sigmas >= 0,
           "anomaly magnitudes (in sigmas) must not be negative");
 }
 
-Matrix draw_loadings(const SyntheticConfig& c) {
-  const CounterRng rng{c.seed, Stream::loadings};
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.latent_factors));  // N(0, 1/k)
-  Matrix w(static_cast<std::size_t>(c.latent_factors), static_cast<std::size_t>(c.features));
-  for (std::uint32_t a = 0; a < w.rows; ++a)
-    for (std::uint32_t j = 0; j < w.cols; ++j)
-      w(a, j) = static_cast<float>(scale * rng.normal_at(a, 0, j));
+Matrix draw_loadings(const synthetic::Params& p) {
+  Matrix w(p.factors, p.features);
+  for (std::uint32_t a = 0; a < p.factors; ++a)
+    for (std::uint32_t j = 0; j < p.features; ++j)
+      w(a, j) = synthetic::loading(p, a, j);
   return w;
 }
 
-// Normal rows of one split: x = z W + e, accumulated in double.
-Matrix draw_normal_rows(const SyntheticConfig& c, const Matrix& w, Split split, int row_count) {
-  const CounterRng latent_rng{c.seed, Stream::latent_factors};
-  const CounterRng noise_rng{c.seed, Stream::feature_noise};
-  Matrix x(static_cast<std::size_t>(row_count), w.cols);
-  std::vector<double> z(w.rows);
-  for (int r = 0; r < row_count; ++r) {
-    const auto row = static_cast<std::uint32_t>(r);
-    for (std::uint32_t a = 0; a < w.rows; ++a)
-      z[a] = latent_rng.normal_at(row, split, a);
-    for (std::uint32_t j = 0; j < w.cols; ++j) {
-      double value = c.noise_std * noise_rng.normal_at(row, split, j);
-      for (std::size_t a = 0; a < w.rows; ++a)
-        value += z[a] * w(a, j);
-      x(row, j) = static_cast<float>(value);
-    }
-  }
-  return x;
-}
-
-Dataset normal_dataset(Matrix features) {
+Dataset normal_rows(const synthetic::Params& p, const Matrix& w, Split split, int row_count) {
   Dataset d;
-  d.labels.assign(features.rows, 0);
-  d.kinds.assign(features.rows, AnomalyKind::none);
-  d.features = std::move(features);
+  d.features = Matrix(static_cast<std::size_t>(row_count), p.features);
+  for (std::uint32_t r = 0; r < d.features.rows; ++r)
+    for (std::uint32_t j = 0; j < p.features; ++j)
+      d.features(r, j) = synthetic::normal_value(p, w.data(), split, r, j);
+  d.labels.assign(d.features.rows, 0);
+  d.kinds.assign(d.features.rows, AnomalyKind::none);
   return d;
 }
 
-// Applies anomaly `kind` to test row `row` in place (raw, unstandardized units).
-void plant_anomaly(const SyntheticConfig& c, const std::vector<double>& sigma, AnomalyKind kind,
-                   std::uint32_t row, float* x) {
-  const CounterRng feature_rng{c.seed, Stream::anomaly_features};
-  const CounterRng value_rng{c.seed, Stream::anomaly_values};
-  const auto feature_count = static_cast<std::uint32_t>(c.features);
-  // A partial Fisher-Yates over the features: the first `touched` are distinct and uniform.
-  const int touched = kind == AnomalyKind::mean_shift ? c.mean_shift_features : 1;
-  std::vector<std::uint32_t> features(feature_count);
-  for (std::uint32_t j = 0; j < feature_count; ++j)
-    features[j] = j;
-  for (std::uint32_t t = 0; t < static_cast<std::uint32_t>(touched); ++t)
-    std::swap(features[t], features[t + uniform_below(feature_rng, feature_count - t, t, row, 0)]);
-
-  for (std::uint32_t t = 0; t < static_cast<std::uint32_t>(touched); ++t) {
-    const std::uint32_t j = features[t];
-    const double draw = value_rng.normal_at(row, 0, t);
-    switch (kind) {
-      case AnomalyKind::mean_shift:
-        x[j] = static_cast<float>(x[j] + c.mean_shift_sigmas * sigma[j]);
-        break;
-      case AnomalyKind::correlation_break:  // same marginal scale, independent of the others
-        x[j] = static_cast<float>(sigma[j] * draw);
-        break;
-      case AnomalyKind::variance_explosion:
-        x[j] = static_cast<float>(x[j] + c.variance_explosion_sigmas * sigma[j] * draw);
-        break;
-      case AnomalyKind::none:
-        break;
-    }
-  }
-}
-
 }  // namespace
+
+synthetic::Params synthetic::params_of(const SyntheticConfig& c) {
+  validate(c);
+  return {c.seed,
+          static_cast<std::uint32_t>(c.features),
+          static_cast<std::uint32_t>(c.latent_factors),
+          c.noise_std,
+          static_cast<std::uint32_t>(c.mean_shift_features),
+          c.mean_shift_sigmas,
+          c.variance_explosion_sigmas};
+}
 
 std::array<int, 3> anomaly_counts(const SyntheticConfig& c) {
   const int total = static_cast<int>(std::lround(c.anomaly_fraction * c.test_rows));
@@ -114,30 +77,35 @@ std::array<int, 3> anomaly_counts(const SyntheticConfig& c) {
   return counts;
 }
 
-SyntheticData generate_synthetic(const SyntheticConfig& c) {
-  validate(c);
-  SyntheticData data;
-  data.loadings = draw_loadings(c);
-  data.train = normal_dataset(draw_normal_rows(c, data.loadings, kTrain, c.train_rows));
-  data.validation =
-      normal_dataset(draw_normal_rows(c, data.loadings, kValidation, c.validation_rows));
-  data.test = normal_dataset(draw_normal_rows(c, data.loadings, kTest, c.test_rows));
-  data.train_std = column_std(data.train.features);
-
-  // Anomalous test rows sit at random places: the first counts[0] of a shuffled order get the
-  // first kind, the next counts[1] the second, and so on.
-  const std::vector<std::size_t> order = shuffled_indices(
+std::vector<AnomalyKind> anomaly_layout(const SyntheticConfig& c) {
+  const std::vector<std::size_t> order = keyed_permutation(
       static_cast<std::size_t>(c.test_rows), CounterRng{c.seed, Stream::anomaly_layout}, 0);
   const std::array<int, 3> counts = anomaly_counts(c);
+  std::vector<AnomalyKind> kinds(order.size(), AnomalyKind::none);
   std::size_t next = 0;
-  for (std::size_t k = 0; k < counts.size(); ++k) {
-    for (int i = 0; i < counts[k]; ++i, ++next) {
-      const std::size_t row = order[next];
-      data.test.labels[row] = 1;
-      data.test.kinds[row] = kAnomalyKinds[k];
-      plant_anomaly(c, data.train_std, kAnomalyKinds[k], static_cast<std::uint32_t>(row),
-                    data.test.features.row(row));
-    }
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    for (int i = 0; i < counts[k]; ++i)
+      kinds[order[next++]] = kAnomalyKinds[k];
+  return kinds;
+}
+
+SyntheticData generate_synthetic(const SyntheticConfig& c) {
+  const synthetic::Params p = synthetic::params_of(c);
+  SyntheticData data;
+  data.loadings = draw_loadings(p);
+  data.train = normal_rows(p, data.loadings, synthetic::kTrain, c.train_rows);
+  data.validation = normal_rows(p, data.loadings, synthetic::kValidation, c.validation_rows);
+  data.test = normal_rows(p, data.loadings, synthetic::kTest, c.test_rows);
+  data.train_std = column_std(data.train.features);
+
+  // Anomalous test rows sit at random places: the test rows sorted by a random key, the first
+  // counts[0] get the first kind, the next counts[1] the second, and so on.
+  data.test.kinds = anomaly_layout(c);
+  for (std::uint32_t row = 0; row < data.test.rows(); ++row) {
+    if (data.test.kinds[row] == AnomalyKind::none) continue;
+    data.test.labels[row] = 1;
+    synthetic::plant_anomaly(p, data.test.kinds[row], row, data.train_std.data(),
+                             data.test.features.row(row));
   }
 
   std::vector<std::string> names;

@@ -77,6 +77,13 @@ struct CounterRng {
     }
   }
 
+  // A uniform integer in [0, bound) (multiply-shift; the bias is below bound / 2^32).
+  VAEAD_HOST_DEVICE std::uint32_t below(std::uint32_t bound, std::uint32_t a, std::uint32_t b,
+                                        std::uint32_t c) const {
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(bits(a, b, c).v[0]) * bound) >>
+                                      32);
+  }
+
   // Element i of a row of normal draws addressed by (row, sub): blocks of 4 per counter.
   VAEAD_HOST_DEVICE double normal_at(std::uint32_t row, std::uint32_t sub, std::uint32_t i) const {
     double block[4];

@@ -33,6 +33,9 @@ struct SyntheticData {
 // Validates `config` (InputError naming the field) and draws the three splits.
 SyntheticData generate_synthetic(const SyntheticConfig& config);
 
+// The kind of every test row: anomalous rows sit at random places (anomaly_counts of each kind).
+std::vector<AnomalyKind> anomaly_layout(const SyntheticConfig& config);
+
 // The number of test anomalies of each kind, in kAnomalyKinds order (remainders go to the first).
 std::array<int, 3> anomaly_counts(const SyntheticConfig& config);
 
