@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
 #include "vaead/error.hpp"
-#include "vaead/standardizer.hpp"
 
 namespace vaead {
 
@@ -32,45 +30,39 @@ std::vector<std::uint64_t> ExperimentConfig::seeds() const {
 
 namespace {
 
-Matrix standardized(const Standardizer& standardizer, Matrix rows) {
-  standardizer.apply(rows);
-  return rows;
-}
-
-std::vector<float> scores_of(Engine& engine, const Matrix& rows) {
-  std::vector<float> scores(rows.rows);
-  engine.score(rows, scores, nullptr);
-  return scores;
-}
-
 // ROC-AUC of the normal test rows against the rows of one anomaly kind (NaN when it has none).
-double kind_roc_auc(const Dataset& test, std::span<const float> scores, AnomalyKind kind) {
+double kind_roc_auc(const ResidentSplits& splits, std::span<const float> scores, AnomalyKind kind) {
   std::vector<float> subset_scores;
   std::vector<std::uint8_t> subset_labels;
-  for (std::size_t i = 0; i < test.rows(); ++i) {
-    if (test.kinds[i] != AnomalyKind::none && test.kinds[i] != kind) continue;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    const AnomalyKind row_kind = splits.test_kinds[i];
+    if (row_kind != AnomalyKind::none && row_kind != kind) continue;
     subset_scores.push_back(scores[i]);
-    subset_labels.push_back(test.kinds[i] == kind ? 1 : 0);
+    subset_labels.push_back(row_kind == kind ? 1 : 0);
   }
-  if (test.count_kind(kind) == 0 || test.count_kind(AnomalyKind::none) == 0)
+  const auto anomalies = std::count(subset_labels.begin(), subset_labels.end(), 1);
+  if (anomalies == 0 || anomalies == static_cast<std::ptrdiff_t>(subset_labels.size()))
     return std::numeric_limits<double>::quiet_NaN();
   return roc_auc(subset_scores, subset_labels);
 }
 
 }  // namespace
 
-RunResult run_once(const ExperimentConfig& config, const SyntheticData& data, int latent_dim,
-                   std::uint64_t seed, const ExperimentCallbacks& callbacks) {
-  const Standardizer standardizer = Standardizer::fit(data.train.features);
-  const Matrix train_rows = standardized(standardizer, data.train.features);
-  const Matrix validation_rows = standardized(standardizer, data.validation.features);
-  const Matrix test_rows = standardized(standardizer, data.test.features);
+SyntheticConfig ExperimentConfig::data_for(std::uint64_t seed) const {
+  SyntheticConfig config = data;
+  config.seed = data_seed.value_or(seed);
+  return config;
+}
 
+RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t seed,
+                   const ExperimentCallbacks& callbacks) {
   EngineConfig engine_config = config.engine;
-  engine_config.architecture.input_dim = static_cast<int>(train_rows.cols);
+  engine_config.architecture.input_dim = config.data.features;
   engine_config.architecture.latent_dim = latent_dim;
   engine_config.seed = seed;
   const std::unique_ptr<Engine> engine = make_engine(config.device, engine_config);
+  // The data is drawn where the engine runs: on the device for CUDA, never crossing the bus.
+  const ResidentSplits splits = engine->load_synthetic(config.data_for(seed));
 
   RunResult run;
   run.latent_dim = latent_dim;
@@ -78,15 +70,16 @@ RunResult run_once(const ExperimentConfig& config, const SyntheticData& data, in
   EpochCallback on_epoch;
   if (callbacks.on_epoch)
     on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(latent_dim, seed, record); };
-  run.training = train(*engine, train_rows, config.train, on_epoch);
+  run.training = train_resident(*engine, config.train, on_epoch);
 
-  run.threshold = fit_threshold(config.threshold, scores_of(*engine, validation_rows));
-  const std::vector<float> test_scores = scores_of(*engine, test_rows);
-  run.roc_auc = roc_auc(test_scores, data.test.labels);
-  run.pr_auc = average_precision(test_scores, data.test.labels);
-  run.at_threshold = confusion_at(test_scores, data.test.labels, run.threshold);
+  run.threshold =
+      fit_threshold(config.threshold, engine->score_resident(ResidentSplit::validation));
+  const std::vector<float> test_scores = engine->score_resident(ResidentSplit::test);
+  run.roc_auc = roc_auc(test_scores, splits.test_labels);
+  run.pr_auc = average_precision(test_scores, splits.test_labels);
+  run.at_threshold = confusion_at(test_scores, splits.test_labels, run.threshold);
   for (std::size_t k = 0; k < run.per_kind_roc_auc.size(); ++k)
-    run.per_kind_roc_auc[k] = kind_roc_auc(data.test, test_scores, kAnomalyKinds[k]);
+    run.per_kind_roc_auc[k] = kind_roc_auc(splits, test_scores, kAnomalyKinds[k]);
   return run;
 }
 
@@ -95,19 +88,9 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
   config.validate();
   ExperimentResult result;
   result.config = config;
-  // Seeds outside, latent sizes inside: each seed's data is drawn once and shared by every size.
-  std::map<std::pair<int, std::uint64_t>, RunResult> runs;
-  std::optional<SyntheticData> shared_data;
-  for (std::uint64_t seed : config.seeds()) {
-    SyntheticConfig data_config = config.data;
-    data_config.seed = config.data_seed.value_or(seed);
-    if (!config.data_seed || !shared_data) shared_data = generate_synthetic(data_config);
-    for (int latent : config.latent_dims)
-      runs[{latent, seed}] = run_once(config, *shared_data, latent, seed, callbacks);
-  }
   for (int latent : config.latent_dims)
     for (std::uint64_t seed : config.seeds())
-      result.runs.push_back(runs.at({latent, seed}));
+      result.runs.push_back(run_once(config, latent, seed, callbacks));
   return result;
 }
 

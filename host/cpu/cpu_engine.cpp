@@ -365,6 +365,33 @@ void CpuEngine<T>::score(const Matrix& rows, std::span<float> scores, Matrix* pe
   }
 }
 
+template <class T>
+ResidentSplits CpuEngine<T>::load_synthetic(const SyntheticConfig& config) {
+  SyntheticData data = generate_synthetic(config);
+  ResidentSplits splits;
+  splits.standardizer = Standardizer::fit(data.train.features);
+  for (Matrix* rows : {&data.train.features, &data.validation.features, &data.test.features})
+    splits.standardizer.apply(*rows);
+  set_training_data(data.train.features);
+  validation_rows_ = std::move(data.validation.features);
+  test_rows_ = std::move(data.test.features);
+  splits.train_rows = train_rows_.rows;
+  splits.validation_rows = validation_rows_.rows;
+  splits.test_rows = test_rows_.rows;
+  splits.test_labels = std::move(data.test.labels);
+  splits.test_kinds = std::move(data.test.kinds);
+  return splits;
+}
+
+template <class T>
+std::vector<float> CpuEngine<T>::score_resident(ResidentSplit split) {
+  const Matrix& rows = split == ResidentSplit::validation ? validation_rows_ : test_rows_;
+  require(rows.rows > 0, "score_resident called before load_synthetic");
+  std::vector<float> scores(rows.rows);
+  score(rows, scores, nullptr);
+  return scores;
+}
+
 template class CpuEngine<float>;
 template class CpuEngine<double>;
 

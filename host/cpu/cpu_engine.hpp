@@ -25,6 +25,9 @@ class CpuEngine final : public Engine {
   EpochResult train_epoch(int epoch, double kl_weight) override;
   LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) override;
   void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override;
+  ResidentSplits load_synthetic(const SyntheticConfig& config) override;
+  std::vector<float> score_resident(ResidentSplit split) override;
+  std::size_t training_rows() const override { return train_rows_.rows; }
 
   // The typed reference interface (tests, gradient check).
   //   x   [rows][input_dim]    eps [rows][latent_dim]; parameters and gradients in layout order.
@@ -68,6 +71,7 @@ class CpuEngine final : public Engine {
   std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
   std::vector<std::vector<T>> transposed_;
   MatrixT<T> train_rows_;
+  Matrix validation_rows_, test_rows_;  // resident synthetic splits, standardized
   std::size_t capacity_ = 0;
   Activations act_;
 };

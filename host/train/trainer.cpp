@@ -22,9 +22,16 @@ double kl_weight_at(int epoch, const TrainConfig& config) {
 
 TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
                      const EpochCallback& on_epoch) {
+  engine.set_training_data(rows);
+  return train_resident(engine, config, on_epoch);
+}
+
+TrainingReport train_resident(Engine& engine, const TrainConfig& config,
+                              const EpochCallback& on_epoch) {
   config.validate();
   using Clock = std::chrono::steady_clock;
-  engine.set_training_data(rows);
+  const std::size_t rows = engine.training_rows();
+  require(rows > 0, "no training rows are resident in the engine");
   TrainingReport report;
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
@@ -39,7 +46,7 @@ TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& conf
     record.mean = result.mean;
     record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     report.seconds += record.seconds;
-    report.samples += rows.rows;
+    report.samples += rows;
     report.epochs.push_back(record);
     if (on_epoch) on_epoch(record);
   }

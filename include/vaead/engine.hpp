@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "vaead/dataset.hpp"
 #include "vaead/matrix.hpp"
 #include "vaead/model.hpp"
+#include "vaead/standardizer.hpp"
+#include "vaead/synthetic.hpp"
 
 namespace vaead {
 
@@ -56,6 +59,18 @@ struct EpochResult {
 
 enum class EngineKind { cpu, cuda };
 
+// Synthetic splits drawn and standardized inside an engine: what the host needs of them.
+struct ResidentSplits {
+  std::size_t train_rows = 0;
+  std::size_t validation_rows = 0;
+  std::size_t test_rows = 0;
+  std::vector<std::uint8_t> test_labels;
+  std::vector<AnomalyKind> test_kinds;
+  Standardizer standardizer;  // fit on the raw training rows
+};
+
+enum class ResidentSplit { validation, test };
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -77,6 +92,15 @@ class Engine {
   // One forward, backward and Adam update on `batch`. With `eps` (rows x latent_dim) the noise of
   // the reparameterization is taken from it; without, it is drawn as train_epoch draws it.
   virtual LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) = 0;
+
+  // Draws the synthetic splits where the engine computes (the CUDA engine on the device), fits the
+  // standardizer on the training rows, standardizes every split, and makes the training rows
+  // resident as set_training_data does. Both engines draw the same rows.
+  virtual ResidentSplits load_synthetic(const SyntheticConfig& config) = 0;
+  // Scores of the resident validation or test rows of load_synthetic.
+  virtual std::vector<float> score_resident(ResidentSplit split) = 0;
+  // Rows made resident by set_training_data or load_synthetic.
+  virtual std::size_t training_rows() const = 0;
 
   // Deterministic scores: mean over features of (x - decoder(mu(x)))^2, one per row; with
   // `per_feature`, also each feature's squared error (resized to rows x features).

@@ -32,6 +32,7 @@ struct ExperimentConfig {
 
   void validate() const;
   std::vector<std::uint64_t> seeds() const;
+  SyntheticConfig data_for(std::uint64_t seed) const;  // the data of the run with `seed`
 };
 
 struct RunResult {
@@ -54,9 +55,9 @@ struct ExperimentCallbacks {
   std::function<void(int latent_dim, std::uint64_t seed, const EpochRecord&)> on_epoch;
 };
 
-// One run of the study on already generated data.
-RunResult run_once(const ExperimentConfig& config, const SyntheticData& data, int latent_dim,
-                   std::uint64_t seed, const ExperimentCallbacks& callbacks = {});
+// One run of the study: draw the data of `seed` inside the engine, train, threshold, measure.
+RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t seed,
+                   const ExperimentCallbacks& callbacks = {});
 
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks = {});

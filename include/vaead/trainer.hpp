@@ -40,4 +40,8 @@ double kl_weight_at(int epoch, const TrainConfig& config);
 TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
                      const EpochCallback& on_epoch = {});
 
+// The same on the rows already resident in the engine (set_training_data or load_synthetic).
+TrainingReport train_resident(Engine& engine, const TrainConfig& config,
+                              const EpochCallback& on_epoch = {});
+
 }  // namespace vaead
