@@ -3,6 +3,8 @@
 #include <string>
 
 #include "cpu/cpu_engine.hpp"
+#include "cuda/engine_factory.hpp"
+#include "vaead/device.hpp"
 #include "vaead/error.hpp"
 
 namespace vaead {
@@ -20,12 +22,25 @@ void EngineConfig::validate() const {
   require(adam.epsilon > 0, "Adam epsilon must be positive");
 }
 
+EngineKind resolve_device(DeviceChoice choice) {
+  if (choice == DeviceChoice::cpu) return EngineKind::cpu;
+  const CudaStatus cuda = query_cuda();
+  if (!cuda.devices.empty()) return EngineKind::cuda;
+  if (choice == DeviceChoice::cuda)
+    throw InputError("--device cuda: " + cuda.reason + "; use --device cpu or auto");
+  return EngineKind::cpu;
+}
+
+const char* engine_kind_name(EngineKind kind) {
+  return kind == EngineKind::cuda ? "cuda" : "cpu";
+}
+
 std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config) {
   switch (kind) {
     case EngineKind::cpu:
       return std::make_unique<cpu::CpuEngine<float>>(config);
     case EngineKind::cuda:
-      throw InputError("the CUDA engine is not part of this version of vaead; use the cpu engine");
+      return make_cuda_engine(config);
   }
   throw InputError("unknown engine kind");
 }

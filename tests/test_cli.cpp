@@ -106,6 +106,7 @@ TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
       {"experiment --lr -0.5", "--lr: must be positive, got '-0.5'"},
       {"experiment --adam-beta2 1", "--adam-beta2: must be in [0, 1), got '1'"},
       {"experiment --no-such-flag", "--no-such-flag"},
+      {"experiment --device gpu", "--device: must be auto, cpu or cuda, got 'gpu'"},
       {"", "A subcommand is required"},
   };
   for (const auto& [arguments, message] : cases) {
@@ -140,6 +141,16 @@ TEST_F(Cli, InvalidSyntheticConfigurationIsOneLine) {
   EXPECT_FALSE(fs::exists(dir_ / "train.csv"));
 }
 
+TEST_F(Cli, DeviceCudaWithoutAGpuIsOneLineBeforeAnyWork) {
+  if (run("info").out.find("GPU 0: ") != std::string::npos)
+    GTEST_SKIP() << "this machine has a GPU: --device cuda is valid here";
+  const Result r = run("experiment --device cuda");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--device cuda: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
 TEST_F(Cli, InfoNamesVersionAndCuda) {
   const Result r = run("info");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -148,6 +159,7 @@ TEST_F(Cli, InfoNamesVersionAndCuda) {
   EXPECT_TRUE(r.out.find("GPU 0: ") != std::string::npos ||
               r.out.find("no CUDA") != std::string::npos)
       << r.out;
+  EXPECT_NE(r.out.find("--device auto runs on: "), std::string::npos) << r.out;
 }
 
 }  // namespace

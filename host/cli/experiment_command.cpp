@@ -17,6 +17,7 @@ namespace {
 
 struct ExperimentOptions {
   ExperimentConfig config;
+  DeviceChoice device = DeviceChoice::automatic;
   std::optional<std::uint64_t> data_seed;
   std::string json_path;
   bool progress = false;
@@ -37,12 +38,12 @@ std::string mean_std(std::span<const double> values, int digits) {
 void print_table(std::ostream& out, const ExperimentResult& result) {
   const ExperimentConfig& c = result.config;
   const std::array<int, 3> kinds = anomaly_counts(c.data);
-  out << "vaead experiment: " << (c.device == EngineKind::cpu ? "cpu" : "cuda") << " engine, "
-      << c.seed_count << " seed(s) from " << c.first_seed << "; " << c.data.train_rows
-      << " train / " << c.data.validation_rows << " validation / " << c.data.test_rows
-      << " test rows (" << kinds[0] << " mean shift, " << kinds[1] << " correlation break, "
-      << kinds[2] << " variance explosion); " << c.train.epochs << " epochs, batch "
-      << c.engine.batch_size << ", beta " << c.train.beta << "\n";
+  out << "vaead experiment: " << engine_kind_name(c.device) << " engine, " << c.seed_count
+      << " seed(s) from " << c.first_seed << "; " << c.data.train_rows << " train / "
+      << c.data.validation_rows << " validation / " << c.data.test_rows << " test rows ("
+      << kinds[0] << " mean shift, " << kinds[1] << " correlation break, " << kinds[2]
+      << " variance explosion); " << c.train.epochs << " epochs, batch " << c.engine.batch_size
+      << ", beta " << c.train.beta << "\n";
   out << "threshold: " << c.threshold.describe() << "; values are mean ± std over seeds\n\n";
 
   const std::vector<std::pair<std::string, std::function<double(const RunResult&)>>> columns = {
@@ -82,6 +83,7 @@ void check_output_directory(const std::string& path) {
 void run(ExperimentOptions& options) {
   if (!options.json_path.empty()) check_output_directory(options.json_path);
   ExperimentConfig& config = options.config;
+  config.device = resolve_device(options.device);
   config.data_seed = options.data_seed;
   ExperimentCallbacks callbacks;
   if (progress_enabled(options.progress)) {
@@ -127,6 +129,7 @@ Command add_experiment_command(CLI::App& app) {
   add_model_options(*command, options->config.engine);
   add_training_options(*command, options->config.train);
   add_threads_option(*command, options->config.engine.threads);
+  add_device_option(*command, options->device);
   command->add_option("--json", options->json_path, "Write the configuration and every run here");
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
   return {command, [options] { run(*options); }, add_config_option(*command)};

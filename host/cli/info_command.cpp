@@ -4,26 +4,28 @@
 
 #include "cli/commands.hpp"
 #include "vaead/device.hpp"
+#include "vaead/engine.hpp"
 #include "vaead/version.hpp"
 
 namespace vaead::cli {
 
 Command add_info_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("info", "Version, build and the devices this machine has");
-  return {command,
-          [] {
-            std::cout << "vaead " << version() << " (" << build_type() << " build)\n";
-            std::cout << "CPU engine: " << std::thread::hardware_concurrency()
-                      << " hardware threads\n";
-            const CudaStatus cuda = query_cuda();
-            std::cout << "CUDA support: " << (cuda.built ? "built" : "not built") << '\n';
-            if (cuda.devices.empty()) std::cout << "GPUs: " << cuda.reason << '\n';
-            for (const DeviceInfo& d : cuda.devices)
-              std::cout << "GPU " << d.index << ": " << d.name << ", sm_" << d.compute_major
-                        << d.compute_minor << ", " << d.multiprocessors << " SMs, "
-                        << d.memory_bytes / (1024.0 * 1024 * 1024) << " GiB\n";
-          },
-          nullptr};
+  return {
+      command,
+      [] {
+        std::cout << "vaead " << version() << " (" << build_type() << " build)\n";
+        std::cout << "CPU engine: " << std::thread::hardware_concurrency() << " hardware threads\n";
+        const CudaStatus cuda = query_cuda();
+        std::cout << "CUDA support: " << (cuda.built ? "built" : "not built") << '\n';
+        if (cuda.devices.empty()) std::cout << "GPUs: " << cuda.reason << '\n';
+        for (const DeviceInfo& d : cuda.devices)
+          std::cout << "GPU " << d.index << ": " << d.name << ", sm_" << d.compute_major
+                    << d.compute_minor << ", " << d.multiprocessors << " SMs, "
+                    << d.memory_bytes / (1024.0 * 1024 * 1024) << " GiB\n";
+        std::cout << "--device auto runs on: " << (cuda.devices.empty() ? "cpu" : "cuda") << '\n';
+      },
+      nullptr};
 }
 
 }  // namespace vaead::cli

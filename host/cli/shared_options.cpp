@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <map>
 
 namespace vaead::cli {
 namespace {
@@ -180,6 +181,24 @@ void apply_config_file(CLI::App& command, const std::string& path) {
       throw CLI::ConfigError("config file " + path + ", key '" + item.name + "': " + error.what());
     }
   }
+}
+
+void add_device_option(CLI::App& command, DeviceChoice& device) {
+  // The name becomes the enum's number, which CLI11 then stores in `device`.
+  const CLI::Validator names(
+      [](std::string& text) -> std::string {
+        const std::map<std::string, DeviceChoice> choices{{"auto", DeviceChoice::automatic},
+                                                          {"cpu", DeviceChoice::cpu},
+                                                          {"cuda", DeviceChoice::cuda}};
+        const auto found = choices.find(text);
+        if (found == choices.end()) return "must be auto, cpu or cuda, got '" + text + "'";
+        text = std::to_string(static_cast<int>(found->second));
+        return {};
+      },
+      "auto|cpu|cuda");
+  command.add_option("--device", device, "Engine: auto (CUDA when a GPU answers), cpu or cuda")
+      ->transform(names)
+      ->default_str("auto");
 }
 
 bool progress_enabled(bool requested) {

@@ -18,6 +18,8 @@ void add_data_options(CLI::App& command, SyntheticConfig& data);
 void add_model_options(CLI::App& command, EngineConfig& engine);
 void add_training_options(CLI::App& command, TrainConfig& train);
 void add_threads_option(CLI::App& command, int& threads);
+// --device auto|cpu|cuda
+void add_device_option(CLI::App& command, DeviceChoice& device);
 
 // `--config FILE`: a TOML/INI file whose keys are this command's flags without the dashes
 // ("batch-size = 512", "latents = [2, 8]"), optionally under a [command] section. Flags given on

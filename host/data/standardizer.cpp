@@ -1,6 +1,7 @@
 #include "vaead/standardizer.hpp"
 
 #include <cmath>
+#include <utility>
 
 #include "vaead/error.hpp"
 
@@ -38,10 +39,16 @@ std::vector<double> column_std(const Matrix& rows) {
 
 Standardizer Standardizer::fit(const Matrix& rows) {
   require(rows.rows > 0, "cannot fit a standardizer on zero rows");
+  std::vector<double> mean = column_means(rows);
+  std::vector<double> std = column_std_around(rows, mean);
+  return from_moments(std::move(mean), std::move(std));
+}
+
+Standardizer Standardizer::from_moments(std::vector<double> mean, std::vector<double> std) {
   Standardizer s;
-  s.mean = column_means(rows);
-  s.scale = column_std_around(rows, s.mean);
-  for (std::size_t c = 0; c < rows.cols; ++c) {
+  s.mean = std::move(mean);
+  s.scale = std::move(std);
+  for (std::size_t c = 0; c < s.scale.size(); ++c) {
     if (s.scale[c] <= 1e-12 * (1.0 + std::abs(s.mean[c]))) {
       s.scale[c] = 1.0;  // a constant column: centred, never divided by zero
       s.constant_columns.push_back(c);

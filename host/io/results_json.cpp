@@ -43,7 +43,7 @@ json config_json(const ExperimentConfig& c) {
         {"adam_epsilon", e.adam.epsilon},
         {"threads", e.threads}}},
       {"threshold", {{"rule", "mean_plus_k_std"}, {"k", c.threshold.k}}},
-      {"device", c.device == EngineKind::cpu ? "cpu" : "cuda"},
+      {"device", engine_kind_name(c.device)},
       {"latent_dims", c.latent_dims},
       {"seeds", c.seeds()},
       {"vaead_version", std::string(version())},

@@ -59,6 +59,14 @@ struct EpochResult {
 
 enum class EngineKind { cpu, cuda };
 
+// What the user asked for with --device.
+enum class DeviceChoice { automatic, cpu, cuda };
+
+// automatic: cuda when this build has CUDA and a device answers, otherwise cpu. cuda where none
+// answers is an InputError that says why.
+EngineKind resolve_device(DeviceChoice choice);
+const char* engine_kind_name(EngineKind kind);  // "cpu", "cuda"
+
 // Synthetic splits drawn and standardized inside an engine: what the host needs of them.
 struct ResidentSplits {
   std::size_t train_rows = 0;

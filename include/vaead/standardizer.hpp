@@ -14,6 +14,8 @@ struct Standardizer {
 
   // Fits mean and standard deviation per column (accumulated in double).
   static Standardizer fit(const Matrix& rows);
+  // From per-column means and population standard deviations; a (near-)zero std becomes scale 1.
+  static Standardizer from_moments(std::vector<double> mean, std::vector<double> std);
   // x <- (x - mean) / scale, in place.
   void apply(Matrix& rows) const;
 };

@@ -1,0 +1,24 @@
+// Exact ROC-AUC and average precision on the device, by sorting the scores.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vaead::cuda {
+
+struct RankingMetrics {
+  double roc_auc = 0.0;
+  double average_precision = 0.0;
+  std::size_t positives = 0;
+  std::size_t negatives = 0;
+};
+
+// The CPU metrics' definitions exactly: ties count one half in ROC-AUC and form one threshold in
+// average precision. Throws std::invalid_argument when a score is NaN or a class is absent.
+//   scores [n], labels [n] (1 = anomaly): device memory
+RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* labels,
+                                      std::size_t n, cudaStream_t stream);
+
+}  // namespace vaead::cuda

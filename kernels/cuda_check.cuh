@@ -1,0 +1,32 @@
+// CUDA_CHECK: every CUDA call and every launch is checked; a failure throws with the call, the
+// file and the line, and the runtime's own words.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace vaead::cuda {
+
+class CudaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline void check(cudaError_t status, const char* call, const char* file, int line) {
+  if (status == cudaSuccess) return;
+  throw CudaError(std::string("CUDA error: ") + call + " failed at " + file + ":" +
+                  std::to_string(line) + ": " + cudaGetErrorName(status) + " (" +
+                  cudaGetErrorString(status) + ")");
+}
+
+// Host-side preconditions of a launcher; the message names the value.
+inline void check_argument(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument(message);
+}
+
+}  // namespace vaead::cuda
+
+#define CUDA_CHECK(call) ::vaead::cuda::check((call), #call, __FILE__, __LINE__)
+#define CUDA_CHECK_LAUNCH(name) ::vaead::cuda::check(cudaGetLastError(), name, __FILE__, __LINE__)

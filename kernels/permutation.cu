@@ -1,0 +1,47 @@
+#include <cub/device/device_radix_sort.cuh>
+
+#include "cuda_check.cuh"
+#include "data/shuffle.hpp"
+#include "permutation.cuh"
+
+namespace vaead::cuda {
+namespace {
+
+__global__ void permutation_keys(std::uint64_t seed, std::uint32_t stream_id, std::uint32_t sub,
+                                 unsigned n, unsigned* keys, unsigned* indices) {
+  const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  keys[i] = permutation_key(CounterRng{seed, static_cast<Stream>(stream_id)}, i, sub);
+  indices[i] = i;
+}
+
+}  // namespace
+
+void DevicePermutation::reserve(std::size_t n) {
+  check_argument(n < (1ull << 32), "a permutation of more than 2^32 - 1 rows");
+  keys_in_.reserve(n);
+  keys_out_.reserve(n);
+  indices_in_.reserve(n);
+  order_.reserve(n);
+  std::size_t temp_bytes = 0;
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in_.data(), keys_out_.data(),
+                                             indices_in_.data(), order_.data(),
+                                             static_cast<int>(n)));
+  temp_.reserve(temp_bytes);
+}
+
+void DevicePermutation::compute(std::uint64_t seed, std::uint32_t stream_id, std::uint32_t sub,
+                                std::size_t n, cudaStream_t stream) {
+  reserve(n);
+  const auto count = static_cast<unsigned>(n);
+  permutation_keys<<<(count + 255) / 256, 256, 0, stream>>>(seed, stream_id, sub, count,
+                                                            keys_in_.data(), indices_in_.data());
+  CUDA_CHECK_LAUNCH("permutation_keys");
+  // Radix sort is stable and the indices enter in order: equal keys keep index order.
+  std::size_t temp_bytes = temp_.size();
+  CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp_.data(), temp_bytes, keys_in_.data(),
+                                             keys_out_.data(), indices_in_.data(), order_.data(),
+                                             static_cast<int>(count), 0, 32, stream));
+}
+
+}  // namespace vaead::cuda

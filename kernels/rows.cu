@@ -1,0 +1,112 @@
+#include "cuda_check.cuh"
+#include "rows.cuh"
+
+namespace vaead::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+__global__ void gather_batch_kernel(const float* rows, const unsigned* order,
+                                    const StepState* state, int batch_size, int batch_rows,
+                                    int features, float* batch) {
+  const long long index = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (index >= static_cast<long long>(batch_rows) * features) return;
+  const int r = static_cast<int>(index / features), j = static_cast<int>(index % features);
+  const long long start = static_cast<long long>(state->step_in_epoch) * batch_size;
+  batch[index] = rows[static_cast<long long>(order[start + r]) * features + j];
+}
+
+// One warp per row; lane sums in feature order, then a fixed shuffle tree.
+__global__ void reconstruction_scores_kernel(const float* x, const float* x_hat, int rows,
+                                             int features, float* scores, float* per_feature) {
+  const int row = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  if (row >= rows) return;
+  const long long offset = static_cast<long long>(row) * features;
+  double sum = 0.0;
+  for (int j = lane; j < features; j += 32) {
+    const double diff = static_cast<double>(x[offset + j]) - x_hat[offset + j];
+    sum += diff * diff;
+    if (per_feature != nullptr) per_feature[offset + j] = static_cast<float>(diff * diff);
+  }
+  for (int step = 16; step > 0; step /= 2)
+    sum += __shfl_down_sync(0xFFFFFFFFu, sum, step);
+  if (lane == 0) scores[row] = static_cast<float>(sum / features);
+}
+
+__device__ double block_sum(double value, double* shared) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (int half = kBlock / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = shared[0];
+  __syncthreads();
+  return total;
+}
+
+// One block per column.
+__global__ void column_moments_kernel(const float* x, int rows, int cols, double* mean,
+                                      double* std) {
+  __shared__ double shared[kBlock];
+  const int c = static_cast<int>(blockIdx.x);
+  double sum = 0.0;
+  for (int r = static_cast<int>(threadIdx.x); r < rows; r += kBlock)
+    sum += x[static_cast<long long>(r) * cols + c];
+  const double column_mean = block_sum(sum, shared) / rows;
+  double squares = 0.0;
+  for (int r = static_cast<int>(threadIdx.x); r < rows; r += kBlock) {
+    const double deviation = x[static_cast<long long>(r) * cols + c] - column_mean;
+    squares += deviation * deviation;
+  }
+  const double column_std = sqrt(block_sum(squares, shared) / rows);
+  if (threadIdx.x == 0) {
+    mean[c] = column_mean;
+    std[c] = column_std;
+  }
+}
+
+__global__ void standardize_kernel(float* x, long long count, int cols, const double* mean,
+                                   const double* scale) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= count) return;
+  const int c = static_cast<int>(i % cols);
+  x[i] = static_cast<float>((x[i] - mean[c]) / scale[c]);
+}
+
+unsigned blocks_for(long long count) {
+  return static_cast<unsigned>((count + kBlock - 1) / kBlock);
+}
+
+}  // namespace
+
+void gather_batch(const float* rows, const unsigned* order, const StepState* state, int batch_size,
+                  int batch_rows, int features, float* batch, cudaStream_t stream) {
+  gather_batch_kernel<<<blocks_for(static_cast<long long>(batch_rows) * features), kBlock, 0,
+                        stream>>>(rows, order, state, batch_size, batch_rows, features, batch);
+  CUDA_CHECK_LAUNCH("gather_batch");
+}
+
+void reconstruction_scores(const float* x, const float* x_hat, int rows, int features,
+                           float* scores, float* per_feature, cudaStream_t stream) {
+  reconstruction_scores_kernel<<<blocks_for(static_cast<long long>(rows) * 32), kBlock, 0,
+                                 stream>>>(x, x_hat, rows, features, scores, per_feature);
+  CUDA_CHECK_LAUNCH("reconstruction_scores");
+}
+
+void column_moments(const float* x, int rows, int cols, double* mean, double* std,
+                    cudaStream_t stream) {
+  column_moments_kernel<<<static_cast<unsigned>(cols), kBlock, 0, stream>>>(x, rows, cols, mean,
+                                                                            std);
+  CUDA_CHECK_LAUNCH("column_moments");
+}
+
+void standardize(float* x, int rows, int cols, const double* mean, const double* scale,
+                 cudaStream_t stream) {
+  const long long count = static_cast<long long>(rows) * cols;
+  standardize_kernel<<<blocks_for(count), kBlock, 0, stream>>>(x, count, cols, mean, scale);
+  CUDA_CHECK_LAUNCH("standardize");
+}
+
+}  // namespace vaead::cuda

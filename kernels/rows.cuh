@@ -1,0 +1,27 @@
+// Launchers over whole rows: gathering a batch, scoring, column moments and standardization.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "training_state.cuh"
+
+namespace vaead::cuda {
+
+// batch[r][j] = rows[order[state->step_in_epoch * batch_size + r]][j] for r < batch_rows.
+void gather_batch(const float* rows, const unsigned* order, const StepState* state, int batch_size,
+                  int batch_rows, int features, float* batch, cudaStream_t stream);
+
+// scores[r] = mean_j (x - x_hat)^2 (summed in double); per_feature[r][j] = (x - x_hat)^2 when
+// per_feature is not null.
+void reconstruction_scores(const float* x, const float* x_hat, int rows, int features,
+                           float* scores, float* per_feature, cudaStream_t stream);
+
+// mean[c] and population std[c] of each column, in double, two passes (as the CPU's).
+void column_moments(const float* x, int rows, int cols, double* mean, double* std,
+                    cudaStream_t stream);
+
+// x = (x - mean) / scale, in place.
+void standardize(float* x, int rows, int cols, const double* mean, const double* scale,
+                 cudaStream_t stream);
+
+}  // namespace vaead::cuda

@@ -1,0 +1,81 @@
+#include "cuda_check.cuh"
+#include "synthetic.cuh"
+
+namespace vaead::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+__global__ void loadings_kernel(synthetic::Params params, float* w) {
+  const unsigned index = blockIdx.x * blockDim.x + threadIdx.x;
+  if (index >= params.factors * params.features) return;
+  w[index] = synthetic::loading(params, index / params.features, index % params.features);
+}
+
+// One thread per element: it redraws the row's ceil(k / 4) latent blocks, which is cheaper than
+// sharing them (a Philox call is ~40 integer instructions).
+__global__ void normal_rows_kernel(synthetic::Params params, const float* w, std::uint32_t split,
+                                   long long count, float* x) {
+  const long long index = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (index >= count) return;
+  const auto row = static_cast<std::uint32_t>(index / params.features);
+  const auto j = static_cast<std::uint32_t>(index % params.features);
+  x[index] = synthetic::normal_value(params, w, split, row, j);
+}
+
+__global__ void assign_kinds_kernel(const unsigned* order, int rows, int first, int second,
+                                    int third, std::uint8_t* kinds) {
+  const int position = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (position >= rows) return;
+  AnomalyKind kind = AnomalyKind::none;
+  if (position < first)
+    kind = AnomalyKind::mean_shift;
+  else if (position < first + second)
+    kind = AnomalyKind::correlation_break;
+  else if (position < first + second + third)
+    kind = AnomalyKind::variance_explosion;
+  kinds[order[position]] = static_cast<std::uint8_t>(kind);
+}
+
+__global__ void plant_kernel(synthetic::Params params, const std::uint8_t* kinds,
+                             const double* sigma, int rows, float* x) {
+  const int row = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (row >= rows || kinds[row] == static_cast<std::uint8_t>(AnomalyKind::none)) return;
+  synthetic::plant_anomaly(params, static_cast<AnomalyKind>(kinds[row]),
+                           static_cast<std::uint32_t>(row), sigma,
+                           x + static_cast<long long>(row) * params.features);
+}
+
+unsigned blocks_for(long long count) {
+  return static_cast<unsigned>((count + kBlock - 1) / kBlock);
+}
+
+}  // namespace
+
+void synthetic_loadings(const synthetic::Params& params, float* w, cudaStream_t stream) {
+  loadings_kernel<<<blocks_for(static_cast<long long>(params.factors) * params.features), kBlock, 0,
+                    stream>>>(params, w);
+  CUDA_CHECK_LAUNCH("synthetic_loadings");
+}
+
+void synthetic_normal_rows(const synthetic::Params& params, const float* w, std::uint32_t split,
+                           int rows, float* x, cudaStream_t stream) {
+  const long long count = static_cast<long long>(rows) * params.features;
+  normal_rows_kernel<<<blocks_for(count), kBlock, 0, stream>>>(params, w, split, count, x);
+  CUDA_CHECK_LAUNCH("synthetic_normal_rows");
+}
+
+void assign_anomaly_kinds(const unsigned* order, int rows, std::array<int, 3> counts,
+                          std::uint8_t* kinds, cudaStream_t stream) {
+  assign_kinds_kernel<<<blocks_for(rows), kBlock, 0, stream>>>(order, rows, counts[0], counts[1],
+                                                               counts[2], kinds);
+  CUDA_CHECK_LAUNCH("assign_anomaly_kinds");
+}
+
+void plant_anomalies(const synthetic::Params& params, const std::uint8_t* kinds,
+                     const double* sigma, int rows, float* x, cudaStream_t stream) {
+  plant_kernel<<<blocks_for(rows), kBlock, 0, stream>>>(params, kinds, sigma, rows, x);
+  CUDA_CHECK_LAUNCH("plant_anomalies");
+}
+
+}  // namespace vaead::cuda

@@ -1,0 +1,74 @@
+// The device generator draws the CPU generator's rows: the same loadings, normal rows and planted
+// anomalies (up to the last bit of the math library), hence the same statistics.
+#include <gtest/gtest.h>
+
+#include "gpu_support.hpp"
+#include "permutation.cuh"
+#include "rows.cuh"
+#include "synthetic.cuh"
+#include "test_support.hpp"
+#include "vaead/synthetic.hpp"
+
+namespace vaead {
+namespace {
+
+using testing::all_close;
+
+struct DeviceDraw {
+  std::vector<float> loadings, train, test;
+  std::vector<std::uint8_t> kinds;
+};
+
+DeviceDraw draw_on_device(const SyntheticConfig& config) {
+  const synthetic::Params p = synthetic::params_of(config);
+  cuda::DeviceBuffer<float> w(static_cast<std::size_t>(p.factors) * p.features);
+  cuda::DeviceBuffer<float> train(static_cast<std::size_t>(config.train_rows) * p.features);
+  cuda::DeviceBuffer<float> test(static_cast<std::size_t>(config.test_rows) * p.features);
+  cuda::DeviceBuffer<double> mean(p.features), std(p.features);
+  cuda::DeviceBuffer<std::uint8_t> kinds(static_cast<std::size_t>(config.test_rows));
+  cuda::synthetic_loadings(p, w.data(), nullptr);
+  cuda::synthetic_normal_rows(p, w.data(), synthetic::kTrain, config.train_rows, train.data(),
+                              nullptr);
+  cuda::synthetic_normal_rows(p, w.data(), synthetic::kTest, config.test_rows, test.data(),
+                              nullptr);
+  cuda::column_moments(train.data(), config.train_rows, config.features, mean.data(), std.data(),
+                       nullptr);
+  cuda::DevicePermutation layout;
+  layout.compute(config.seed, static_cast<std::uint32_t>(Stream::anomaly_layout), 0,
+                 static_cast<std::size_t>(config.test_rows), nullptr);
+  cuda::assign_anomaly_kinds(layout.order(), config.test_rows, anomaly_counts(config), kinds.data(),
+                             nullptr);
+  cuda::plant_anomalies(p, kinds.data(), std.data(), config.test_rows, test.data(), nullptr);
+  return {w.to_host(nullptr), train.to_host(nullptr), test.to_host(nullptr),
+          kinds.to_host(nullptr)};
+}
+
+TEST(GpuSynthetic, DeviceRowsAreTheCpuGeneratorsRows) {
+  VAEAD_REQUIRE_GPU();
+  SyntheticConfig config;
+  config.seed = 5;
+  const SyntheticData want = generate_synthetic(config);
+  const DeviceDraw got = draw_on_device(config);
+  EXPECT_TRUE(all_close(got.loadings, want.loadings.values, 1e-6, 1e-6));
+  EXPECT_TRUE(all_close(got.train, want.train.features.values, 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(got.test, want.test.features.values, 1e-5, 1e-5));
+  std::vector<std::uint8_t> want_kinds;
+  for (AnomalyKind k : want.test.kinds)
+    want_kinds.push_back(static_cast<std::uint8_t>(k));
+  EXPECT_EQ(got.kinds, want_kinds);
+}
+
+TEST(GpuSynthetic, SameSeedSameBitsOnTheDevice) {
+  VAEAD_REQUIRE_GPU();
+  SyntheticConfig config;
+  config.train_rows = 5000;
+  config.seed = 8;
+  const DeviceDraw a = draw_on_device(config), b = draw_on_device(config);
+  EXPECT_EQ(a.train, b.train);
+  EXPECT_EQ(a.test, b.test);
+  config.seed = 9;
+  EXPECT_NE(draw_on_device(config).train, a.train);
+}
+
+}  // namespace
+}  // namespace vaead
