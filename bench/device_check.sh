@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The one call to make on a GPU lease (../shared/DEVICE.md). From the repository root:
+#   echo /.deps/ >> .git/info/exclude
+#   mkdir -p .deps/include && cp -r /usr/include/CLI /usr/include/nlohmann .deps/include/
+#   cp -r /usr/src/googletest .deps/
+#   run: bash bench/device_check.sh      carry: [".deps"]      timeout_s: ~420
+# It builds for sm_90 on every core, runs the whole test suite (the GPU tests run here),
+# compute-sanitizer memcheck and racecheck over the GPU tests, the seed study on the GPU and on
+# the CPU, and the benchmarks present, then prints a short summary last. Logs go to $OUT (at
+# most 8 files). Phases go on after a failure, so one call reports everything.
+set -u
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${OUT:-$root/out}"
+mkdir -p "$out"
+build="$root/build-device"
+summary="$out/summary.md"
+jobs="$(nproc)"
+export PATH="/usr/local/cuda/bin:$PATH"
+status=()  # "phase|result|seconds"
+
+phase() {  # phase NAME LOG COMMAND...: runs COMMAND, appends its output to LOG, records the result
+  local name="$1" log="$2"
+  shift 2
+  local start end rc
+  start=$(date +%s)
+  echo "== $name: $*" >>"$log"
+  "$@" >>"$log" 2>&1
+  rc=$?
+  end=$(date +%s)
+  status+=("$name|$([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)")|$((end - start))")
+  echo "[$name] exit $rc in $((end - start)) s" >&2
+  return $rc
+}
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+  nvcc --version | tail -2
+  echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+} >"$out/machine.txt" 2>&1
+
+deps=()
+[ -d "$root/.deps" ] && deps=(-DVAEAD_DEPS_DIR="$root/.deps")
+phase configure "$out/build.log" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DVAEAD_WERROR=ON -DVAEAD_CUDA=ON "${deps[@]}"
+phase build "$out/build.log" cmake --build "$build" --parallel "$jobs"
+
+phase tests "$out/tests.log" ctest --test-dir "$build" --output-on-failure --parallel 4 --timeout 300
+gpu_skipped=$(grep -c "Skipped" "$out/tests.log")
+
+tests="$build/tests/vaead_tests"
+if command -v compute-sanitizer >/dev/null; then
+  sanitizer=(compute-sanitizer --error-exitcode 99 --print-limit 20)
+  # memcheck over every GPU test but the slowest (50 steps x 8 shapes; a million-score sort).
+  phase memcheck "$out/sanitizer.log" timeout 150 "${sanitizer[@]}" --tool memcheck "$tests" \
+    --gtest_brief=1 --gtest_filter='Gpu*:-GpuEngine.FiftySteps*:GpuAuc.Million*'
+  # racecheck over the kernels that share memory between threads (tiles, block trees).
+  phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck "$tests" \
+    --gtest_brief=1 \
+    --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
+else
+  status+=("sanitizers|not run: compute-sanitizer not found|0")
+fi
+
+vaead="$build/vaead"
+phase experiment_cuda "$out/experiment.log" "$vaead" experiment --device cuda \
+  --json "$out/experiment_cuda.json"
+phase experiment_cpu "$out/experiment.log" "$vaead" experiment --device cpu \
+  --json "$out/experiment_cpu.json"
+
+for bench in "$build"/bench/bench_*; do  # benchmarks, when the build has them
+  [ -x "$bench" ] || continue
+  phase "$(basename "$bench")" "$out/bench.log" "$bench" --json "$out/$(basename "$bench").json"
+done
+
+{
+  echo "# device check"
+  echo
+  sed 's/^/    /' "$out/machine.txt"
+  echo
+  echo "| phase | result | seconds |"
+  echo "|---|---|---|"
+  for row in "${status[@]}"; do echo "| ${row//|/ | } |"; done
+  echo
+  echo "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1); skipped lines: $gpu_skipped"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.log" | sed 's/^/    /'
+  echo
+  python3 - "$out/experiment_cuda.json" "$out/experiment_cpu.json" <<'PY'
+import json, sys, statistics as st
+def load(path):
+    try:
+        return json.load(open(path))
+    except Exception as error:
+        print(f"(no {path}: {error})")
+        return None
+gpu, cpu = load(sys.argv[1]), load(sys.argv[2])
+if gpu and cpu:
+    print("| latent | ROC-AUC cuda | ROC-AUC cpu | difference | PR-AUC cuda | PR-AUC cpu | train s cuda | train s cpu | samples/s cuda |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for latent in gpu["config"]["latent_dims"]:
+        g = [r for r in gpu["runs"] if r["latent_dim"] == latent]
+        c = [r for r in cpu["runs"] if r["latent_dim"] == latent]
+        mean = lambda rows, key: st.mean(r[key] for r in rows)
+        diff = mean(g, "roc_auc") - mean(c, "roc_auc")
+        print(f"| {latent} | {mean(g,'roc_auc'):.4f} | {mean(c,'roc_auc'):.4f} | {diff:+.4f}"
+              f"{' (over 0.02!)' if abs(diff) > 0.02 else ''} | {mean(g,'pr_auc'):.4f} | "
+              f"{mean(c,'pr_auc'):.4f} | {mean(g,'train_seconds'):.2f} | "
+              f"{mean(c,'train_seconds'):.2f} | {mean(g,'samples_per_second'):.0f} |")
+PY
+  echo
+  echo "failed tests:"
+  grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | head -20
+} >"$summary" 2>&1
+cat "$summary"
