@@ -72,9 +72,9 @@ RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t
     on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(latent_dim, seed, record); };
   run.training = train_resident(*engine, config.train, on_epoch);
 
-  run.threshold =
-      fit_threshold(config.threshold, engine->score_resident(ResidentSplit::validation));
   const std::vector<float> test_scores = engine->score_resident(ResidentSplit::test);
+  run.threshold = fit_threshold(config.threshold,
+                                engine->score_resident(ResidentSplit::validation), test_scores);
   run.roc_auc = roc_auc(test_scores, splits.test_labels);
   run.pr_auc = average_precision(test_scores, splits.test_labels);
   run.at_threshold = confusion_at(test_scores, splits.test_labels, run.threshold);

@@ -76,7 +76,7 @@ TEST_F(Cli, ExperimentPrintsTheTableAndWritesJson) {
           json_path.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("ROC-AUC"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("mean + 3 std of validation-normal scores"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mean + 3 std of held-out normal scores (validation rows)"), std::string::npos) << r.out;
   const nlohmann::json json = nlohmann::json::parse(slurp(json_path));
   EXPECT_EQ(json["runs"].size(), 4u);
   EXPECT_EQ(json["config"]["latent_dims"], (std::vector<int>{2, 4}));

@@ -114,9 +114,32 @@ TEST(Metrics, ConfusionAtThresholdIsStrict) {
 
 TEST(Threshold, MeanPlusKSampleStd) {
   const std::vector<float> scores{1, 2, 3, 4};  // mean 2.5, sample std sqrt(5/3)
-  EXPECT_NEAR(fit_threshold(ThresholdRule{3.0}, scores), 2.5 + 3.0 * std::sqrt(5.0 / 3.0), 1e-12);
-  EXPECT_NEAR(fit_threshold(ThresholdRule{0.0}, scores), 2.5, 1e-12);
+  using Kind = ThresholdRule::Kind;
+  EXPECT_NEAR(fit_threshold({Kind::mean_std, 3.0}, scores), 2.5 + 3.0 * std::sqrt(5.0 / 3.0),
+              1e-12);
+  EXPECT_NEAR(fit_threshold({Kind::mean_std, 0.0}, scores), 2.5, 1e-12);
   EXPECT_THROW(fit_threshold(ThresholdRule{}, std::vector<float>{1.0f}), InputError);
+}
+
+TEST(Threshold, QuantileRulesInterpolateLikeNumpy) {
+  using Kind = ThresholdRule::Kind;
+  const std::vector<float> held_out{5, 1, 4, 2, 3};  // sorted 1..5: q at position q * 4
+  EXPECT_DOUBLE_EQ(quantile(held_out, 0.5), 3.0);
+  EXPECT_DOUBLE_EQ(quantile(held_out, 0.9), 4.6);  // np.quantile([1,2,3,4,5], 0.9)
+  EXPECT_DOUBLE_EQ(fit_threshold({Kind::percentile, 90.0}, held_out), 4.6);
+  EXPECT_DOUBLE_EQ(fit_threshold({Kind::false_positive_rate, 0.1}, held_out), 4.6);
+  // Contamination looks at the scored rows, not at the held-out ones.
+  const std::vector<float> scored{10, 20, 30, 40, 50};
+  EXPECT_DOUBLE_EQ(fit_threshold({Kind::contamination, 0.25}, held_out, scored), 40.0);
+}
+
+TEST(Threshold, RulesParseAndPrintAndRefuseNonsense) {
+  for (const char* text : {"mean-std:3", "percentile:99.5", "fpr:0.01", "contamination:0.05"})
+    EXPECT_EQ(ThresholdRule::parse(text).to_string(), text);
+  EXPECT_EQ(ThresholdRule::parse("fpr:0.01").kind, ThresholdRule::Kind::false_positive_rate);
+  for (const char* text : {"", "mean-std", "mean-std:x", "percentile:101", "fpr:1", "fpr:0",
+                           "contamination:-0.1", "median:3", "mean-std:nan"})
+    EXPECT_THROW(ThresholdRule::parse(text), InputError) << text;
 }
 
 }  // namespace

@@ -111,7 +111,7 @@ TEST(Experiment, JsonCarriesConfigAndEveryRunField) {
   const nlohmann::json json = nlohmann::json::parse(experiment_json(result));
   ASSERT_TRUE(json.contains("config"));
   EXPECT_EQ(json["config"]["training"]["epochs"], 2);
-  EXPECT_EQ(json["config"]["threshold"]["k"], 3.0);
+  EXPECT_EQ(json["config"]["threshold"]["rule"], "mean-std:3");
   ASSERT_EQ(json["runs"].size(), 1u);
   const nlohmann::json& run = json["runs"][0];
   for (const char* key : {"latent_dim", "seed", "roc_auc", "pr_auc", "precision", "recall", "f1",

@@ -44,7 +44,8 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
       << kinds[0] << " mean shift, " << kinds[1] << " correlation break, " << kinds[2]
       << " variance explosion); " << c.train.epochs << " epochs, batch " << c.engine.batch_size
       << ", beta " << c.train.beta << "\n";
-  out << "threshold: " << c.threshold.describe() << "; values are mean ± std over seeds\n\n";
+  out << "threshold: " << c.threshold.describe() << " (validation rows); values are mean ± std "
+         "over seeds\n\n";
 
   const std::vector<std::pair<std::string, std::function<double(const RunResult&)>>> columns = {
       {"ROC-AUC", [](const RunResult& r) { return r.roc_auc; }},
@@ -121,10 +122,8 @@ Command add_experiment_command(CLI::App& app) {
   command->add_option("--seed", options->config.first_seed, "First seed")->capture_default_str();
   command->add_option("--data-seed", options->data_seed,
                       "Draw every run's data with this seed (default: the run's own seed)");
-  command
-      ->add_option("--threshold-k", options->config.threshold.k,
-                   "Threshold = mean + k std of validation-normal scores")
-      ->capture_default_str();
+  add_threshold_option(*command, options->config.threshold,
+                       "Threshold rule on the validation rows (contamination: on the test rows)");
   add_data_options(*command, options->config.data);
   add_model_options(*command, options->config.engine);
   add_training_options(*command, options->config.train);

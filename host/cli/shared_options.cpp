@@ -183,6 +183,26 @@ void apply_config_file(CLI::App& command, const std::string& path) {
   }
 }
 
+void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::string& help) {
+  const CLI::Validator valid(
+      [](std::string& text) -> std::string {
+        try {
+          ThresholdRule::parse(text);
+        } catch (const std::exception& error) {
+          return error.what();
+        }
+        return {};
+      },
+      "RULE");
+  command
+      .add_option_function<std::string>(
+          "--threshold", [&rule](const std::string& text) { rule = ThresholdRule::parse(text); },
+          help.empty() ? "Threshold rule: mean-std:K, percentile:P, fpr:F or contamination:C"
+                       : help)
+      ->check(valid)
+      ->default_str(rule.to_string());
+}
+
 void add_device_option(CLI::App& command, DeviceChoice& device) {
   // The name becomes the enum's number, which CLI11 then stores in `device`.
   const CLI::Validator names(

@@ -7,6 +7,7 @@
 
 #include "vaead/engine.hpp"
 #include "vaead/synthetic.hpp"
+#include "vaead/threshold.hpp"
 #include "vaead/trainer.hpp"
 
 namespace vaead::cli {
@@ -18,6 +19,9 @@ void add_data_options(CLI::App& command, SyntheticConfig& data);
 void add_model_options(CLI::App& command, EngineConfig& engine);
 void add_training_options(CLI::App& command, TrainConfig& train);
 void add_threads_option(CLI::App& command, int& threads);
+// --threshold RULE: mean-std:K | percentile:P | fpr:F | contamination:C
+void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::string& help = "");
+
 // --device auto|cpu|cuda
 void add_device_option(CLI::App& command, DeviceChoice& device);
 

@@ -42,7 +42,7 @@ json config_json(const ExperimentConfig& c) {
         {"adam_betas", {e.adam.beta1, e.adam.beta2}},
         {"adam_epsilon", e.adam.epsilon},
         {"threads", e.threads}}},
-      {"threshold", {{"rule", "mean_plus_k_std"}, {"k", c.threshold.k}}},
+      {"threshold", {{"rule", c.threshold.to_string()}, {"description", c.threshold.describe()}}},
       {"device", engine_kind_name(c.device)},
       {"latent_dims", c.latent_dims},
       {"seeds", c.seeds()},

@@ -1,15 +1,27 @@
-// The threshold rule: where scores of held-out normal rows say "anomalous" begins.
+// Threshold rules: where "anomalous" begins, set from the scores of held-out normal rows (or, for
+// contamination, from the scores of the rows being scored). A row is anomalous iff score > threshold.
 #pragma once
 
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace vaead {
 
 struct ThresholdRule {
-  double k = 3.0;  // threshold = mean + k * std of the validation-normal scores
+  enum class Kind {
+    mean_std,             // mean + k * std of held-out normal scores           (parameter k)
+    percentile,           // the p-th percentile of held-out normal scores       (parameter p)
+    false_positive_rate,  // the (1 - f) quantile of held-out normal scores: FPR f on them
+    contamination,        // the (1 - c) quantile of the scored rows: a share c is flagged
+  };
+  Kind kind = Kind::mean_std;
+  double parameter = 3.0;
 
-  std::string describe() const;  // "mean + 3 std of validation scores"
+  // "mean-std:3", "percentile:99.5", "fpr:0.01", "contamination:0.05"; InputError otherwise.
+  static ThresholdRule parse(std::string_view text);
+  std::string to_string() const;  // the form parse reads
+  std::string describe() const;   // "mean + 3 std of held-out normal scores"
 };
 
 struct ScoreMoments {
@@ -19,7 +31,13 @@ struct ScoreMoments {
 
 ScoreMoments score_moments(std::span<const float> scores);
 
-// Applies `rule` to the scores of normal validation rows; throws InputError when fewer than two.
-double fit_threshold(const ThresholdRule& rule, std::span<const float> validation_scores);
+// The q-quantile (0 <= q <= 1) with linear interpolation between order statistics (numpy's
+// default); `values` in any order.
+double quantile(std::span<const float> values, double q);
+
+// Applies `rule`: to `reference_scores` (held-out normal rows), or for contamination to
+// `scored` (the rows being scored). InputError when there are too few scores.
+double fit_threshold(const ThresholdRule& rule, std::span<const float> reference_scores,
+                     std::span<const float> scored = {});
 
 }  // namespace vaead

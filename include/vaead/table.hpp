@@ -1,0 +1,43 @@
+// Reading users' tables: CSV (header row; comma, semicolon or tab, detected or given; quoted
+// fields; CRLF; blank lines) and NumPy .npy (2-D, C order; float32, float64 or integer).
+// Every error names the file, and where it applies the line, the column and the text.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vaead/dataset.hpp"
+
+namespace vaead {
+
+struct TableOptions {
+  std::optional<char> delimiter;  // CSV: detected from the first lines when unset
+  bool header = true;             // CSV: false names the columns x0, x1, ...
+  std::string label_column;       // 1 = anomaly, 0 = normal; empty: no labels
+  // The feature columns, in this order; empty: every numeric column but the label (a column is
+  // numeric when its first data cell is a number; a later non-number in it is an error).
+  std::vector<std::string> features;
+};
+
+struct Table {
+  Dataset data;                     // features (float), labels when label_column is set
+  std::string source;               // the file name, for messages
+  std::vector<std::string> notes;   // what the user should know: ignored columns, ...
+};
+
+// Reads `path` as .npy when its name ends in .npy, as CSV otherwise.
+Table read_table(const std::filesystem::path& path, const TableOptions& options);
+
+// The parsers, on bytes in memory (`source` names them in messages).
+Table parse_csv(std::string_view text, const TableOptions& options, const std::string& source);
+Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options,
+                const std::string& source);
+
+// Reads a whole file; InputError naming it when it cannot be read.
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+
+}  // namespace vaead
