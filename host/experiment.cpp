@@ -73,8 +73,8 @@ RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t
   run.training = train_resident(*engine, config.train, on_epoch);
 
   const std::vector<float> test_scores = engine->score_resident(ResidentSplit::test);
-  run.threshold = fit_threshold(config.threshold,
-                                engine->score_resident(ResidentSplit::validation), test_scores);
+  run.threshold = fit_threshold(config.threshold, engine->score_resident(ResidentSplit::validation),
+                                test_scores);
   run.roc_auc = roc_auc(test_scores, splits.test_labels);
   run.pr_auc = average_precision(test_scores, splits.test_labels);
   run.at_threshold = confusion_at(test_scores, splits.test_labels, run.threshold);

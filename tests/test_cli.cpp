@@ -1,6 +1,8 @@
 // The `vaead` binary as a user runs it: outputs, exit codes, and one-line errors.
 #include <gtest/gtest.h>
 
+#include "cli_support.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -11,45 +13,11 @@
 
 namespace {
 
+using vaead::testing::Cli;
+using vaead::testing::count_lines;
+using vaead::testing::Result;
+using vaead::testing::slurp;
 namespace fs = std::filesystem;
-
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class Cli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vaead_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Result run(const std::string& arguments) const {
-    const std::string command = std::string(VAEAD_BINARY) + " " + arguments + " >" +
-                                (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout"),
-            slurp(dir_ / "stderr")};
-  }
-
-  fs::path dir_;
-};
-
-std::size_t count_lines(const std::string& text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
 
 TEST_F(Cli, GenerateWritesThreeCsvFilesWithLabelsAndKinds) {
   const Result r = run("generate --out " + (dir_ / "data").string() +
@@ -76,7 +44,9 @@ TEST_F(Cli, ExperimentPrintsTheTableAndWritesJson) {
           json_path.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("ROC-AUC"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("mean + 3 std of held-out normal scores (validation rows)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mean + 3 std of held-out normal scores (validation rows)"),
+            std::string::npos)
+      << r.out;
   const nlohmann::json json = nlohmann::json::parse(slurp(json_path));
   EXPECT_EQ(json["runs"].size(), 4u);
   EXPECT_EQ(json["config"]["latent_dims"], (std::vector<int>{2, 4}));

@@ -17,5 +17,8 @@ struct Command {
 Command add_experiment_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
+Command add_score_command(CLI::App& app);
+Command add_evaluate_command(CLI::App& app);
 
 }  // namespace vaead::cli

@@ -44,7 +44,8 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
       << kinds[0] << " mean shift, " << kinds[1] << " correlation break, " << kinds[2]
       << " variance explosion); " << c.train.epochs << " epochs, batch " << c.engine.batch_size
       << ", beta " << c.train.beta << "\n";
-  out << "threshold: " << c.threshold.describe() << " (validation rows); values are mean ± std "
+  out << "threshold: " << c.threshold.describe()
+      << " (validation rows); values are mean ± std "
          "over seeds\n\n";
 
   const std::vector<std::pair<std::string, std::function<double(const RunResult&)>>> columns = {
@@ -74,13 +75,6 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
   }
 }
 
-// Refuses an output path whose directory is missing before any work is done.
-void check_output_directory(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw InputError("cannot write " + path + ": directory " + parent.string() + " does not exist");
-}
-
 void run(ExperimentOptions& options) {
   if (!options.json_path.empty()) check_output_directory(options.json_path);
   ExperimentConfig& config = options.config;
@@ -88,15 +82,10 @@ void run(ExperimentOptions& options) {
   config.data_seed = options.data_seed;
   ExperimentCallbacks callbacks;
   if (progress_enabled(options.progress)) {
-    const bool terminal = !options.progress;
-    callbacks.on_epoch = [&config, terminal](int latent, std::uint64_t seed, const EpochRecord& e) {
-      std::fprintf(stderr,
-                   "%slatent %d seed %llu  epoch %d/%d  loss %.4f (recon %.4f, kl %.4f, "
-                   "weight %.2f)%s",
-                   terminal ? "\r" : "", latent, static_cast<unsigned long long>(seed), e.epoch + 1,
-                   config.train.epochs, e.mean.loss, e.mean.reconstruction, e.mean.kl, e.kl_weight,
-                   terminal ? "\033[K" : "\n");
-      if (terminal && e.epoch + 1 == config.train.epochs) std::fputc('\n', stderr);
+    callbacks.on_epoch = [&config, &options](int latent, std::uint64_t seed, const EpochRecord& e) {
+      epoch_progress(options.progress,
+                     "latent " + std::to_string(latent) + " seed " + std::to_string(seed),
+                     config.train.epochs)(e);
     };
   }
   const ExperimentResult result = run_experiment(config, callbacks);

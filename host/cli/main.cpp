@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
       "vaead"};
   app.set_version_flag("--version", std::string(vaead::version()));
   app.require_subcommand(1);
-  const std::vector<Command> commands = {add_experiment_command(app), add_generate_command(app),
-                                         add_info_command(app)};
+  const std::vector<Command> commands = {add_experiment_command(app), add_train_command(app),
+                                         add_score_command(app),      add_evaluate_command(app),
+                                         add_generate_command(app),   add_info_command(app)};
   try {
     app.parse(argc, argv);
     for (const Command& command : commands) {

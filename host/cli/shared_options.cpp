@@ -1,9 +1,13 @@
 #include "cli/shared_options.hpp"
 
+#include "vaead/error.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 
 namespace vaead::cli {
@@ -28,6 +32,8 @@ const CLI::Validator kPositive = number_check("positive", [](double v) { return 
 const CLI::Validator kNotNegative = number_check("0 or more", [](double v) { return v >= 0; });
 const CLI::Validator kUnitInterval =
     number_check("between 0 and 1", [](double v) { return v >= 0 && v <= 1; });
+const CLI::Validator kOpenUnitInterval =
+    number_check("strictly between 0 and 1", [](double v) { return v > 0 && v < 1; });
 const CLI::Validator kBelowOne =
     number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; });
 
@@ -35,6 +41,9 @@ const CLI::Validator kBelowOne =
 
 const CLI::Validator& at_least_one() {
   return kAtLeastOne;
+}
+const CLI::Validator& open_unit_interval() {
+  return kOpenUnitInterval;
 }
 
 void add_data_options(CLI::App& command, SyntheticConfig& data) {
@@ -183,24 +192,38 @@ void apply_config_file(CLI::App& command, const std::string& path) {
   }
 }
 
+namespace {
+
+const CLI::Validator kThresholdRule(
+    [](std::string& text) -> std::string {
+      try {
+        ThresholdRule::parse(text);
+      } catch (const std::exception& error) {
+        return error.what();
+      }
+      return {};
+    },
+    "RULE");
+
+}  // namespace
+
 void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::string& help) {
-  const CLI::Validator valid(
-      [](std::string& text) -> std::string {
-        try {
-          ThresholdRule::parse(text);
-        } catch (const std::exception& error) {
-          return error.what();
-        }
-        return {};
-      },
-      "RULE");
   command
       .add_option_function<std::string>(
           "--threshold", [&rule](const std::string& text) { rule = ThresholdRule::parse(text); },
           help.empty() ? "Threshold rule: mean-std:K, percentile:P, fpr:F or contamination:C"
                        : help)
-      ->check(valid)
+      ->check(kThresholdRule)
       ->default_str(rule.to_string());
+}
+
+void add_threshold_override_option(CLI::App& command, std::optional<ThresholdRule>& rule) {
+  command
+      .add_option_function<std::string>(
+          "--threshold", [&rule](const std::string& text) { rule = ThresholdRule::parse(text); },
+          "Another threshold rule than the model's: mean-std:K, percentile:P, fpr:F or "
+          "contamination:C")
+      ->check(kThresholdRule);
 }
 
 void add_device_option(CLI::App& command, DeviceChoice& device) {
@@ -221,8 +244,61 @@ void add_device_option(CLI::App& command, DeviceChoice& device) {
       ->default_str("auto");
 }
 
+void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required) {
+  const char* group = "Data";
+  command.add_option("--data", data.path, "The table: CSV (header row) or .npy (2-D)")
+      ->required()
+      ->group(group);
+  auto* label = command
+                    .add_option("--label-column", data.table.label_column,
+                                "Column of labels: 1 = anomaly, 0 = normal")
+                    ->group(group);
+  if (label_required) label->required();
+  command
+      .add_option("--features", data.table.features,
+                  "Feature columns (default: every numeric column but the label)")
+      ->delimiter(',')
+      ->group(group);
+  command
+      .add_flag("--no-header", data.no_header, "The CSV has no header row (columns x0, x1, ...)")
+      ->group(group);
+  command.add_option("--delimiter", data.delimiter, "CSV delimiter: , ; tab (default: detected)")
+      ->check(CLI::IsMember({",", ";", "tab", "\\t", "|"}))
+      ->group(group);
+}
+
+Table load_table(const DataOptions& data) {
+  TableOptions options = data.table;
+  options.header = !data.no_header;
+  if (data.delimiter == "tab" || data.delimiter == "\\t")
+    options.delimiter = '\t';
+  else if (!data.delimiter.empty())
+    options.delimiter = data.delimiter[0];
+  Table table = read_table(data.path, options);
+  for (const std::string& note : table.notes)
+    std::cerr << "vaead: note: " << note << '\n';
+  return table;
+}
+
+void check_output_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw InputError("cannot write " + path + ": directory " + parent.string() + " does not exist");
+}
+
 bool progress_enabled(bool requested) {
   return requested || isatty(fileno(stderr)) != 0;
+}
+
+EpochCallback epoch_progress(bool requested, const std::string& prefix, int epochs) {
+  if (!progress_enabled(requested)) return {};
+  const bool terminal = !requested;
+  return [prefix, epochs, terminal](const EpochRecord& e) {
+    std::fprintf(stderr, "%s%s  epoch %d/%d  loss %.4f (recon %.4f, kl %.4f, weight %.2f)%s",
+                 terminal ? "\r" : "", prefix.c_str(), e.epoch + 1, epochs, e.mean.loss,
+                 e.mean.reconstruction, e.mean.kl, e.kl_weight, terminal ? "\033[K" : "\n");
+    if (terminal && e.epoch + 1 == epochs) std::fputc('\n', stderr);
+  };
 }
 
 std::string pad(const std::string& text, std::size_t width, bool right_align) {

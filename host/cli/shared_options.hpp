@@ -3,10 +3,12 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "vaead/engine.hpp"
 #include "vaead/synthetic.hpp"
+#include "vaead/table.hpp"
 #include "vaead/threshold.hpp"
 #include "vaead/trainer.hpp"
 
@@ -14,6 +16,7 @@ namespace vaead::cli {
 
 // Validators whose messages name the value ("must be at least 1, got '0'").
 const CLI::Validator& at_least_one();
+const CLI::Validator& open_unit_interval();  // strictly between 0 and 1
 
 void add_data_options(CLI::App& command, SyntheticConfig& data);
 void add_model_options(CLI::App& command, EngineConfig& engine);
@@ -21,6 +24,8 @@ void add_training_options(CLI::App& command, TrainConfig& train);
 void add_threads_option(CLI::App& command, int& threads);
 // --threshold RULE: mean-std:K | percentile:P | fpr:F | contamination:C
 void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::string& help = "");
+// --threshold RULE replacing a model's rule (unset: the model's).
+void add_threshold_override_option(CLI::App& command, std::optional<ThresholdRule>& rule);
 
 // --device auto|cpu|cuda
 void add_device_option(CLI::App& command, DeviceChoice& device);
@@ -31,8 +36,25 @@ void add_device_option(CLI::App& command, DeviceChoice& device);
 std::shared_ptr<std::string> add_config_option(CLI::App& command);
 void apply_config_file(CLI::App& command, const std::string& path);
 
+// --data FILE and how to read it: --label-column, --features, --no-header, --delimiter.
+struct DataOptions {
+  std::string path;
+  TableOptions table;
+  std::string delimiter;
+  bool no_header = false;
+};
+void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required);
+// Reads the table; its notes go to stderr.
+Table load_table(const DataOptions& data);
+
+// Refuses an output path whose directory is missing, before any work is done.
+void check_output_directory(const std::string& path);
+
 // Progress goes to stderr when it is a terminal, or when asked for.
 bool progress_enabled(bool requested);
+// An epoch callback printing "<prefix>  epoch e/n  loss ..." on stderr (null when not enabled);
+// on a terminal the line is rewritten in place.
+EpochCallback epoch_progress(bool requested, const std::string& prefix, int epochs);
 
 // Pads `text` with spaces to `width` terminal columns (UTF-8 aware: "±" is one column).
 std::string pad(const std::string& text, std::size_t width, bool right_align = false);

@@ -42,10 +42,10 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
     const auto found = index.find(name);
     if (found == index.end()) {
       std::string known;
-      for (std::size_t c = 0; c < names.size() && c < 12; ++c) known += (c ? ", " : "") + names[c];
+      for (std::size_t c = 0; c < names.size() && c < 12; ++c)
+        known += (c ? ", " : "") + names[c];
       if (names.size() > 12) known += ", ...";
-      throw InputError(source + ": no " + what + " column '" + name + "' (columns: " + known +
-                       ")");
+      throw InputError(source + ": no " + what + " column '" + name + "' (columns: " + known + ")");
     }
     return found->second;
   };
@@ -74,8 +74,10 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
 // ---- CSV -------------------------------------------------------------------------------------
 
 bool parse_number(std::string_view text, double& value) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
   const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -167,7 +169,8 @@ char detect_delimiter(std::string_view text) {
   for (char c : text) {
     if (c == '"') in_quotes = !in_quotes;
     if (!in_quotes && c == '\n') break;
-    for (int i = 0; i < 3 && !in_quotes; ++i) counts[i] += c == candidates[i] ? 1 : 0;
+    for (int i = 0; i < 3 && !in_quotes; ++i)
+      counts[i] += c == candidates[i] ? 1 : 0;
   }
   const auto best = std::max_element(counts, counts + 3) - counts;
   return counts[best] > 0 ? candidates[best] : ',';
@@ -192,10 +195,10 @@ Table parse_csv(std::string_view text, const TableOptions& options, const std::s
                      ? "x" + std::to_string(c)
                      : names[c].substr(begin, names[c].find_last_not_of(" \t") - begin + 1);
     }
-    if (!records.next(fields, line))
-      throw InputError(source + ": a header but no data rows");
+    if (!records.next(fields, line)) throw InputError(source + ": a header but no data rows");
   } else {
-    for (std::size_t c = 0; c < fields.size(); ++c) names.push_back("x" + std::to_string(c));
+    for (std::size_t c = 0; c < fields.size(); ++c)
+      names.push_back("x" + std::to_string(c));
   }
   const std::vector<std::string> first_row = fields;
   auto check_width = [&](const std::vector<std::string>& row, std::size_t at) {
@@ -212,7 +215,8 @@ Table parse_csv(std::string_view text, const TableOptions& options, const std::s
       table.notes);
 
   Dataset& data = table.data;
-  for (std::size_t c : selection.features) data.column_names.push_back(names[c]);
+  for (std::size_t c : selection.features)
+    data.column_names.push_back(names[c]);
   const std::size_t width = selection.features.size();
   std::vector<float> values;
   std::size_t rows = 0;
@@ -239,9 +243,9 @@ Table parse_csv(std::string_view text, const TableOptions& options, const std::s
     if (selection.label) {
       const double label = number(fields[*selection.label], line, *selection.label);
       if (label != 0.0 && label != 1.0)
-        throw cell_error(line, *selection.label,
-                         shown_text(fields[*selection.label]) +
-                             " is not a label (0 = normal, 1 = anomaly)");
+        throw cell_error(
+            line, *selection.label,
+            shown_text(fields[*selection.label]) + " is not a label (0 = normal, 1 = anomaly)");
       data.labels.push_back(label == 1.0 ? 1 : 0);
     }
     ++rows;
@@ -300,7 +304,8 @@ class NpyHeaderParser {
     throw InputError(source_ + ": not a valid .npy header: " + what);
   }
   void skip_space() {
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n')) ++at_;
+    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n'))
+      ++at_;
   }
   bool peek(char c) {
     skip_space();
@@ -355,7 +360,8 @@ class NpyHeaderParser {
 // `size` bytes at `p` as an unsigned integer, in the given byte order.
 std::uint64_t read_unsigned(const std::uint8_t* p, int size, bool big_endian = false) {
   std::uint64_t value = 0;
-  for (int i = 0; i < size; ++i) value = (value << 8) | p[big_endian ? i : size - 1 - i];
+  for (int i = 0; i < size; ++i)
+    value = (value << 8) | p[big_endian ? i : size - 1 - i];
   return value;
 }
 
@@ -364,7 +370,8 @@ double element(const std::uint8_t* data, std::size_t i, char kind, int size, boo
   const std::uint64_t raw =
       read_unsigned(data + i * static_cast<std::size_t>(size), size, big_endian);
   if (kind == 'f') {
-    if (size == 4) return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
+    if (size == 4)
+      return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
     return std::bit_cast<double>(raw);
   }
   if (kind == 'i') {  // sign-extend
@@ -407,17 +414,18 @@ Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options
   const bool order_ok = !d.empty() && (d[0] == '<' || d[0] == '|' || d[0] == '=' || big_endian);
   const char kind = d.size() == 3 ? d[1] : '?';
   const int size = d.size() == 3 ? d[2] - '0' : 0;
-  const bool type_ok = order_ok && ((kind == 'f' && (size == 4 || size == 8)) ||
-                                    ((kind == 'i' || kind == 'u') &&
-                                     (size == 1 || size == 2 || size == 4 || size == 8)) ||
-                                    (kind == 'b' && size == 1));
+  const bool type_ok =
+      order_ok &&
+      ((kind == 'f' && (size == 4 || size == 8)) ||
+       ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
+       (kind == 'b' && size == 1));
   require(type_ok, source + ": unsupported dtype '" + d +
                        "' (float32, float64, integers and bool are read)");
-  require(!header.fortran_order, source + ": a Fortran-ordered array; save it in C order "
-                                          "(np.save(path, np.ascontiguousarray(a)))");
-  require(header.shape.size() == 2,
-          source + ": needs a 2-D array (rows, features), got " +
-              std::to_string(header.shape.size()) + " dimension(s)");
+  require(!header.fortran_order, source +
+                                     ": a Fortran-ordered array; save it in C order "
+                                     "(np.save(path, np.ascontiguousarray(a)))");
+  require(header.shape.size() == 2, source + ": needs a 2-D array (rows, features), got " +
+                                        std::to_string(header.shape.size()) + " dimension(s)");
   const std::uint64_t rows = header.shape[0], cols = header.shape[1];
   require(rows > 0 && cols > 0, source + ": the array is empty (shape (" + std::to_string(rows) +
                                     ", " + std::to_string(cols) + "))");
@@ -425,21 +433,22 @@ Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options
   const std::uint64_t max_elements = std::numeric_limits<std::uint64_t>::max() / 8;
   require(cols <= max_elements / rows, source + ": the shape is too large");
   const std::uint64_t expected = rows * cols * static_cast<std::uint64_t>(size);
-  require(expected == data_bytes, source + ": expected " + std::to_string(expected) +
-                                      " bytes of data for shape (" + std::to_string(rows) + ", " +
-                                      std::to_string(cols) + "), found " +
-                                      std::to_string(data_bytes) +
-                                      (data_bytes < expected ? " (truncated)" : ""));
+  require(expected == data_bytes,
+          source + ": expected " + std::to_string(expected) + " bytes of data for shape (" +
+              std::to_string(rows) + ", " + std::to_string(cols) + "), found " +
+              std::to_string(data_bytes) + (data_bytes < expected ? " (truncated)" : ""));
   const std::uint8_t* data = bytes.data() + header_start + header_length;
 
   Table table;
   table.source = source;
   std::vector<std::string> names;
-  for (std::uint64_t c = 0; c < cols; ++c) names.push_back("x" + std::to_string(c));
-  const Selection selection =
-      select_columns(names, options, [](std::size_t) { return true; }, source, table.notes);
+  for (std::uint64_t c = 0; c < cols; ++c)
+    names.push_back("x" + std::to_string(c));
+  const Selection selection = select_columns(
+      names, options, [](std::size_t) { return true; }, source, table.notes);
   Dataset& out = table.data;
-  for (std::size_t c : selection.features) out.column_names.push_back(names[c]);
+  for (std::size_t c : selection.features)
+    out.column_names.push_back(names[c]);
   out.features = Matrix(rows, selection.features.size());
   auto cell_error = [&](std::uint64_t r, std::size_t c, const std::string& what) {
     return InputError(source + ": row " + std::to_string(r) + " (from 0), column '" + names[c] +
@@ -472,8 +481,7 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw InputError("cannot open " + path.string() + ": " +
-                     (std::filesystem::exists(path, error) ? "permission denied"
-                                                           : "no such file"));
+                     (std::filesystem::exists(path, error) ? "permission denied" : "no such file"));
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                   std::istreambuf_iterator<char>());
   if (in.bad()) throw InputError("cannot read " + path.string());

@@ -29,8 +29,10 @@ std::string shortest(double value) {
 }  // namespace
 
 ThresholdRule ThresholdRule::parse(std::string_view text) {
-  const std::string usage = "a threshold rule is mean-std:K, percentile:P (0-100), fpr:F (0-1) "
-                            "or contamination:C (0-1), got '" + std::string(text) + "'";
+  const std::string usage =
+      "a threshold rule is mean-std:K, percentile:P (0-100), fpr:F (0-1) "
+      "or contamination:C (0-1), got '" +
+      std::string(text) + "'";
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) throw InputError(usage);
   const std::string_view name = text.substr(0, colon), number = text.substr(colon + 1);
@@ -59,23 +61,28 @@ std::string ThresholdRule::to_string() const {
 std::string ThresholdRule::describe() const {
   const std::string p = shortest(parameter);
   switch (kind) {
-    case Kind::mean_std: return "mean + " + p + " std of held-out normal scores";
-    case Kind::percentile: return "percentile " + p + " of held-out normal scores";
+    case Kind::mean_std:
+      return "mean + " + p + " std of held-out normal scores";
+    case Kind::percentile:
+      return "percentile " + p + " of held-out normal scores";
     case Kind::false_positive_rate:
       return "false-positive rate " + p + " on held-out normal scores";
-    case Kind::contamination: return "the top " + p + " share of the scored rows";
+    case Kind::contamination:
+      return "the top " + p + " share of the scored rows";
   }
   return "unknown";
 }
 
 ScoreMoments score_moments(std::span<const float> scores) {
-  require(scores.size() >= 2, "a threshold needs at least two held-out scores, got " +
-                                  std::to_string(scores.size()));
+  require(scores.size() >= 2,
+          "a threshold needs at least two held-out scores, got " + std::to_string(scores.size()));
   double sum = 0.0;
-  for (float s : scores) sum += s;
+  for (float s : scores)
+    sum += s;
   const double mean = sum / static_cast<double>(scores.size());
   double sum_sq = 0.0;
-  for (float s : scores) sum_sq += (s - mean) * (s - mean);
+  for (float s : scores)
+    sum_sq += (s - mean) * (s - mean);
   return {mean, std::sqrt(sum_sq / static_cast<double>(scores.size() - 1))};
 }
 
@@ -101,7 +108,8 @@ double fit_threshold(const ThresholdRule& rule, std::span<const float> reference
       require(reference_scores.size() >= 2, "a percentile threshold needs held-out scores");
       return quantile(reference_scores, rule.parameter / 100.0);
     case ThresholdRule::Kind::false_positive_rate:
-      require(reference_scores.size() >= 2, "a false-positive-rate threshold needs held-out scores");
+      require(reference_scores.size() >= 2,
+              "a false-positive-rate threshold needs held-out scores");
       return quantile(reference_scores, 1.0 - rule.parameter);
     case ThresholdRule::Kind::contamination:
       require(!scored.empty(), "a contamination threshold needs the scores of the scored rows");

@@ -1,6 +1,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "vaead/detector.hpp"
 #include "vaead/io.hpp"
 #include "vaead/version.hpp"
 
@@ -84,6 +85,27 @@ json run_json(const RunResult& run) {
 }
 
 }  // namespace
+
+std::string evaluation_json(const Evaluation& e, const std::string& model,
+                            const std::string& data) {
+  const Confusion& c = e.at_threshold;
+  const json out = {{"model", model},
+                    {"data", data},
+                    {"rows", e.rows},
+                    {"anomalies", e.anomalies},
+                    {"roc_auc", e.roc_auc},
+                    {"pr_auc", e.pr_auc},
+                    {"threshold", {{"rule", e.rule.to_string()}, {"value", e.threshold}}},
+                    {"precision", c.precision()},
+                    {"recall", c.recall()},
+                    {"f1", c.f1()},
+                    {"confusion",
+                     {{"true_positives", c.true_positives},
+                      {"false_positives", c.false_positives},
+                      {"true_negatives", c.true_negatives},
+                      {"false_negatives", c.false_negatives}}}};
+  return out.dump(2) + "\n";
+}
 
 std::string experiment_json(const ExperimentResult& result) {
   json runs = json::array();

@@ -20,6 +20,13 @@ void write_file_atomically(const std::filesystem::path& path,
 // CSV: a header of the column names (x0.. when unnamed), then `label` and `kind` when known.
 void write_dataset_csv(const std::filesystem::path& path, const Dataset& dataset);
 
+struct Evaluation;
+
+// An evaluation as JSON: model, data, rows, anomalies, roc_auc, pr_auc, threshold, precision,
+// recall, f1, confusion.
+std::string evaluation_json(const Evaluation& evaluation, const std::string& model,
+                            const std::string& data);
+
 // The experiment as JSON: {"config": {...}, "runs": [...]}, indented.
 std::string experiment_json(const ExperimentResult& result);
 

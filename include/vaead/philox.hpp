@@ -46,6 +46,7 @@ enum class Stream : std::uint32_t {
   initialization = 7,      // initial parameters
   shuffle = 8,             // the order of training rows in each epoch
   reparameterization = 9,  // eps of z = mu + sigma * eps
+  holdout = 10,            // which normal rows are held out for the threshold
 };
 
 // Draws for one (seed, stream); the three 32-bit words (a, b, c) address one block of 4 numbers.

@@ -24,9 +24,9 @@ struct TableOptions {
 };
 
 struct Table {
-  Dataset data;                     // features (float), labels when label_column is set
-  std::string source;               // the file name, for messages
-  std::vector<std::string> notes;   // what the user should know: ignored columns, ...
+  Dataset data;                    // features (float), labels when label_column is set
+  std::string source;              // the file name, for messages
+  std::vector<std::string> notes;  // what the user should know: ignored columns, ...
 };
 
 // Reads `path` as .npy when its name ends in .npy, as CSV otherwise.

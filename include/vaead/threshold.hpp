@@ -1,5 +1,6 @@
 // Threshold rules: where "anomalous" begins, set from the scores of held-out normal rows (or, for
-// contamination, from the scores of the rows being scored). A row is anomalous iff score > threshold.
+// contamination, from the scores of the rows being scored). A row is anomalous iff score >
+// threshold.
 #pragma once
 
 #include <span>

@@ -1,0 +1,80 @@
+// `vaead train`: a detector from the normal rows of a table, kept as a model file.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/shared_options.hpp"
+#include "vaead/detector.hpp"
+
+namespace vaead::cli {
+namespace {
+
+struct TrainOptions {
+  DataOptions data;
+  DetectorOptions detector;
+  DeviceChoice device = DeviceChoice::automatic;
+  std::string out;
+  bool progress = false;
+};
+
+void run(TrainOptions& options) {
+  check_output_directory(options.out);
+  const Table table = load_table(options.data);
+  DetectorOptions& detector = options.detector;
+  detector.device = resolve_device(options.device);
+  const TrainedDetector trained = train_detector(
+      table, detector, epoch_progress(options.progress, "training", detector.train.epochs));
+  for (const std::string& note : trained.notes)
+    std::cerr << "vaead: note: " << note << '\n';
+  write_model(options.out, trained.model);
+
+  const ModelFile& m = trained.model;
+  std::size_t flagged = 0;
+  for (float s : m.holdout_scores)
+    flagged += s > m.threshold ? 1 : 0;
+  std::cout << "trained on " << m.training_rows << " normal rows of " << table.source;
+  if (m.dropped_anomalies > 0)
+    std::cout << " (left out " << m.dropped_anomalies << " rows labelled anomalous)";
+  std::cout << "; " << m.holdout_rows << " normal rows held out for the threshold\n";
+  std::printf("%d epochs in %.1f s (%.0f samples/s) on the %s engine; final loss %.4f\n",
+              detector.train.epochs, trained.report.seconds, trained.report.samples_per_second(),
+              engine_kind_name(detector.device), trained.report.epochs.back().mean.loss);
+  if (m.threshold_rule.kind == ThresholdRule::Kind::contamination)
+    std::cout << "threshold: " << m.threshold_rule.describe() << ", set when scoring\n";
+  else
+    std::printf("threshold: %s = %.6g (flags %.2f%% of the held-out normal rows)\n",
+                m.threshold_rule.describe().c_str(), m.threshold,
+                100.0 * static_cast<double>(flagged) / static_cast<double>(m.holdout_rows));
+  std::cout << "model: " << options.out << " (" << m.feature_names.size() << " features, latent "
+            << m.engine.architecture.latent_dim << ")\n";
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* command =
+      app.add_subcommand("train", "Train a detector on the normal rows of a table; write a model");
+  add_data_file_options(*command, options->data, false);
+  command->add_option("--out", options->out, "Model file to write (.safetensors)")->required();
+  EngineConfig& engine = options->detector.engine;
+  command->add_option("--latent", engine.architecture.latent_dim, "Latent size L")
+      ->check(at_least_one())
+      ->capture_default_str();
+  command->add_option("--seed", engine.seed, "Seed of the initial weights, shuffles and hold-out")
+      ->capture_default_str();
+  command
+      ->add_option("--holdout", options->detector.holdout_fraction,
+                   "Share of the normal rows held out to set the threshold")
+      ->check(open_unit_interval())
+      ->capture_default_str();
+  add_threshold_option(*command, options->detector.threshold);
+  add_model_options(*command, engine);
+  add_training_options(*command, options->detector.train);
+  add_threads_option(*command, engine.threads);
+  add_device_option(*command, options->device);
+  command->add_flag("--progress", options->progress, "Report each epoch on stderr");
+  return {command, [options] { run(*options); }, add_config_option(*command)};
+}
+
+}  // namespace vaead::cli

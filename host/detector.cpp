@@ -1,0 +1,147 @@
+#include "vaead/detector.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "data/shuffle.hpp"
+#include "vaead/error.hpp"
+#include "vaead/philox.hpp"
+
+namespace vaead {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < 10; ++i)
+    text += (i ? ", " : "") + names[i];
+  if (names.size() > 10) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+}  // namespace
+
+TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
+                               const EpochCallback& on_epoch) {
+  const Dataset& data = table.data;
+  const std::string& source = table.source;
+  require(options.holdout_fraction > 0 && options.holdout_fraction < 1,
+          "the held-out share must lie strictly between 0 and 1, got " +
+              std::to_string(options.holdout_fraction));
+  std::vector<std::size_t> normal;
+  for (std::size_t r = 0; r < data.rows(); ++r)
+    if (data.labels.empty() || data.labels[r] == 0) normal.push_back(r);
+  TrainedDetector trained;
+  ModelFile& model = trained.model;
+  model.dropped_anomalies = data.rows() - normal.size();
+
+  // Hold out a seeded random share of the normal rows; train on the rest.
+  const std::size_t holdout = std::max<std::size_t>(
+      2, static_cast<std::size_t>(std::llround(options.holdout_fraction * normal.size())));
+  const auto batch = static_cast<std::size_t>(options.engine.batch_size);
+  require(normal.size() >= holdout + batch,
+          source + ": " + std::to_string(normal.size()) + " normal rows, " +
+              std::to_string(holdout) +
+              " held out for the threshold, leave fewer than one batch (" + std::to_string(batch) +
+              ") to train on: lower --batch-size or --holdout");
+  const std::vector<std::size_t> order =
+      keyed_permutation(normal.size(), CounterRng{options.engine.seed, Stream::holdout}, 0);
+  std::vector<std::size_t> holdout_rows, train_rows;
+  for (std::size_t i = 0; i < order.size(); ++i)
+    (i < holdout ? holdout_rows : train_rows).push_back(normal[order[i]]);
+  std::sort(holdout_rows.begin(), holdout_rows.end());
+  std::sort(train_rows.begin(), train_rows.end());
+  Matrix train_x = gather_rows(data.features, train_rows);
+  Matrix holdout_x = gather_rows(data.features, holdout_rows);
+
+  model.standardizer = Standardizer::fit(train_x);
+  for (std::size_t c : model.standardizer.constant_columns)
+    trained.notes.push_back(source + ": column '" + data.column_names[c] +
+                            "' is constant in the training rows; it is centred, not scaled");
+  model.standardizer.apply(train_x);
+  model.standardizer.apply(holdout_x);
+
+  model.engine = options.engine;
+  model.engine.architecture.input_dim = static_cast<int>(data.features.cols);
+  model.train = options.train;
+  const std::unique_ptr<Engine> engine = make_engine(options.device, model.engine);
+  trained.report = train(*engine, train_x, options.train, on_epoch);
+
+  model.holdout_scores.resize(holdout_x.rows);
+  engine->score(holdout_x, model.holdout_scores, nullptr);
+  std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
+  model.threshold_rule = options.threshold;
+  model.threshold = options.threshold.kind == ThresholdRule::Kind::contamination
+                        ? 0.0
+                        : fit_threshold(options.threshold, model.holdout_scores);
+  model.feature_names = data.column_names;
+  model.holdout_fraction = options.holdout_fraction;
+  model.training_rows = train_rows.size();
+  model.holdout_rows = holdout_rows.size();
+  model.parameters = engine->parameters();
+  return trained;
+}
+
+Matrix features_for_model(const ModelFile& model, const Table& table) {
+  const std::vector<std::string>& have = table.data.column_names;
+  const std::vector<std::string>& want = model.feature_names;
+  if (have == want) return table.data.features;
+  std::map<std::string, std::size_t> column;
+  for (std::size_t c = 0; c < have.size(); ++c)
+    column[have[c]] = c;
+  std::vector<std::string> missing, unexpected;
+  for (const std::string& name : want)
+    if (!column.count(name)) missing.push_back(name);
+  const std::set<std::string> wanted(want.begin(), want.end());
+  for (const std::string& name : have)
+    if (!wanted.count(name)) unexpected.push_back(name);
+  if (!missing.empty() || !unexpected.empty()) {
+    std::string message = table.source + ": the feature columns differ from the model's (" +
+                          std::to_string(have.size()) + " here, " + std::to_string(want.size()) +
+                          " in the model)";
+    if (!missing.empty()) message += "; missing: " + joined(missing);
+    if (!unexpected.empty()) message += "; not in the model: " + joined(unexpected);
+    throw InputError(message);
+  }
+  Matrix out(table.data.rows(), want.size());  // the same names in another order
+  for (std::size_t r = 0; r < out.rows; ++r)
+    for (std::size_t j = 0; j < want.size(); ++j)
+      out(r, j) = table.data.features(r, column[want[j]]);
+  return out;
+}
+
+ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
+                       const ThresholdRule& rule, bool per_feature, int threads) {
+  Matrix x = features_for_model(model, table);
+  model.standardizer.apply(x);
+  EngineConfig config = model.engine;
+  config.threads = threads;
+  const std::unique_ptr<Engine> engine = make_engine(device, config);
+  engine->set_parameters(model.parameters);
+  ScoredRows scored;
+  scored.scores.resize(x.rows);
+  engine->score(x, scored.scores, per_feature ? &scored.per_feature : nullptr);
+  scored.rule = rule;
+  scored.threshold = fit_threshold(rule, model.holdout_scores, scored.scores);
+  for (float s : scored.scores)
+    scored.flagged.push_back(s > scored.threshold ? 1 : 0);
+  return scored;
+}
+
+Evaluation evaluate_scores(const ScoredRows& scored, const Table& table) {
+  const std::vector<std::uint8_t>& labels = table.data.labels;
+  require(labels.size() == scored.scores.size(),
+          table.source + ": evaluation needs labels: name their column with --label-column");
+  Evaluation e;
+  e.roc_auc = roc_auc(scored.scores, labels);
+  e.pr_auc = average_precision(scored.scores, labels);
+  e.at_threshold = confusion_at(scored.scores, labels, scored.threshold);
+  e.threshold = scored.threshold;
+  e.rule = scored.rule;
+  e.rows = labels.size();
+  e.anomalies = table.data.count_label(1);
+  return e;
+}
+
+}  // namespace vaead

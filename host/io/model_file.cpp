@@ -1,0 +1,343 @@
+// safetensors: 8 bytes little-endian header length N, N bytes of JSON header (padded with spaces
+// to a multiple of 8), then the tensor data; each header entry is
+// {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} relative to the data.
+#include "vaead/model_file.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "vaead/error.hpp"
+#include "vaead/io.hpp"
+#include "vaead/table.hpp"
+#include "vaead/version.hpp"
+
+namespace vaead {
+namespace {
+
+using nlohmann::json;
+static_assert(std::endian::native == std::endian::little, "model files are little-endian");
+
+constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+constexpr int kMaxNesting = 32;
+constexpr int kMaxWidth = 1 << 16;
+constexpr std::size_t kMaxHiddenLayers = 16;
+
+json architecture_json(const Architecture& a) {
+  return {{"input_dim", a.input_dim},   {"encoder_hidden", a.encoder_hidden},
+          {"latent_dim", a.latent_dim}, {"decoder_hidden", a.decoder_hidden},
+          {"activation", "relu"},       {"heads", "mu, logvar"}};
+}
+
+json training_json(const ModelFile& m) {
+  const EngineConfig& e = m.engine;
+  return {{"epochs", m.train.epochs},
+          {"batch_size", e.batch_size},
+          {"beta", m.train.beta},
+          {"kl_warmup_epochs", m.train.kl_warmup_epochs},
+          {"learning_rate", e.adam.learning_rate},
+          {"adam_betas", {e.adam.beta1, e.adam.beta2}},
+          {"adam_epsilon", e.adam.epsilon},
+          {"logvar_clamp", {e.logvar_min, e.logvar_max}},
+          {"seed", e.seed},
+          {"holdout_fraction", m.holdout_fraction},
+          {"training_rows", m.training_rows},
+          {"holdout_rows", m.holdout_rows},
+          {"dropped_anomalies", m.dropped_anomalies}};
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+// The deepest nesting of [ and { outside strings: nlohmann's parser recurses, so a hostile header
+// of a million '[' must be refused before it is parsed.
+int nesting_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+class ModelParser {
+ public:
+  ModelParser(std::span<const std::uint8_t> bytes, std::string source)
+      : bytes_(bytes), source_(std::move(source)) {}
+
+  ModelFile parse() {
+    if (bytes_.size() < 8)
+      fail("too short for a safetensors file (" + std::to_string(bytes_.size()) + " bytes)");
+    std::uint64_t header_length = 0;
+    std::memcpy(&header_length, bytes_.data(), 8);
+    if (header_length > kMaxHeaderBytes || header_length > bytes_.size() - 8)
+      fail("header length " + std::to_string(header_length) + " runs past the file (" +
+           std::to_string(bytes_.size()) + " bytes) or the 64 MiB cap");
+    const std::string_view header(reinterpret_cast<const char*>(bytes_.data()) + 8,
+                                  static_cast<std::size_t>(header_length));
+    data_ = bytes_.subspan(8 + static_cast<std::size_t>(header_length));
+    const json root = parse_json(header, "the header");
+    if (!root.is_object()) fail("the header is not a JSON object");
+    if (!root.contains("__metadata__") || !root["__metadata__"].is_object())
+      fail("no __metadata__: not a vaead model");
+    metadata_ = root["__metadata__"];
+
+    ModelFile model;
+    const int version = std::stoi(text("format_version"));
+    if (version != kModelFormatVersion)
+      fail("format version " + std::to_string(version) + ", this vaead reads version " +
+           std::to_string(kModelFormatVersion));
+    model.engine.architecture = architecture(parsed("architecture"));
+    read_training(parsed("training"), model);
+    read_standardizer(parsed("standardizer"), model);
+    read_threshold(parsed("threshold"), model);
+    read_features(parsed("feature_names"), model);
+    model.parameters = read_tensors(root, make_layout(model.engine.architecture));
+    return model;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError(source_ + ": not a valid vaead model: " + what);
+  }
+
+  json parse_json(std::string_view text_value, const std::string& what) const {
+    if (nesting_depth(text_value) > kMaxNesting) fail(what + " nests too deeply");
+    try {
+      return json::parse(text_value);
+    } catch (const json::exception&) {
+      fail(what + " is not valid JSON");
+    }
+  }
+
+  std::string text(const char* key) const {
+    if (!metadata_.contains(key) || !metadata_[key].is_string())
+      fail(std::string("metadata '") + key + "' is missing or not a string");
+    return metadata_[key].get<std::string>();
+  }
+
+  json parsed(const char* key) const {
+    return parse_json(text(key), std::string("metadata '") + key + "'");
+  }
+
+  template <class T>
+  T get(const json& object, const char* key, const char* section) const {
+    try {
+      return object.at(key).get<T>();
+    } catch (const json::exception&) {
+      fail(std::string(section) + "." + key + " is missing or of the wrong type");
+    }
+  }
+
+  int width(const json& object, const char* key, const char* section) const {
+    const auto value = get<long long>(object, key, section);
+    if (value < 1 || value > kMaxWidth)
+      fail(std::string(section) + "." + key + " = " + std::to_string(value) + " is out of range");
+    return static_cast<int>(value);
+  }
+
+  std::vector<int> widths(const json& object, const char* key) const {
+    const auto values = get<std::vector<long long>>(object, key, "architecture");
+    if (values.empty() || values.size() > kMaxHiddenLayers)
+      fail(std::string("architecture.") + key + " must hold 1 to 16 layers");
+    std::vector<int> out;
+    for (long long v : values) {
+      if (v < 1 || v > kMaxWidth) fail(std::string("architecture.") + key + " has a bad width");
+      out.push_back(static_cast<int>(v));
+    }
+    return out;
+  }
+
+  Architecture architecture(const json& a) const {
+    Architecture arch;
+    arch.input_dim = width(a, "input_dim", "architecture");
+    arch.latent_dim = width(a, "latent_dim", "architecture");
+    arch.encoder_hidden = widths(a, "encoder_hidden");
+    arch.decoder_hidden = widths(a, "decoder_hidden");
+    return arch;
+  }
+
+  void read_training(const json& t, ModelFile& m) const {
+    m.train.epochs = get<int>(t, "epochs", "training");
+    m.train.beta = get<double>(t, "beta", "training");
+    m.train.kl_warmup_epochs = get<int>(t, "kl_warmup_epochs", "training");
+    m.engine.batch_size = get<int>(t, "batch_size", "training");
+    m.engine.adam.learning_rate = get<double>(t, "learning_rate", "training");
+    const auto betas = get<std::vector<double>>(t, "adam_betas", "training");
+    const auto clamp = get<std::vector<double>>(t, "logvar_clamp", "training");
+    if (betas.size() != 2 || clamp.size() != 2) fail("training.adam_betas or logvar_clamp");
+    m.engine.adam.beta1 = betas[0];
+    m.engine.adam.beta2 = betas[1];
+    m.engine.adam.epsilon = get<double>(t, "adam_epsilon", "training");
+    m.engine.logvar_min = clamp[0];
+    m.engine.logvar_max = clamp[1];
+    m.engine.seed = get<std::uint64_t>(t, "seed", "training");
+    m.holdout_fraction = get<double>(t, "holdout_fraction", "training");
+    m.training_rows = get<std::size_t>(t, "training_rows", "training");
+    m.holdout_rows = get<std::size_t>(t, "holdout_rows", "training");
+    m.dropped_anomalies = get<std::size_t>(t, "dropped_anomalies", "training");
+    try {
+      m.engine.validate();
+    } catch (const InputError& error) {
+      fail(std::string("training: ") + error.what());
+    }
+  }
+
+  void read_standardizer(const json& s, ModelFile& m) const {
+    const auto mean = get<std::vector<double>>(s, "mean", "standardizer");
+    const auto scale = get<std::vector<double>>(s, "scale", "standardizer");
+    const auto size = static_cast<std::size_t>(m.engine.architecture.input_dim);
+    if (mean.size() != size || scale.size() != size)
+      fail("the standardizer has " + std::to_string(mean.size()) + " means and " +
+           std::to_string(scale.size()) + " scales for " + std::to_string(size) + " features");
+    for (std::size_t j = 0; j < size; ++j)
+      if (!std::isfinite(mean[j]) || !std::isfinite(scale[j]) || !(scale[j] > 0))
+        fail("the standardizer of feature " + std::to_string(j) + " is not finite and positive");
+    m.standardizer.mean = mean;
+    m.standardizer.scale = scale;
+    m.standardizer.constant_columns =
+        get<std::vector<std::size_t>>(s, "constant_columns", "standardizer");
+  }
+
+  void read_threshold(const json& t, ModelFile& m) const {
+    try {
+      m.threshold_rule = ThresholdRule::parse(get<std::string>(t, "rule", "threshold"));
+    } catch (const InputError& error) {
+      fail(std::string("threshold: ") + error.what());
+    }
+    m.threshold = get<double>(t, "value", "threshold");
+    m.holdout_scores = get<std::vector<float>>(t, "holdout_scores", "threshold");
+    if (!std::isfinite(m.threshold)) fail("the threshold is not finite");
+    for (float s : m.holdout_scores)
+      if (!std::isfinite(s)) fail("a held-out score is not finite");
+  }
+
+  void read_features(const json& names, ModelFile& m) const {
+    if (!names.is_array() ||
+        names.size() != static_cast<std::size_t>(m.engine.architecture.input_dim))
+      fail("feature_names must list " + std::to_string(m.engine.architecture.input_dim) + " names");
+    std::set<std::string> seen;
+    for (const json& name : names) {
+      if (!name.is_string() || !seen.insert(name.get<std::string>()).second)
+        fail("feature_names must be distinct strings");
+      m.feature_names.push_back(name.get<std::string>());
+    }
+  }
+
+  // Every tensor the layout expects, with its exact dtype, shape and byte range; nothing else.
+  std::vector<float> read_tensors(const json& root, const ParameterLayout& layout) const {
+    std::vector<float> values(layout.size);
+    std::size_t tensors = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    for (const LinearLayout* l : layout.layers()) {
+      const std::pair<std::string, std::vector<std::uint64_t>> expected[] = {
+          {l->name + ".weight",
+           {static_cast<std::uint64_t>(l->out), static_cast<std::uint64_t>(l->in)}},
+          {l->name + ".bias", {static_cast<std::uint64_t>(l->out)}}};
+      std::size_t destination = l->weight_offset;
+      for (const auto& [name, shape] : expected) {
+        if (!root.contains(name)) fail("tensor " + name + " is missing");
+        const json& entry = root[name];
+        if (get<std::string>(entry, "dtype", name.c_str()) != "F32")
+          fail("tensor " + name + " is not F32");
+        if (get<std::vector<std::uint64_t>>(entry, "shape", name.c_str()) != shape)
+          fail("tensor " + name + " has the wrong shape for the architecture");
+        const auto offsets = get<std::vector<std::uint64_t>>(entry, "data_offsets", name.c_str());
+        std::uint64_t count = 1;
+        for (std::uint64_t d : shape)
+          count *= d;
+        if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_.size() ||
+            offsets[1] - offsets[0] != count * 4)
+          fail("tensor " + name + " has data offsets outside the file or of the wrong size");
+        ranges.emplace_back(offsets[0], offsets[1]);
+        std::memcpy(values.data() + destination, data_.data() + offsets[0], count * 4);
+        destination += count;
+        ++tensors;
+      }
+    }
+    if (root.size() != tensors + 1) fail("the header holds tensors the architecture does not have");
+    std::sort(ranges.begin(), ranges.end());
+    for (std::size_t i = 1; i < ranges.size(); ++i)
+      if (ranges[i].first < ranges[i - 1].second) fail("tensors overlap in the data");
+    for (float v : values)
+      if (!std::isfinite(v)) fail("a parameter is not finite");
+    return values;
+  }
+
+  std::span<const std::uint8_t> bytes_, data_;
+  std::string source_;
+  json metadata_;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
+  const ParameterLayout layout = make_layout(m.engine.architecture);
+  require(m.parameters.size() == layout.size, "the model's parameters do not fit its layout");
+  json header = json::object();
+  for (const LinearLayout* l : layout.layers()) {
+    const std::uint64_t w = l->weight_offset * 4, b = l->bias_offset * 4;
+    header[l->name + ".weight"] = {
+        {"dtype", "F32"}, {"shape", {l->out, l->in}}, {"data_offsets", {w, b}}};
+    header[l->name + ".bias"] = {{"dtype", "F32"},
+                                 {"shape", {l->out}},
+                                 {"data_offsets", {b, b + static_cast<std::uint64_t>(l->out) * 4}}};
+  }
+  const json standardizer = {{"mean", m.standardizer.mean},
+                             {"scale", m.standardizer.scale},
+                             {"constant_columns", m.standardizer.constant_columns}};
+  const json threshold = {{"rule", m.threshold_rule.to_string()},
+                          {"description", m.threshold_rule.describe()},
+                          {"value", m.threshold},
+                          {"holdout_scores", m.holdout_scores}};
+  header["__metadata__"] = {{"format", "vaead variational autoencoder"},
+                            {"format_version", std::to_string(kModelFormatVersion)},
+                            {"vaead_version", std::string(version())},
+                            {"architecture", architecture_json(m.engine.architecture).dump()},
+                            {"standardizer", standardizer.dump()},
+                            {"threshold", threshold.dump()},
+                            {"training", training_json(m).dump()},
+                            {"feature_names", json(m.feature_names).dump()},
+                            {"training_rows", std::to_string(m.training_rows)}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(8 + text.size() + m.parameters.size() * 4);
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<std::uint8_t>(text.size() >> (8 * i)));
+  bytes.insert(bytes.end(), text.begin(), text.end());
+  const auto* data = reinterpret_cast<const std::uint8_t*>(m.parameters.data());
+  bytes.insert(bytes.end(), data, data + m.parameters.size() * 4);
+  return bytes;
+}
+
+void write_model(const std::filesystem::path& path, const ModelFile& model) {
+  const std::vector<std::uint8_t> bytes = serialize_model(model);
+  write_file_atomically(path, [&](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  });
+}
+
+ModelFile parse_model(std::span<const std::uint8_t> bytes, const std::string& source) {
+  return ModelParser(bytes, source).parse();
+}
+
+ModelFile read_model(const std::filesystem::path& path) {
+  return parse_model(read_file_bytes(path), path.string());
+}
+
+}  // namespace vaead

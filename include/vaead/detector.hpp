@@ -1,0 +1,63 @@
+// A detector's life on a user's table: train on the normal rows (holding some out for the
+// threshold), keep it as a model file, score new rows, evaluate against labels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vaead/engine.hpp"
+#include "vaead/metrics.hpp"
+#include "vaead/model_file.hpp"
+#include "vaead/table.hpp"
+#include "vaead/trainer.hpp"
+
+namespace vaead {
+
+struct DetectorOptions {
+  EngineConfig engine;  // architecture.input_dim is taken from the data
+  TrainConfig train;
+  ThresholdRule threshold;
+  double holdout_fraction = 0.2;  // of the normal rows, held out to set the threshold
+  EngineKind device = EngineKind::cpu;
+};
+
+struct TrainedDetector {
+  ModelFile model;
+  TrainingReport report;
+  std::vector<std::string> notes;  // warnings for the user (constant columns, ...)
+};
+
+// Trains on the rows labelled 0 (every row without labels). InputError when too few rows remain.
+TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
+                               const EpochCallback& on_epoch = {});
+
+// The table's feature columns in the model's order (matched by name); InputError listing the
+// missing and unexpected names when they differ.
+Matrix features_for_model(const ModelFile& model, const Table& table);
+
+struct ScoredRows {
+  std::vector<float> scores;  // mean squared error of the standardized reconstruction
+  Matrix per_feature;         // rows x features, squared errors (standardized units), on request
+  ThresholdRule rule;
+  double threshold = 0.0;
+  std::vector<std::uint8_t> flagged;  // score > threshold
+};
+
+ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
+                       const ThresholdRule& rule, bool per_feature, int threads = 0);
+
+struct Evaluation {
+  double roc_auc = 0.0;
+  double pr_auc = 0.0;
+  Confusion at_threshold;
+  double threshold = 0.0;
+  ThresholdRule rule;
+  std::size_t rows = 0;
+  std::size_t anomalies = 0;
+};
+
+// Needs the table's labels (InputError otherwise).
+Evaluation evaluate_scores(const ScoredRows& scored, const Table& table);
+
+}  // namespace vaead

@@ -1,0 +1,47 @@
+// The model file: safetensors (https://github.com/huggingface/safetensors). Tensors are named and
+// laid out as the equivalent PyTorch module's state_dict (encoder.0.weight [out][in] float32, ...),
+// so safetensors.torch.load_file() feeds load_state_dict() directly. __metadata__ holds, as JSON
+// strings: the format version, the architecture, the standardizer, the threshold rule and value
+// with the held-out scores it came from, the training configuration, the feature names and the
+// row counts. The reader validates every offset, size, dtype, shape and name before use.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vaead/engine.hpp"
+#include "vaead/standardizer.hpp"
+#include "vaead/threshold.hpp"
+#include "vaead/trainer.hpp"
+
+namespace vaead {
+
+inline constexpr int kModelFormatVersion = 1;
+
+struct ModelFile {
+  EngineConfig engine;  // architecture, optimizer, logvar clamp, batch size, seed
+  TrainConfig train;
+  Standardizer standardizer;
+  std::vector<std::string> feature_names;
+  ThresholdRule threshold_rule;
+  double threshold = 0.0;             // the rule on the held-out scores (0 for contamination)
+  std::vector<float> holdout_scores;  // scores of the held-out normal rows, ascending
+  double holdout_fraction = 0.2;
+  std::size_t training_rows = 0;      // normal rows trained on
+  std::size_t holdout_rows = 0;       // normal rows held out for the threshold
+  std::size_t dropped_anomalies = 0;  // labelled anomalies left out of training
+  std::vector<float> parameters;      // the flat buffer, layout order
+};
+
+std::vector<std::uint8_t> serialize_model(const ModelFile& model);
+// Written to a temporary name, then renamed.
+void write_model(const std::filesystem::path& path, const ModelFile& model);
+
+// InputError naming the file and what is wrong, for anything short of a valid model.
+ModelFile parse_model(std::span<const std::uint8_t> bytes, const std::string& source);
+ModelFile read_model(const std::filesystem::path& path);
+
+}  // namespace vaead

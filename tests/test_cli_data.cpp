@@ -1,0 +1,198 @@
+// train, score and evaluate as a user runs them, and one clear line (with the right exit code,
+// and no output destroyed) for every bad input the README promises to refuse.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+
+namespace {
+
+using vaead::testing::Cli;
+using vaead::testing::count_lines;
+using vaead::testing::Result;
+using vaead::testing::slurp;
+namespace fs = std::filesystem;
+
+class CliData : public Cli {
+ protected:
+  // generate's train.csv and test.csv, small, and a model trained on the first.
+  void make_data_and_model() {
+    ASSERT_EQ(run("generate --out " + dir_.string() +
+                  " --train-rows 1500 --val-rows 2 --test-rows 800 --seed 6")
+                  .exit_code,
+              0);
+    const Result r =
+        run("train --data " + path("train.csv") +
+            " --label-column label --epochs 4 --batch-size 64 --out " + path("model.safetensors"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  static std::size_t occurrences(const std::string& text, const std::string& what) {
+    std::size_t count = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++count;
+    return count;
+  }
+
+  // One bad run: its exit code, exactly one error line (notes may precede it), the words in it.
+  void expect_refused(const std::string& arguments, int exit_code, const std::string& words) {
+    const Result r = run(arguments);
+    EXPECT_EQ(r.exit_code, exit_code) << arguments << "\n" << r.err;
+    EXPECT_EQ(occurrences(r.err, "vaead: error: "), 1u) << arguments << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1 + occurrences(r.err, "vaead: note: ")) << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos)
+        << arguments << "\nexpected: " << words << "\ngot: " << r.err;
+  }
+};
+
+TEST_F(CliData, TrainScoreEvaluateAsTheReadmeShows) {
+  make_data_and_model();
+  Result r = run("score --model " + path("model.safetensors") + " --data " + path("test.csv") +
+                 " --label-column label --out " + path("scores.csv") + " --per-feature --top 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("scored 800 rows"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("most anomalous rows"), std::string::npos) << r.out;
+  const std::string scores = slurp(path("scores.csv"));
+  EXPECT_EQ(count_lines(scores), 801u);
+  EXPECT_EQ(scores.substr(0, 39), "row,score,is_anomaly,error_x0,error_x1,");
+
+  r = run("evaluate --model " + path("model.safetensors") + " --data " + path("test.csv") +
+          " --label-column label --json " + path("eval.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(slurp(path("eval.json")));
+  EXPECT_EQ(json["rows"], 800);
+  EXPECT_EQ(json["anomalies"], 80);
+  EXPECT_GT(json["roc_auc"].get<double>(), 0.7);  // 4 epochs on 1200 rows: measured 0.80
+  EXPECT_EQ(json["threshold"]["rule"], "mean-std:3");
+
+  // A rule chosen at scoring time replaces the model's.
+  r = run("evaluate --model " + path("model.safetensors") + " --data " + path("test.csv") +
+          " --label-column label --threshold contamination:0.1 --json " + path("eval2.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json2 = nlohmann::json::parse(slurp(path("eval2.json")));
+  EXPECT_EQ(json2["confusion"]["true_positives"].get<int>() +
+                json2["confusion"]["false_positives"].get<int>(),
+            80);
+}
+
+TEST_F(CliData, ThresholdRuleChosenAtTrainingIsKeptInTheModel) {
+  ASSERT_EQ(run("generate --out " + dir_.string() + " --train-rows 600 --test-rows 100").exit_code,
+            0);
+  const Result r = run("train --data " + path("train.csv") + " --label-column label --epochs 1 " +
+                       "--batch-size 32 --threshold percentile:99 --out " + path("m.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("percentile 99 of held-out normal scores"), std::string::npos) << r.out;
+  const Result s = run("score --model " + path("m.safetensors") + " --data " + path("test.csv") +
+                       " --label-column label");
+  EXPECT_NE(s.out.find("(percentile 99 of held-out normal scores)"), std::string::npos) << s.out;
+}
+
+TEST_F(CliData, BadTablesAreOneLineNamingFileLineColumnAndText) {
+  const std::string header = "a,b,c\n";
+  std::string rows;
+  for (int i = 0; i < 40; ++i)
+    rows += std::to_string(i) + "," + std::to_string(i % 7) + ",1\n";
+  const std::string train = " --epochs 1 --batch-size 8 --out " + path("m.safetensors");
+  expect_refused("train --data " + path("missing.csv") + train, 1,
+                 "cannot open " + path("missing.csv") + ": no such file");
+  expect_refused("train --data " + dir_.string() + train, 1, "it is a directory");
+  expect_refused("train --data " + file("empty.csv", "") + train, 1, "empty.csv is empty");
+  expect_refused("train --data " + file("ragged.csv", header + rows + "5,6\n") + train, 1,
+                 "ragged.csv: line 42 has 2 fields, expected 3 (as in the header)");
+  expect_refused("train --data " + file("text.csv", header + "1,2,3\n4,five,6\n" + rows) + train, 1,
+                 "text.csv: line 3, column 'b': 'five' is not a number");
+  expect_refused("train --data " + file("nan.csv", header + rows + "1,NaN,2\n") + train, 1,
+                 "nan.csv: line 42, column 'b': 'NaN' is not finite");
+  expect_refused("train --data " + file("inf.csv", header + rows + "1,2,inf\n") + train, 1,
+                 "inf.csv: line 42, column 'c': 'inf' is not finite");
+  expect_refused("train --data " + file("few.csv", header + "1,2,3\n4,5,6\n7,8,9\n") + train, 1,
+                 "few.csv: 3 normal rows, 2 held out for the threshold, leave fewer than one "
+                 "batch (8) to train on");
+  expect_refused("train --data " + file("npy.npy", "\x93NUMPY junk") + train, 1,
+                 "npy.npy: unsupported .npy version");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+}
+
+TEST_F(CliData, ConstantColumnIsAWarningNotAFailure) {
+  std::string text = "a,b,c\n";
+  for (int i = 0; i < 60; ++i)
+    text += std::to_string(i % 5) + ",3," + std::to_string(i % 3) + "\n";
+  const Result r = run("train --data " + file("constant.csv", text) +
+                       " --epochs 1 --batch-size 8 --out " + path("m.safetensors"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("column 'b' is constant in the training rows"), std::string::npos) << r.err;
+}
+
+TEST_F(CliData, UnreadableFileIsRefused) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file: permissions cannot be tested here";
+  const std::string locked = file("locked.csv", "a\n1\n");
+  fs::permissions(locked, fs::perms::none);
+  expect_refused("train --data " + locked + " --out " + path("m.safetensors"), 1,
+                 "cannot open " + locked + ": permission denied");
+}
+
+TEST_F(CliData, ScoringDataMustHaveTheModelsFeatures) {
+  make_data_and_model();
+  std::string text = slurp(path("test.csv"));
+  text.replace(text.find("x3,"), 3, "y3,");
+  expect_refused("score --model " + path("model.safetensors") + " --data " +
+                     file("renamed.csv", text) + " --label-column label",
+                 1, "missing: x3; not in the model: y3");
+  expect_refused("score --model " + path("model.safetensors") + " --data " +
+                     file("narrow.csv", "x0,x1\n1,2\n"),
+                 1, "the feature columns differ from the model's (2 here, 30 in the model)");
+}
+
+TEST_F(CliData, DamagedModelsAreRefusedAndOutputsSurviveFailures) {
+  make_data_and_model();
+  const std::string bytes = slurp(path("model.safetensors"));
+  const std::string score =
+      " --data " + path("test.csv") + " --label-column label --out " + path("scores.csv");
+  file("scores.csv", "keep me\n");
+  expect_refused(
+      "score --model " + file("cut.safetensors", bytes.substr(0, bytes.size() / 2)) + score, 1,
+      "cut.safetensors: not a valid vaead model");
+  expect_refused("score --model " + file("text.safetensors", "hello, world") + score, 1,
+                 "text.safetensors: not a valid vaead model");
+  expect_refused("score --model " + path("nope.safetensors") + score, 2,
+                 "--model: File does not exist");
+  expect_refused("score --model " + path("model.safetensors") + " --data " +
+                     file("bad.csv", "x0\nzz\n") + " --out " + path("scores.csv"),
+                 1, "bad.csv: no numeric feature columns");
+  EXPECT_EQ(slurp(path("scores.csv")), "keep me\n");
+  for (const auto& entry : fs::directory_iterator(dir_))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+TEST_F(CliData, InvalidFlagsAreOneLineWithExitCodeTwo) {
+  const std::string data = " --data x.csv --out m.safetensors";
+  expect_refused("train" + data + " --latent 0", 2, "--latent: must be at least 1, got '0'");
+  expect_refused("train" + data + " --holdout 1.5", 2,
+                 "--holdout: must be strictly between 0 and 1, got '1.5'");
+  expect_refused("train" + data + " --device tpu", 2, "--device: must be auto, cpu or cuda");
+  expect_refused("train" + data + " --threshold median:3", 2, "a threshold rule is mean-std:K");
+  expect_refused("train" + data + " --epochs -2", 2, "--epochs: must be at least 1, got '-2'");
+  expect_refused("train --out m.safetensors", 2, "--data is required");
+  expect_refused("evaluate --model x --data y.csv", 2, "--model: File does not exist");
+}
+
+// The model file loads into PyTorch (safetensors + load_state_dict) and gives the same scores.
+TEST_F(CliData, ModelLoadsIntoPyTorchWithTheSameScores) {
+  if (std::system("python3 -c 'import torch, safetensors' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with torch and safetensors is not installed "
+                    "(pip install torch safetensors)";
+  make_data_and_model();
+  ASSERT_EQ(run("score --model " + path("model.safetensors") + " --data " + path("test.csv") +
+                " --label-column label --out " + path("scores.csv"))
+                .exit_code,
+            0);
+  const std::string check = "python3 " + std::string(VAEAD_SOURCE_DIR) +
+                            "/tests/python/pytorch_model_check.py " + path("model.safetensors") +
+                            " " + path("test.csv") + " " + path("scores.csv") + " > " +
+                            path("check.log") + " 2>&1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << slurp(path("check.log"));
+}
+
+}  // namespace

@@ -1,0 +1,151 @@
+// Training a detector on a table, keeping it, scoring and evaluating with it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "vaead/detector.hpp"
+#include "vaead/error.hpp"
+#include "vaead/synthetic.hpp"
+
+namespace vaead {
+namespace {
+
+// 1200 normal rows and 60 labelled anomalies from the seed study's generator.
+Table labelled_table() {
+  SyntheticConfig config;
+  config.train_rows = 1200;
+  config.validation_rows = 2;
+  config.test_rows = 600;
+  config.seed = 4;
+  const SyntheticData data = generate_synthetic(config);
+  Table table;
+  table.source = "synthetic.csv";
+  table.data = data.train;
+  for (std::size_t r = 0; r < data.test.rows(); ++r) {
+    if (!data.test.labels[r]) continue;
+    table.data.features.values.insert(table.data.features.values.end(), data.test.features.row(r),
+                                      data.test.features.row(r) + data.test.features.cols);
+    table.data.labels.push_back(1);
+  }
+  table.data.features.rows = table.data.labels.size();
+  table.data.kinds.clear();
+  return table;
+}
+
+DetectorOptions quick_options() {
+  DetectorOptions options;
+  options.engine.architecture.latent_dim = 6;
+  options.engine.batch_size = 64;
+  options.engine.threads = 2;
+  options.train.epochs = 4;
+  options.train.kl_warmup_epochs = 2;
+  return options;
+}
+
+TEST(Detector, TrainsOnNormalRowsAndSetsTheThresholdOnTheHeldOutShare) {
+  const Table table = labelled_table();
+  ASSERT_EQ(table.data.count_label(1), 60u);
+  const TrainedDetector trained = train_detector(table, quick_options());
+  const ModelFile& m = trained.model;
+  EXPECT_EQ(m.dropped_anomalies, 60u);
+  EXPECT_EQ(m.holdout_rows, 240u);  // 20% of 1200
+  EXPECT_EQ(m.training_rows, 960u);
+  EXPECT_EQ(trained.report.samples, 4u * 960u);
+  EXPECT_TRUE(std::is_sorted(m.holdout_scores.begin(), m.holdout_scores.end()));
+  EXPECT_EQ(m.holdout_scores.size(), 240u);
+  EXPECT_DOUBLE_EQ(m.threshold, fit_threshold(m.threshold_rule, m.holdout_scores));
+  EXPECT_EQ(m.feature_names, table.data.column_names);
+  EXPECT_EQ(m.parameters.size(), make_layout(m.engine.architecture).size);
+  EXPECT_EQ(m.engine.architecture.input_dim, 30);
+}
+
+TEST(Detector, TooFewRowsForABatchIsAnInputErrorThatSaysWhatToChange) {
+  Table table = labelled_table();
+  DetectorOptions options = quick_options();
+  options.engine.batch_size = 1000;
+  try {
+    train_detector(table, options);
+    FAIL() << "expected InputError";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("fewer than one batch (1000)"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("--batch-size"), std::string::npos);
+  }
+}
+
+TEST(Detector, ConstantColumnIsANoteAndScoresStayFinite) {
+  Table table = labelled_table();
+  for (std::size_t r = 0; r < table.data.rows(); ++r)
+    table.data.features(r, 7) = 2.5f;
+  const TrainedDetector trained = train_detector(table, quick_options());
+  ASSERT_EQ(trained.notes.size(), 1u);
+  EXPECT_NE(trained.notes[0].find("column 'x7' is constant"), std::string::npos);
+  EXPECT_EQ(trained.model.standardizer.scale[7], 1.0);
+  const ScoredRows scored =
+      score_table(trained.model, table, EngineKind::cpu, trained.model.threshold_rule, false);
+  for (float s : scored.scores)
+    ASSERT_TRUE(std::isfinite(s));
+}
+
+TEST(Detector, ColumnsAreMatchedByNameAndDifferencesListed) {
+  const Table table = labelled_table();
+  const TrainedDetector trained = train_detector(table, quick_options());
+  const ScoredRows straight =
+      score_table(trained.model, table, EngineKind::cpu, trained.model.threshold_rule, false);
+  // The same columns in reverse order score the same.
+  Table reversed = table;
+  std::reverse(reversed.data.column_names.begin(), reversed.data.column_names.end());
+  for (std::size_t r = 0; r < table.data.rows(); ++r)
+    std::reverse(reversed.data.features.row(r), reversed.data.features.row(r) + 30);
+  EXPECT_EQ(
+      score_table(trained.model, reversed, EngineKind::cpu, trained.model.threshold_rule, false)
+          .scores,
+      straight.scores);
+  Table renamed = table;
+  renamed.data.column_names[3] = "zz";
+  try {
+    score_table(trained.model, renamed, EngineKind::cpu, trained.model.threshold_rule, false);
+    FAIL() << "expected InputError";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("missing: x3; not in the model: zz"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(Detector, ThresholdRulesAndEvaluation) {
+  const Table table = labelled_table();
+  const TrainedDetector trained = train_detector(table, quick_options());
+  const ModelFile& m = trained.model;
+  const ScoredRows contamination =
+      score_table(m, table, EngineKind::cpu, {ThresholdRule::Kind::contamination, 0.1}, false);
+  const auto flagged = std::count(contamination.flagged.begin(), contamination.flagged.end(), 1);
+  EXPECT_EQ(flagged, 126);  // 10% of 1260 distinct scores
+  const ScoredRows fpr = score_table(m, table, EngineKind::cpu,
+                                     {ThresholdRule::Kind::false_positive_rate, 0.05}, true);
+  EXPECT_DOUBLE_EQ(fpr.threshold, quantile(m.holdout_scores, 0.95));
+  ASSERT_EQ(fpr.per_feature.rows, table.data.rows());
+  const Evaluation e = evaluate_scores(fpr, table);
+  EXPECT_DOUBLE_EQ(e.roc_auc, roc_auc(fpr.scores, table.data.labels));
+  EXPECT_EQ(e.anomalies, 60u);
+  EXPECT_GT(e.roc_auc, 0.8);  // 4 epochs on 960 rows already separate these anomalies
+  Table unlabelled = table;
+  unlabelled.data.labels.clear();
+  EXPECT_THROW(evaluate_scores(fpr, unlabelled), InputError);
+}
+
+TEST(Detector, ModelFileRoundTripScoresIdentically) {
+  const Table table = labelled_table();
+  const TrainedDetector trained = train_detector(table, quick_options());
+  const auto path = std::filesystem::temp_directory_path() / "vaead_detector_test.safetensors";
+  write_model(path, trained.model);
+  const ModelFile back = read_model(path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
+            score_table(trained.model, table, EngineKind::cpu, back.threshold_rule, false).scores);
+}
+
+}  // namespace
+}  // namespace vaead
