@@ -174,14 +174,27 @@ TEST(ModelFile, HostileHeadersAreRefusedWithTheirReason) {
       {with_header([](J& h) { h.erase("decoder.4.bias"); }), "tensor decoder.4.bias is missing"},
       {with_header([](J& h) { h.erase("__metadata__"); }), "no __metadata__"},
       {with_header([](J& h) { h["__metadata__"]["format_version"] = "2"; }), "format version 2"},
+      {with_header([](J& h) { h["__metadata__"]["format_version"] = "1x"; }),
+       "format version '1x' is not a number"},  // found by the model fuzzer (std::stoi threw)
       {with_header([](J& h) { h["__metadata__"]["architecture"] = "{not json"; }),
        "metadata 'architecture' is not valid JSON"},
       {with_header(meta("architecture", [](J& a) { a["latent_dim"] = 1 << 30; })),
        "latent_dim = 1073741824 is out of range"},
       {with_header(meta("architecture", [](J& a) { a["encoder_hidden"] = J::array(); })),
        "encoder_hidden must hold 1 to 16 layers"},
+      // 16 layers of 65536: refused before a 64-gigafloat buffer is allocated.
+      {with_header(
+           meta("architecture", [](J& a) { a["encoder_hidden"] = std::vector<int>(16, 65536); })),
+       "the architecture needs"},
+      // A float where an integer belongs: its conversion to int would be undefined behaviour.
+      {with_header(meta("training", [](J& t) { t["epochs"] = 1e20; })),
+       "training.epochs is not an integer in range"},
+      {with_header([](J& h) {
+         h["mu.bias"]["data_offsets"] = {0.5, 1e30};
+       }),
+       "mu.bias.data_offsets is not an integer in range"},
       {with_header(meta("architecture", [](J& a) { a["input_dim"] = "thirty"; })),
-       "architecture.input_dim is missing or of the wrong type"},
+       "architecture.input_dim is not an integer in range"},
       {with_header(meta("standardizer", [](J& s) { s["scale"][1] = 0; })),
        "standardizer of feature 1"},
       {with_header(meta("standardizer",

@@ -4,10 +4,13 @@
 #include "vaead/model_file.hpp"
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
@@ -96,9 +99,14 @@ class ModelParser {
     metadata_ = root["__metadata__"];
 
     ModelFile model;
-    const int version = std::stoi(text("format_version"));
-    if (version != kModelFormatVersion)
-      fail("format version " + std::to_string(version) + ", this vaead reads version " +
+    const std::string version = text("format_version");
+    int number = 0;
+    const auto [end, status] =
+        std::from_chars(version.data(), version.data() + version.size(), number);
+    if (status != std::errc() || end != version.data() + version.size())
+      fail("format version '" + version.substr(0, 20) + "' is not a number");
+    if (number != kModelFormatVersion)
+      fail("format version " + version + ", this vaead reads version " +
            std::to_string(kModelFormatVersion));
     model.engine.architecture = architecture(parsed("architecture"));
     read_training(parsed("training"), model);
@@ -133,13 +141,58 @@ class ModelParser {
     return parse_json(text(key), std::string("metadata '") + key + "'");
   }
 
+  const json& member(const json& object, const char* key, const std::string& section) const {
+    if (!object.is_object() || !object.contains(key)) fail(section + "." + key + " is missing");
+    return object[key];
+  }
+
+  // An integer that fits T: nlohmann's own conversion of 1e20 to int would be undefined.
+  template <class T>
+  T integer(const json& value, const std::string& what) const {
+    if (value.is_number_unsigned()) {
+      const auto v = value.get<std::uint64_t>();
+      if (v <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(v);
+    } else if (value.is_number_integer()) {
+      const auto v = value.get<std::int64_t>();
+      if (v >= 0 || std::is_signed_v<T>)
+        if (static_cast<long double>(v) >=
+                static_cast<long double>(std::numeric_limits<T>::min()) &&
+            static_cast<long double>(v) <= static_cast<long double>(std::numeric_limits<T>::max()))
+          return static_cast<T>(v);
+    }
+    fail(what + " is not an integer in range");
+  }
+
   template <class T>
   T get(const json& object, const char* key, const char* section) const {
-    try {
-      return object.at(key).get<T>();
-    } catch (const json::exception&) {
-      fail(std::string(section) + "." + key + " is missing or of the wrong type");
+    const json& value = member(object, key, section);
+    const std::string what = std::string(section) + "." + key;
+    if constexpr (std::is_integral_v<T>) {
+      return integer<T>(value, what);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!value.is_string()) fail(what + " is not a string");
+      return value.get<std::string>();
+    } else {
+      if (!value.is_number()) fail(what + " is not a number");
+      return value.get<T>();
     }
+  }
+
+  template <class T>
+  std::vector<T> list(const json& object, const char* key, const char* section) const {
+    const json& value = member(object, key, section);
+    const std::string what = std::string(section) + "." + key;
+    if (!value.is_array()) fail(what + " is not a list");
+    std::vector<T> out;
+    for (const json& item : value) {
+      if constexpr (std::is_integral_v<T>) {
+        out.push_back(integer<T>(item, what));
+      } else {
+        if (!item.is_number()) fail(what + " holds a non-number");
+        out.push_back(item.get<T>());
+      }
+    }
+    return out;
   }
 
   int width(const json& object, const char* key, const char* section) const {
@@ -150,7 +203,7 @@ class ModelParser {
   }
 
   std::vector<int> widths(const json& object, const char* key) const {
-    const auto values = get<std::vector<long long>>(object, key, "architecture");
+    const auto values = list<long long>(object, key, "architecture");
     if (values.empty() || values.size() > kMaxHiddenLayers)
       fail(std::string("architecture.") + key + " must hold 1 to 16 layers");
     std::vector<int> out;
@@ -176,8 +229,8 @@ class ModelParser {
     m.train.kl_warmup_epochs = get<int>(t, "kl_warmup_epochs", "training");
     m.engine.batch_size = get<int>(t, "batch_size", "training");
     m.engine.adam.learning_rate = get<double>(t, "learning_rate", "training");
-    const auto betas = get<std::vector<double>>(t, "adam_betas", "training");
-    const auto clamp = get<std::vector<double>>(t, "logvar_clamp", "training");
+    const auto betas = list<double>(t, "adam_betas", "training");
+    const auto clamp = list<double>(t, "logvar_clamp", "training");
     if (betas.size() != 2 || clamp.size() != 2) fail("training.adam_betas or logvar_clamp");
     m.engine.adam.beta1 = betas[0];
     m.engine.adam.beta2 = betas[1];
@@ -197,8 +250,8 @@ class ModelParser {
   }
 
   void read_standardizer(const json& s, ModelFile& m) const {
-    const auto mean = get<std::vector<double>>(s, "mean", "standardizer");
-    const auto scale = get<std::vector<double>>(s, "scale", "standardizer");
+    const auto mean = list<double>(s, "mean", "standardizer");
+    const auto scale = list<double>(s, "scale", "standardizer");
     const auto size = static_cast<std::size_t>(m.engine.architecture.input_dim);
     if (mean.size() != size || scale.size() != size)
       fail("the standardizer has " + std::to_string(mean.size()) + " means and " +
@@ -208,8 +261,7 @@ class ModelParser {
         fail("the standardizer of feature " + std::to_string(j) + " is not finite and positive");
     m.standardizer.mean = mean;
     m.standardizer.scale = scale;
-    m.standardizer.constant_columns =
-        get<std::vector<std::size_t>>(s, "constant_columns", "standardizer");
+    m.standardizer.constant_columns = list<std::size_t>(s, "constant_columns", "standardizer");
   }
 
   void read_threshold(const json& t, ModelFile& m) const {
@@ -219,7 +271,7 @@ class ModelParser {
       fail(std::string("threshold: ") + error.what());
     }
     m.threshold = get<double>(t, "value", "threshold");
-    m.holdout_scores = get<std::vector<float>>(t, "holdout_scores", "threshold");
+    m.holdout_scores = list<float>(t, "holdout_scores", "threshold");
     if (!std::isfinite(m.threshold)) fail("the threshold is not finite");
     for (float s : m.holdout_scores)
       if (!std::isfinite(s)) fail("a held-out score is not finite");
@@ -239,6 +291,10 @@ class ModelParser {
 
   // Every tensor the layout expects, with its exact dtype, shape and byte range; nothing else.
   std::vector<float> read_tensors(const json& root, const ParameterLayout& layout) const {
+    // Before any allocation: the architecture's parameters must fit in the file's data.
+    if (layout.size > data_.size() / 4)
+      fail("the architecture needs " + std::to_string(layout.size) +
+           " parameters, the file holds " + std::to_string(data_.size() / 4));
     std::vector<float> values(layout.size);
     std::size_t tensors = 0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
@@ -253,9 +309,9 @@ class ModelParser {
         const json& entry = root[name];
         if (get<std::string>(entry, "dtype", name.c_str()) != "F32")
           fail("tensor " + name + " is not F32");
-        if (get<std::vector<std::uint64_t>>(entry, "shape", name.c_str()) != shape)
+        if (list<std::uint64_t>(entry, "shape", name.c_str()) != shape)
           fail("tensor " + name + " has the wrong shape for the architecture");
-        const auto offsets = get<std::vector<std::uint64_t>>(entry, "data_offsets", name.c_str());
+        const auto offsets = list<std::uint64_t>(entry, "data_offsets", name.c_str());
         std::uint64_t count = 1;
         for (std::uint64_t d : shape)
           count *= d;
