@@ -80,6 +80,17 @@ RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t
   run.at_threshold = confusion_at(test_scores, splits.test_labels, run.threshold);
   for (std::size_t k = 0; k < run.per_kind_roc_auc.size(); ++k)
     run.per_kind_roc_auc[k] = kind_roc_auc(splits, test_scores, kAnomalyKinds[k]);
+  run.roc = thin(roc_curve(test_scores, splits.test_labels), kCurvePoints);
+  run.pr = thin(pr_curve(test_scores, splits.test_labels), kCurvePoints);
+  run.histogram_edges = log_bin_edges(test_scores, kHistogramBins);
+  const AnomalyKind groups[4] = {AnomalyKind::none, kAnomalyKinds[0], kAnomalyKinds[1],
+                                 kAnomalyKinds[2]};
+  for (std::size_t g = 0; g < 4; ++g) {
+    std::vector<float> group;
+    for (std::size_t i = 0; i < test_scores.size(); ++i)
+      if (splits.test_kinds[i] == groups[g]) group.push_back(test_scores[i]);
+    run.histogram_counts[g] = histogram(group, run.histogram_edges).counts;
+  }
   return run;
 }
 

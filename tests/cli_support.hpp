@@ -38,8 +38,9 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Result run(const std::string& arguments) const {
-    const std::string command = std::string(VAEAD_BINARY) + " " + arguments + " >" +
+  // Runs vaead with `arguments`; `environment` ("NAME=value ") is prefixed to the command.
+  Result run(const std::string& arguments, const std::string& environment = "") const {
+    const std::string command = environment + std::string(VAEAD_BINARY) + " " + arguments + " >" +
                                 (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string();
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir_ / "stdout"),

@@ -133,3 +133,47 @@ TEST_F(Cli, InfoNamesVersionAndCuda) {
 }
 
 }  // namespace
+
+namespace {
+
+using vaead::testing::Cli;
+using vaead::testing::count_lines;
+using vaead::testing::Result;
+namespace fs = std::filesystem;
+
+TEST_F(Cli, ReportWritesFiguresAndOnePage) {
+  if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with matplotlib is not installed (pip install matplotlib)";
+  const Result r =
+      run("experiment --latents 2,4 --seeds 2 --epochs 2 --train-rows 800 "
+          "--val-rows 300 --test-rows 400 --report " +
+          (dir_ / "report").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("report: " + (dir_ / "report" / "report.html").string()), std::string::npos)
+      << r.out;
+  for (const char* name : {"experiment.json", "report.html", "roc_pr_curves.png",
+                           "score_histograms.png", "training_curves.png", "latent_study.png"})
+    EXPECT_TRUE(fs::exists(dir_ / "report" / name)) << name;
+}
+
+TEST_F(Cli, ReportWithoutMatplotlibSaysHowToInstallIt) {
+  // A python3 without matplotlib, first on PATH.
+  fs::create_directories(dir_ / "bin");
+  file("bin/python3", "#!/bin/sh\nexit 1\n");
+  fs::permissions(dir_ / "bin" / "python3", fs::perms::owner_all);
+  const Result r =
+      run("experiment --latents 2 --seeds 1 --epochs 1 --train-rows 300 "
+          "--val-rows 100 --test-rows 100 --report " +
+              (dir_ / "report").string(),
+          "PATH=" + (dir_ / "bin").string() + ":$PATH ");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--report needs Python 3 with matplotlib (pip install matplotlib); the "
+                       "results are in " +
+                       (dir_ / "report" / "experiment.json").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "report" / "experiment.json"));
+}
+
+}  // namespace

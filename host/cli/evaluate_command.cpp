@@ -1,9 +1,11 @@
 // `vaead evaluate`: a model's detection quality on a labelled table.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/report.hpp"
 #include "cli/shared_options.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
@@ -15,6 +17,7 @@ struct EvaluateOptions {
   std::string model;
   DataOptions data;
   std::string json_path;
+  std::string report_dir;
   std::optional<ThresholdRule> threshold;
   DeviceChoice device = DeviceChoice::automatic;
   int threads = 0;
@@ -25,9 +28,14 @@ void run(const EvaluateOptions& options) {
   const ModelFile model = read_model(options.model);
   const Table table = load_table(options.data);
   const ThresholdRule rule = options.threshold.value_or(model.threshold_rule);
-  const ScoredRows scored =
-      score_table(model, table, resolve_device(options.device), rule, false, options.threads);
-  const Evaluation e = evaluate_scores(scored, table);
+  std::string json_path = options.json_path;
+  if (json_path.empty() && !options.report_dir.empty()) {
+    std::filesystem::create_directories(options.report_dir);
+    json_path = (std::filesystem::path(options.report_dir) / "evaluation.json").string();
+  }
+  const ScoredRows scored = score_table(model, table, resolve_device(options.device), rule,
+                                        !json_path.empty(), options.threads);
+  const Evaluation e = evaluate_scores(scored, table, model.feature_names);
   const Confusion& c = e.at_threshold;
   std::printf("evaluated %s on %s: %zu rows, %zu anomalies\n", options.model.c_str(),
               table.source.c_str(), e.rows, e.anomalies);
@@ -41,10 +49,11 @@ void run(const EvaluateOptions& options) {
       "confusion  %zu true positives, %zu false positives, %zu false negatives, %zu true "
       "negatives\n",
       c.true_positives, c.false_positives, c.false_negatives, c.true_negatives);
-  if (!options.json_path.empty())
-    write_file_atomically(options.json_path, [&](std::ostream& out) {
+  if (!json_path.empty())
+    write_file_atomically(json_path, [&](std::ostream& out) {
       out << evaluation_json(e, options.model, table.source);
     });
+  if (!options.report_dir.empty()) make_report(json_path, options.report_dir);
 }
 
 }  // namespace
@@ -58,6 +67,7 @@ Command add_evaluate_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   add_data_file_options(*command, options->data, true);
   command->add_option("--json", options->json_path, "Write the metrics here");
+  add_report_option(*command, options->report_dir);
   add_threshold_override_option(*command, options->threshold);
   add_threads_option(*command, options->threads);
   add_device_option(*command, options->device);

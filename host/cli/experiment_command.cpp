@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/report.hpp"
 #include "cli/shared_options.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
@@ -20,6 +21,7 @@ struct ExperimentOptions {
   DeviceChoice device = DeviceChoice::automatic;
   std::optional<std::uint64_t> data_seed;
   std::string json_path;
+  std::string report_dir;
   bool progress = false;
 };
 
@@ -90,9 +92,14 @@ void run(ExperimentOptions& options) {
   }
   const ExperimentResult result = run_experiment(config, callbacks);
   print_table(std::cout, result);
-  if (!options.json_path.empty())
-    write_file_atomically(options.json_path,
-                          [&](std::ostream& out) { out << experiment_json(result); });
+  std::string json_path = options.json_path;
+  if (json_path.empty() && !options.report_dir.empty()) {
+    std::filesystem::create_directories(options.report_dir);
+    json_path = (std::filesystem::path(options.report_dir) / "experiment.json").string();
+  }
+  if (!json_path.empty())
+    write_file_atomically(json_path, [&](std::ostream& out) { out << experiment_json(result); });
+  if (!options.report_dir.empty()) make_report(json_path, options.report_dir);
 }
 
 }  // namespace
@@ -119,6 +126,7 @@ Command add_experiment_command(CLI::App& app) {
   add_threads_option(*command, options->config.engine.threads);
   add_device_option(*command, options->device);
   command->add_option("--json", options->json_path, "Write the configuration and every run here");
+  add_report_option(*command, options->report_dir);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
   return {command, [options] { run(*options); }, add_config_option(*command)};
 }

@@ -14,6 +14,10 @@ json number_or_null(double value) {
   return std::isfinite(value) ? json(value) : json(nullptr);
 }
 
+json curve_json(const Curve& curve, const char* x, const char* y) {
+  return {{x, curve.x}, {y, curve.y}};
+}
+
 json config_json(const ExperimentConfig& c) {
   const SyntheticConfig& d = c.data;
   const EngineConfig& e = c.engine;
@@ -81,7 +85,15 @@ json run_json(const RunResult& run) {
           {"per_kind_roc_auc", per_kind},
           {"train_seconds", run.training.seconds},
           {"samples_per_second", run.training.samples_per_second()},
-          {"epochs", epochs}};
+          {"epochs", epochs},
+          {"roc_curve", curve_json(run.roc, "fpr", "tpr")},
+          {"pr_curve", curve_json(run.pr, "recall", "precision")},
+          {"score_histogram",
+           {{"edges", run.histogram_edges},
+            {"normal", run.histogram_counts[0]},
+            {"mean_shift", run.histogram_counts[1]},
+            {"correlation_break", run.histogram_counts[2]},
+            {"variance_explosion", run.histogram_counts[3]}}}};
 }
 
 }  // namespace
@@ -89,21 +101,34 @@ json run_json(const RunResult& run) {
 std::string evaluation_json(const Evaluation& e, const std::string& model,
                             const std::string& data) {
   const Confusion& c = e.at_threshold;
-  const json out = {{"model", model},
-                    {"data", data},
-                    {"rows", e.rows},
-                    {"anomalies", e.anomalies},
-                    {"roc_auc", e.roc_auc},
-                    {"pr_auc", e.pr_auc},
-                    {"threshold", {{"rule", e.rule.to_string()}, {"value", e.threshold}}},
-                    {"precision", c.precision()},
-                    {"recall", c.recall()},
-                    {"f1", c.f1()},
-                    {"confusion",
-                     {{"true_positives", c.true_positives},
-                      {"false_positives", c.false_positives},
-                      {"true_negatives", c.true_negatives},
-                      {"false_negatives", c.false_negatives}}}};
+  json out = {
+      {"model", model},
+      {"data", data},
+      {"rows", e.rows},
+      {"anomalies", e.anomalies},
+      {"roc_auc", e.roc_auc},
+      {"pr_auc", e.pr_auc},
+      {"threshold", {{"rule", e.rule.to_string()}, {"value", e.threshold}}},
+      {"precision", c.precision()},
+      {"recall", c.recall()},
+      {"f1", c.f1()},
+      {"confusion",
+       {{"true_positives", c.true_positives},
+        {"false_positives", c.false_positives},
+        {"true_negatives", c.true_negatives},
+        {"false_negatives", c.false_negatives}}},
+      {"roc_curve", curve_json(e.roc, "fpr", "tpr")},
+      {"pr_curve", curve_json(e.pr, "recall", "precision")},
+      {"score_histogram",
+       {{"edges", e.histogram_edges}, {"normal", e.normal_counts}, {"anomaly", e.anomaly_counts}}},
+      {"feature_names", e.feature_names},
+      {"top_rows", json::array()}};
+  for (const RankedRow& row : e.top)
+    out["top_rows"].push_back({{"row", row.row},
+                               {"score", row.score},
+                               {"anomaly", row.anomaly},
+                               {"feature_errors", row.feature_errors}});
+  out["kind"] = "evaluation";
   return out.dump(2) + "\n";
 }
 
@@ -111,7 +136,9 @@ std::string experiment_json(const ExperimentResult& result) {
   json runs = json::array();
   for (const RunResult& run : result.runs)
     runs.push_back(run_json(run));
-  return json{{"config", config_json(result.config)}, {"runs", runs}}.dump(2) + "\n";
+  return json{{"kind", "experiment"}, {"config", config_json(result.config)}, {"runs", runs}}.dump(
+             2) +
+         "\n";
 }
 
 }  // namespace vaead

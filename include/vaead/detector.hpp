@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vaead/curves.hpp"
 #include "vaead/engine.hpp"
 #include "vaead/metrics.hpp"
 #include "vaead/model_file.hpp"
@@ -47,6 +48,14 @@ struct ScoredRows {
 ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
                        const ThresholdRule& rule, bool per_feature, int threads = 0);
 
+// One of the most anomalous rows, with each feature's squared error.
+struct RankedRow {
+  std::size_t row = 0;
+  float score = 0.0f;
+  bool anomaly = false;  // the label
+  std::vector<float> feature_errors;
+};
+
 struct Evaluation {
   double roc_auc = 0.0;
   double pr_auc = 0.0;
@@ -55,9 +64,16 @@ struct Evaluation {
   ThresholdRule rule;
   std::size_t rows = 0;
   std::size_t anomalies = 0;
+  Curve roc, pr;  // thinned to at most 1000 points
+  std::vector<double> histogram_edges;
+  std::vector<std::size_t> normal_counts, anomaly_counts;
+  std::vector<std::string> feature_names;
+  std::vector<RankedRow> top;  // the highest scores, when per-feature errors were scored
 };
 
-// Needs the table's labels (InputError otherwise).
-Evaluation evaluate_scores(const ScoredRows& scored, const Table& table);
+// Needs the table's labels (InputError otherwise); `top` rows when scored.per_feature is set.
+Evaluation evaluate_scores(const ScoredRows& scored, const Table& table,
+                           const std::vector<std::string>& feature_names = {},
+                           std::size_t top = 10);
 
 }  // namespace vaead

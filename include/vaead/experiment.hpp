@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vaead/curves.hpp"
 #include "vaead/engine.hpp"
 #include "vaead/metrics.hpp"
 #include "vaead/synthetic.hpp"
@@ -44,7 +45,14 @@ struct RunResult {
   Confusion at_threshold;
   std::array<double, 3> per_kind_roc_auc{};  // normal vs each kind, in kAnomalyKinds order
   TrainingReport training;
+  Curve roc, pr;  // of the test rows, thinned to at most kCurvePoints
+  // Test scores on log-spaced bins: normal rows, then each kind (kAnomalyKinds order).
+  std::vector<double> histogram_edges;
+  std::array<std::vector<std::size_t>, 4> histogram_counts;
 };
+
+inline constexpr std::size_t kCurvePoints = 1000;
+inline constexpr std::size_t kHistogramBins = 60;
 
 struct ExperimentResult {
   ExperimentConfig config;
