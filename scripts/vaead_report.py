@@ -2,7 +2,7 @@
 """vaead report: turns the JSON of `vaead experiment`, `vaead evaluate` or a sweep into PNG
 figures and one self-contained HTML page (the figures are embedded).
 
-usage: vaead_report.py RESULT.json --out DIR
+usage: vaead_report.py RESULT.json --out DIR [--dpi 110]
 
 Needs matplotlib (pip install matplotlib); vaead itself never does. Exit code 0 on success,
 77 when matplotlib is missing (the message says how to install it), 1 on a bad JSON.
@@ -52,7 +52,7 @@ def mean_std(values):
 def save(fig, out_dir, name, figures, caption):
     path = os.path.join(out_dir, name)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI)  # set from --dpi in main()
     plt.close(fig)
     figures.append((name, caption))
 
@@ -308,7 +308,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("result", help="JSON written by vaead experiment / evaluate / sweep")
     parser.add_argument("--out", required=True, help="directory for the PNGs and report.html")
+    parser.add_argument("--dpi", type=int, default=110, help="resolution of the PNGs")
     args = parser.parse_args()
+    global DPI
+    DPI = args.dpi
     try:
         with open(args.result, encoding="utf-8") as f:
             result = json.load(f)
