@@ -53,18 +53,15 @@ void CpuEngine<T>::reserve(std::size_t rows) {
   if (rows <= capacity_) return;
   const Architecture& arch = layout_.architecture;
   const std::size_t latent = static_cast<std::size_t>(arch.latent_dim);
-  std::size_t widest = static_cast<std::size_t>(arch.input_dim);
+  const std::size_t widest = layout_.widest_activation();
   act_.encoder.resize(layout_.encoder.size());
   for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
     act_.encoder[e].resize(rows * static_cast<std::size_t>(layout_.encoder[e].out));
-    widest = std::max(widest, static_cast<std::size_t>(layout_.encoder[e].out));
   }
   act_.decoder.resize(layout_.decoder.size());
   for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
     act_.decoder[d].resize(rows * static_cast<std::size_t>(layout_.decoder[d].out));
-    widest = std::max(widest, static_cast<std::size_t>(layout_.decoder[d].out));
   }
-  widest = std::max(widest, latent);
   for (auto* v : {&act_.mu, &act_.logvar_raw, &act_.logvar, &act_.z, &act_.grad_mu,
                   &act_.grad_logvar, &act_.eps})
     v->resize(rows * latent);

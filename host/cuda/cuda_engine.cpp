@@ -90,16 +90,14 @@ void CudaEngine::reserve(Activations& act, std::size_t rows) {
   if (&act == &train_act_) drop_graphs();  // the graphs hold the old addresses
   const Architecture& arch = layout_.architecture;
   const auto latent = static_cast<std::size_t>(arch.latent_dim);
-  std::size_t widest = static_cast<std::size_t>(std::max(arch.input_dim, arch.latent_dim));
+  const std::size_t widest = layout_.widest_activation();
   act.encoder.resize(layout_.encoder.size());
   for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
     act.encoder[e].resize(rows * static_cast<std::size_t>(layout_.encoder[e].out));
-    widest = std::max(widest, static_cast<std::size_t>(layout_.encoder[e].out));
   }
   act.decoder.resize(layout_.decoder.size());
   for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
     act.decoder[d].resize(rows * static_cast<std::size_t>(layout_.decoder[d].out));
-    widest = std::max(widest, static_cast<std::size_t>(layout_.decoder[d].out));
   }
   for (auto* buffer :
        {&act.mu, &act.logvar_raw, &act.logvar, &act.z, &act.eps, &act.grad_mu, &act.grad_logvar})

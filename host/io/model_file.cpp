@@ -12,6 +12,7 @@
 #include <set>
 #include <type_traits>
 
+#include "io/config_json.hpp"
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
 #include "vaead/table.hpp"
@@ -35,20 +36,13 @@ json architecture_json(const Architecture& a) {
 }
 
 json training_json(const ModelFile& m) {
-  const EngineConfig& e = m.engine;
-  return {{"epochs", m.train.epochs},
-          {"batch_size", e.batch_size},
-          {"beta", m.train.beta},
-          {"kl_warmup_epochs", m.train.kl_warmup_epochs},
-          {"learning_rate", e.adam.learning_rate},
-          {"adam_betas", {e.adam.beta1, e.adam.beta2}},
-          {"adam_epsilon", e.adam.epsilon},
-          {"logvar_clamp", {e.logvar_min, e.logvar_max}},
-          {"seed", e.seed},
-          {"holdout_fraction", m.holdout_fraction},
-          {"training_rows", m.training_rows},
-          {"holdout_rows", m.holdout_rows},
-          {"dropped_anomalies", m.dropped_anomalies}};
+  json training = training_config_json(m.engine, m.train);
+  training["seed"] = m.engine.seed;
+  training["holdout_fraction"] = m.holdout_fraction;
+  training["training_rows"] = m.training_rows;
+  training["holdout_rows"] = m.holdout_rows;
+  training["dropped_anomalies"] = m.dropped_anomalies;
+  return training;
 }
 
 // ---- reading ---------------------------------------------------------------------------------

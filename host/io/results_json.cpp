@@ -1,6 +1,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "io/config_json.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
 #include "vaead/version.hpp"
@@ -36,17 +37,13 @@ json config_json(const ExperimentConfig& c) {
         {"data_seed", c.data_seed ? json(*c.data_seed) : json("same as the run seed")}}},
       {"model",
        {{"encoder_hidden", e.architecture.encoder_hidden},
-        {"decoder_hidden", e.architecture.decoder_hidden},
-        {"logvar_clamp", {e.logvar_min, e.logvar_max}}}},
+        {"decoder_hidden", e.architecture.decoder_hidden}}},
       {"training",
-       {{"epochs", c.train.epochs},
-        {"batch_size", e.batch_size},
-        {"beta", c.train.beta},
-        {"kl_warmup_epochs", c.train.kl_warmup_epochs},
-        {"learning_rate", e.adam.learning_rate},
-        {"adam_betas", {e.adam.beta1, e.adam.beta2}},
-        {"adam_epsilon", e.adam.epsilon},
-        {"threads", e.threads}}},
+       [&] {
+         json training = training_config_json(e, c.train);
+         training["threads"] = e.threads;
+         return training;
+       }()},
       {"threshold", {{"rule", c.threshold.to_string()}, {"description", c.threshold.describe()}}},
       {"device", engine_kind_name(c.device)},
       {"latent_dims", c.latent_dims},

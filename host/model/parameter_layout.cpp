@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -60,6 +61,13 @@ std::vector<const LinearLayout*> ParameterLayout::layers() const {
   for (const auto& l : decoder)
     all.push_back(&l);
   return all;
+}
+
+std::size_t ParameterLayout::widest_activation() const {
+  int widest = std::max(architecture.input_dim, architecture.latent_dim);
+  for (const LinearLayout* l : layers())
+    widest = std::max(widest, l->out);
+  return static_cast<std::size_t>(widest);
 }
 
 std::string ParameterLayout::describe(std::size_t index) const {

@@ -46,6 +46,9 @@ struct ParameterLayout {
 
   // Every Linear in buffer order.
   std::vector<const LinearLayout*> layers() const;
+  // The widest activation of the network (input, latent or any layer's output): the size of the
+  // engines' gradient scratch rows.
+  std::size_t widest_activation() const;
   // "encoder.0.weight[12]": the tensor and element that flat index `index` belongs to.
   std::string describe(std::size_t index) const;
   // Floating-point operations of one training step per sample (forward + backward), counting a
