@@ -60,6 +60,12 @@ TEST(Csv, LabelsFeatureSelectionAndIgnoredColumns) {
   EXPECT_NE(t.notes[0].find("ignoring column 'kind'"), std::string::npos);
   options.features = {"y", "x"};
   EXPECT_EQ(csv("x,label,y\n1,0,2\n", options).data.features.values, (std::vector<float>{2, 1}));
+  // A labels-looking column without --label-column is a feature, and the user is told.
+  const Table unnamed = csv("x,Label\n1,0\n2,1\n");
+  EXPECT_EQ(unnamed.data.column_names, (std::vector<std::string>{"x", "Label"}));
+  ASSERT_EQ(unnamed.notes.size(), 1u);
+  EXPECT_NE(unnamed.notes[0].find("if it holds labels, name it with --label-column Label"),
+            std::string::npos);
   TableOptions headerless;
   headerless.header = false;
   const Table h = csv("1,2\n3,4\n", headerless);

@@ -2,6 +2,7 @@
 // column as 0/1, and messages that point at the file, the line (or row), the column and the text.
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -22,6 +23,16 @@ std::string shown_text(std::string_view text) {
   std::string shown(text.substr(0, kShown));
   if (text.size() > kShown) shown += "...";
   return "'" + shown + "'";
+}
+
+// A column name users give their labels (compared without case).
+bool looks_like_labels(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* usual : {"label", "labels", "class", "target", "y", "anomaly", "is_anomaly",
+                            "outlier", "is_outlier"})
+    if (name == usual) return true;
+  return false;
 }
 
 // Which columns hold the features and the label, by name.
@@ -62,6 +73,9 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
   }
   for (std::size_t c = 0; c < names.size(); ++c) {
     if (selection.label && c == *selection.label) continue;
+    if (!selection.label && looks_like_labels(names[c]))
+      notes.push_back(source + ": column '" + names[c] + "' is used as a feature; if it holds " +
+                      "labels, name it with --label-column " + names[c]);
     if (is_numeric(c))
       selection.features.push_back(c);
     else
