@@ -1,6 +1,7 @@
 // bench_train: training samples/s (forward + backward + Adam, whole epochs: shuffle, gather and
 // the step) of an engine, in steady state: one warm-up epoch, then the median of several timed
-// epochs. Also GFLOP/s from the counted FLOPs of a step (ParameterLayout::training_flops_per_sample).
+// epochs. Also GFLOP/s from the counted FLOPs of a step
+// (ParameterLayout::training_flops_per_sample).
 //   bench_train [--device cpu|cuda] [--threads N] [--batches 256,4096] [--latents 8,16]
 //               [--repeats 5] [--json FILE]
 // The data is the seed study's training split (seed 0), standardized: the rows `vaead generate`
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
       config.architecture.latent_dim = latent;
       config.batch_size = batch;
       config.threads = threads;
-      const auto engine = make_engine(device == "cuda" ? EngineKind::cuda : EngineKind::cpu, config);
+      const auto engine =
+          make_engine(device == "cuda" ? EngineKind::cuda : EngineKind::cpu, config);
       const Matrix rows = tiled(base, 4 * static_cast<std::size_t>(batch));
       engine->set_training_data(rows);
       engine->train_epoch(0, 1.0);  // warm-up: allocation, graph capture, caches
@@ -84,9 +86,13 @@ int main(int argc, char** argv) {
       const int used_threads = device == "cpu" ? (threads > 0 ? threads : -1) : 0;
       std::printf("%-6s %7d %7d %7d %14.0f %10.1f %9.2f\n", device.c_str(), used_threads, latent,
                   batch, rate, gflops, 1e3 * static_cast<double>(rows.rows) / rate);
-      results.push_back({{"engine", device}, {"threads", used_threads}, {"latent_dim", latent},
-                         {"batch_size", batch}, {"samples_per_second", rate},
-                         {"gflops", gflops}, {"rows_per_epoch", rows.rows},
+      results.push_back({{"engine", device},
+                         {"threads", used_threads},
+                         {"latent_dim", latent},
+                         {"batch_size", batch},
+                         {"samples_per_second", rate},
+                         {"gflops", gflops},
+                         {"rows_per_epoch", rows.rows},
                          {"repeats", repeats}});
     }
   }
