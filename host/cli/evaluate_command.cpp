@@ -1,6 +1,5 @@
 // `vaead evaluate`: a model's detection quality on a labelled table.
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -28,11 +27,8 @@ void run(const EvaluateOptions& options) {
   const ModelFile model = read_model(options.model);
   const Table table = load_table(options.data);
   const ThresholdRule rule = options.threshold.value_or(model.threshold_rule);
-  std::string json_path = options.json_path;
-  if (json_path.empty() && !options.report_dir.empty()) {
-    std::filesystem::create_directories(options.report_dir);
-    json_path = (std::filesystem::path(options.report_dir) / "evaluation.json").string();
-  }
+  const std::string json_path =
+      result_json_path(options.json_path, options.report_dir, "evaluation.json");
   const ScoredRows scored = score_table(model, table, resolve_device(options.device), rule,
                                         !json_path.empty(), options.threads);
   const Evaluation e = evaluate_scores(scored, table, model.feature_names);

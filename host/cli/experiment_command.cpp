@@ -92,11 +92,8 @@ void run(ExperimentOptions& options) {
   }
   const ExperimentResult result = run_experiment(config, callbacks);
   print_table(std::cout, result);
-  std::string json_path = options.json_path;
-  if (json_path.empty() && !options.report_dir.empty()) {
-    std::filesystem::create_directories(options.report_dir);
-    json_path = (std::filesystem::path(options.report_dir) / "experiment.json").string();
-  }
+  const std::string json_path =
+      result_json_path(options.json_path, options.report_dir, "experiment.json");
   if (!json_path.empty())
     write_file_atomically(json_path, [&](std::ostream& out) { out << experiment_json(result); });
   if (!options.report_dir.empty()) make_report(json_path, options.report_dir);

@@ -40,6 +40,16 @@ void add_report_option(CLI::App& command, std::string& directory) {
                      "Write figures and report.html here (needs Python with matplotlib)");
 }
 
+std::string result_json_path(const std::string& json_path, const std::string& report_directory,
+                             const std::string& default_name) {
+  if (!json_path.empty() || report_directory.empty()) return json_path;
+  std::error_code error;
+  fs::create_directories(report_directory, error);
+  if (error)
+    throw InputError("--report: cannot create " + report_directory + ": " + error.message());
+  return (fs::path(report_directory) / default_name).string();
+}
+
 void make_report(const std::string& json_path, const std::string& directory) {
   const fs::path script = report_script();
   if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)

@@ -23,7 +23,6 @@ struct MatrixT {
   const T& operator()(std::size_t r, std::size_t c) const { return values[r * cols + c]; }
   T* row(std::size_t r) { return values.data() + r * cols; }
   const T* row(std::size_t r) const { return values.data() + r * cols; }
-  std::span<const T> row_span(std::size_t r) const { return {row(r), cols}; }
   T* data() { return values.data(); }
   const T* data() const { return values.data(); }
   bool empty() const { return rows == 0 || cols == 0; }
