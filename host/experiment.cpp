@@ -1,10 +1,16 @@
 #include "vaead/experiment.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <mutex>
+#include <thread>
 
+#include "data/shuffle.hpp"
 #include "vaead/error.hpp"
+#include "vaead/philox.hpp"
 
 namespace vaead {
 
@@ -17,8 +23,84 @@ void ExperimentConfig::validate() const {
   std::sort(sorted.begin(), sorted.end());
   require(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(),
           "latent sizes must be distinct");
+  for (double beta : betas)
+    require(std::isfinite(beta) && beta >= 0,
+            "betas must be finite and not negative, got " + std::to_string(beta));
+  std::vector<double> sorted_betas = betas;
+  std::sort(sorted_betas.begin(), sorted_betas.end());
+  require(std::adjacent_find(sorted_betas.begin(), sorted_betas.end()) == sorted_betas.end(),
+          "betas must be distinct");
+  require(concurrency >= 0, "concurrency must not be negative");
   engine.validate();
   train.validate();
+}
+
+std::vector<double> ExperimentConfig::beta_values() const {
+  return betas.empty() ? std::vector<double>{train.beta} : betas;
+}
+
+std::vector<SweepPoint> ExperimentConfig::points() const {
+  std::vector<SweepPoint> out;
+  for (int latent : latent_dims)
+    for (double beta : beta_values())
+      for (std::uint64_t seed : seeds())
+        out.push_back({latent, beta, seed});
+  return out;
+}
+
+int ExperimentConfig::features() const {
+  return table ? static_cast<int>(table->train.cols) : data.features;
+}
+
+TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
+                        std::uint64_t seed, int batch_size) {
+  const Dataset& data = table.data;
+  const bool labelled = !data.labels.empty();
+  require(validation_fraction > 0 && test_fraction >= 0 && validation_fraction + test_fraction < 1,
+          "the validation and test shares must be positive and add up to less than 1, got " +
+              std::to_string(validation_fraction) + " and " + std::to_string(test_fraction));
+  std::vector<std::size_t> normal, anomalous;
+  for (std::size_t r = 0; r < data.rows(); ++r)
+    (labelled && data.labels[r] != 0 ? anomalous : normal).push_back(r);
+  const auto share = [&](double fraction) {
+    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal.size())));
+  };
+  const std::size_t validation = std::max<std::size_t>(2, share(validation_fraction));
+  const std::size_t test = labelled ? share(test_fraction) : 0;
+  const auto batch = static_cast<std::size_t>(batch_size);
+  require(normal.size() >= validation + test + batch,
+          table.source + ": " + std::to_string(normal.size()) + " normal rows leave fewer than " +
+              "one batch (" + std::to_string(batch) + ") to train on after " +
+              std::to_string(validation) + " validation and " + std::to_string(test) +
+              " test rows: lower --batch-size");
+  const std::vector<std::size_t> order =
+      keyed_permutation(normal.size(), CounterRng{seed, Stream::holdout}, 0);
+  std::vector<std::size_t> validation_rows, test_rows, train_rows;
+  for (std::size_t i = 0; i < order.size(); ++i)
+    (i < validation          ? validation_rows
+     : i < validation + test ? test_rows
+                             : train_rows)
+        .push_back(normal[order[i]]);
+  if (labelled && test > 0) test_rows.insert(test_rows.end(), anomalous.begin(), anomalous.end());
+  for (auto* rows : {&validation_rows, &test_rows, &train_rows})
+    std::sort(rows->begin(), rows->end());
+
+  TableSplits splits;
+  splits.source = table.source;
+  splits.feature_names = data.column_names;
+  splits.train = gather_rows(data.features, train_rows);
+  splits.validation = gather_rows(data.features, validation_rows);
+  splits.test = gather_rows(data.features, test_rows);
+  if (labelled)
+    for (std::size_t r : test_rows)
+      splits.test_labels.push_back(data.labels[r]);
+  splits.standardizer = Standardizer::fit(splits.train);
+  for (std::size_t c : splits.standardizer.constant_columns)
+    splits.notes.push_back(table.source + ": column '" + data.column_names[c] +
+                           "' is constant in the training rows; it is centred, not scaled");
+  for (Matrix* rows : {&splits.train, &splits.validation, &splits.test})
+    splits.standardizer.apply(*rows);
+  return splits;
 }
 
 std::vector<std::uint64_t> ExperimentConfig::seeds() const {
@@ -28,81 +110,219 @@ std::vector<std::uint64_t> ExperimentConfig::seeds() const {
   return out;
 }
 
-namespace {
-
-// ROC-AUC of the normal test rows against the rows of one anomaly kind (NaN when it has none).
-double kind_roc_auc(const ResidentSplits& splits, std::span<const float> scores, AnomalyKind kind) {
-  std::vector<float> subset_scores;
-  std::vector<std::uint8_t> subset_labels;
-  for (std::size_t i = 0; i < scores.size(); ++i) {
-    const AnomalyKind row_kind = splits.test_kinds[i];
-    if (row_kind != AnomalyKind::none && row_kind != kind) continue;
-    subset_scores.push_back(scores[i]);
-    subset_labels.push_back(row_kind == kind ? 1 : 0);
-  }
-  const auto anomalies = std::count(subset_labels.begin(), subset_labels.end(), 1);
-  if (anomalies == 0 || anomalies == static_cast<std::ptrdiff_t>(subset_labels.size()))
-    return std::numeric_limits<double>::quiet_NaN();
-  return roc_auc(subset_scores, subset_labels);
-}
-
-}  // namespace
-
 SyntheticConfig ExperimentConfig::data_for(std::uint64_t seed) const {
   SyntheticConfig config = data;
   config.seed = data_seed.value_or(seed);
   return config;
 }
 
-RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t seed,
+namespace {
+
+struct StudyData {
+  std::vector<float> validation_scores, test_scores;
+  std::vector<std::uint8_t> test_labels;
+  std::vector<AnomalyKind> test_kinds;  // empty for a table
+};
+
+bool has_both_classes(std::span<const std::uint8_t> labels) {
+  const auto anomalies = std::count(labels.begin(), labels.end(), 1);
+  return anomalies > 0 && anomalies < static_cast<std::ptrdiff_t>(labels.size());
+}
+
+// Everything measured from the scores of a trained model.
+void measure(const ExperimentConfig& config, StudyData& data, RunResult& run) {
+  const std::vector<float>& test_scores = data.test_scores;
+  run.threshold = fit_threshold(config.threshold, data.validation_scores, test_scores);
+  double validation_sum = 0.0;
+  for (float s : data.validation_scores)
+    validation_sum += s;
+  run.validation_error = validation_sum / static_cast<double>(data.validation_scores.size());
+  std::sort(data.validation_scores.begin(), data.validation_scores.end());
+  run.validation_scores = std::move(data.validation_scores);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  run.per_kind_roc_auc.fill(nan);
+  const std::vector<std::uint8_t>& labels = data.test_labels;
+  if (!has_both_classes(labels)) {
+    run.roc_auc = run.pr_auc = nan;
+    return;
+  }
+  run.roc_auc = roc_auc(test_scores, labels);
+  run.pr_auc = average_precision(test_scores, labels);
+  run.at_threshold = confusion_at(test_scores, labels, run.threshold);
+  run.roc = thin(roc_curve(test_scores, labels), kCurvePoints);
+  run.pr = thin(pr_curve(test_scores, labels), kCurvePoints);
+  run.histogram_edges = log_bin_edges(test_scores, kHistogramBins);
+  // Groups: normal rows, then each kind (a table's anomalies are all in the first kind's group).
+  const auto group_of = [&](std::size_t i) -> std::size_t {
+    if (data.test_kinds.empty()) return labels[i] != 0 ? 1 : 0;
+    const AnomalyKind kind = data.test_kinds[i];
+    for (std::size_t k = 0; k < std::size(kAnomalyKinds); ++k)
+      if (kind == kAnomalyKinds[k]) return k + 1;
+    return 0;
+  };
+  std::array<std::vector<float>, 4> groups;
+  for (std::size_t i = 0; i < test_scores.size(); ++i)
+    groups[group_of(i)].push_back(test_scores[i]);
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    run.histogram_counts[g] = histogram(groups[g], run.histogram_edges).counts;
+  if (data.test_kinds.empty()) return;
+  for (std::size_t k = 0; k < std::size(kAnomalyKinds); ++k) {
+    std::vector<float> subset_scores;
+    std::vector<std::uint8_t> subset_labels;
+    for (std::size_t i = 0; i < test_scores.size(); ++i) {
+      const std::size_t g = group_of(i);
+      if (g != 0 && g != k + 1) continue;
+      subset_scores.push_back(test_scores[i]);
+      subset_labels.push_back(g == k + 1 ? 1 : 0);
+    }
+    if (has_both_classes(subset_labels))
+      run.per_kind_roc_auc[k] = roc_auc(subset_scores, subset_labels);
+  }
+}
+
+std::vector<float> scores_of(Engine& engine, const Matrix& rows) {
+  std::vector<float> scores(rows.rows);
+  engine.score(rows, scores, nullptr);
+  return scores;
+}
+
+}  // namespace
+
+RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
                    const ExperimentCallbacks& callbacks) {
   EngineConfig engine_config = config.engine;
-  engine_config.architecture.input_dim = config.data.features;
-  engine_config.architecture.latent_dim = latent_dim;
-  engine_config.seed = seed;
+  engine_config.architecture.input_dim = config.features();
+  engine_config.architecture.latent_dim = point.latent_dim;
+  engine_config.seed = point.seed;
+  TrainConfig train_config = config.train;
+  train_config.beta = point.beta;
   const std::unique_ptr<Engine> engine = make_engine(config.device, engine_config);
-  // The data is drawn where the engine runs: on the device for CUDA, never crossing the bus.
-  const ResidentSplits splits = engine->load_synthetic(config.data_for(seed));
 
   RunResult run;
-  run.latent_dim = latent_dim;
-  run.seed = seed;
+  run.latent_dim = point.latent_dim;
+  run.beta = point.beta;
+  run.seed = point.seed;
+  StudyData data;
+  if (config.table) {
+    run.standardizer = config.table->standardizer;
+    engine->set_training_data(config.table->train);
+  } else {
+    // The data is drawn where the engine runs: on the device for CUDA, never crossing the bus.
+    ResidentSplits splits = engine->load_synthetic(config.data_for(point.seed));
+    run.standardizer = std::move(splits.standardizer);
+    data.test_labels = std::move(splits.test_labels);
+    data.test_kinds = std::move(splits.test_kinds);
+  }
   EpochCallback on_epoch;
   if (callbacks.on_epoch)
-    on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(latent_dim, seed, record); };
-  run.training = train_resident(*engine, config.train, on_epoch);
+    on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(point, record); };
+  run.training = train_resident(*engine, train_config, on_epoch);
 
-  const std::vector<float> test_scores = engine->score_resident(ResidentSplit::test);
-  run.threshold = fit_threshold(config.threshold, engine->score_resident(ResidentSplit::validation),
-                                test_scores);
-  run.roc_auc = roc_auc(test_scores, splits.test_labels);
-  run.pr_auc = average_precision(test_scores, splits.test_labels);
-  run.at_threshold = confusion_at(test_scores, splits.test_labels, run.threshold);
-  for (std::size_t k = 0; k < run.per_kind_roc_auc.size(); ++k)
-    run.per_kind_roc_auc[k] = kind_roc_auc(splits, test_scores, kAnomalyKinds[k]);
-  run.roc = thin(roc_curve(test_scores, splits.test_labels), kCurvePoints);
-  run.pr = thin(pr_curve(test_scores, splits.test_labels), kCurvePoints);
-  run.histogram_edges = log_bin_edges(test_scores, kHistogramBins);
-  const AnomalyKind groups[4] = {AnomalyKind::none, kAnomalyKinds[0], kAnomalyKinds[1],
-                                 kAnomalyKinds[2]};
-  for (std::size_t g = 0; g < 4; ++g) {
-    std::vector<float> group;
-    for (std::size_t i = 0; i < test_scores.size(); ++i)
-      if (splits.test_kinds[i] == groups[g]) group.push_back(test_scores[i]);
-    run.histogram_counts[g] = histogram(group, run.histogram_edges).counts;
+  if (config.table) {
+    data.validation_scores = scores_of(*engine, config.table->validation);
+    data.test_scores = scores_of(*engine, config.table->test);
+    data.test_labels = config.table->test_labels;
+  } else {
+    data.validation_scores = engine->score_resident(ResidentSplit::validation);
+    data.test_scores = engine->score_resident(ResidentSplit::test);
   }
+  measure(config, data, run);
+  run.parameters = engine->parameters();
   return run;
 }
+
+namespace {
+
+// The CPU's way: models spread over worker threads, each engine with its share of the threads.
+std::vector<RunResult> run_concurrently(const ExperimentConfig& config,
+                                        const std::vector<SweepPoint>& points,
+                                        const ExperimentCallbacks& callbacks) {
+  const int cores = config.engine.threads > 0
+                        ? config.engine.threads
+                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int wanted = config.concurrency > 0 ? config.concurrency : cores;
+  const int workers = std::clamp(wanted, 1, static_cast<int>(points.size()));
+  ExperimentConfig worker_config = config;
+  worker_config.engine.threads = std::max(1, cores / workers);
+
+  std::mutex callback_mutex;
+  ExperimentCallbacks serialized;
+  if (callbacks.on_epoch)
+    serialized.on_epoch = [&](const SweepPoint& point, const EpochRecord& record) {
+      const std::lock_guard lock(callback_mutex);
+      callbacks.on_epoch(point, record);
+    };
+  std::vector<RunResult> runs(points.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  const auto work = [&] {
+    for (std::size_t i = next++; i < points.size() && !failed; i = next++) {
+      try {
+        runs[i] = run_once(worker_config, points[i], serialized);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  if (workers == 1) {
+    work();
+  } else {
+    std::vector<std::jthread> threads;
+    for (int w = 0; w < workers; ++w)
+      threads.emplace_back(work);
+  }
+  if (first_error) std::rethrow_exception(first_error);
+  return runs;
+}
+
+}  // namespace
 
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks) {
   config.validate();
   ExperimentResult result;
   result.config = config;
-  for (int latent : config.latent_dims)
-    for (std::uint64_t seed : config.seeds())
-      result.runs.push_back(run_once(config, latent, seed, callbacks));
+  const std::vector<SweepPoint> points = config.points();
+  if (config.device == EngineKind::cuda) {
+    for (const SweepPoint& point : points)
+      result.runs.push_back(run_once(config, point, callbacks));
+  } else {
+    result.runs = run_concurrently(config, points, callbacks);
+  }
   return result;
+}
+
+ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run) {
+  ModelFile model;
+  model.engine = config.engine;
+  model.engine.architecture.input_dim = config.features();
+  model.engine.architecture.latent_dim = run.latent_dim;
+  model.engine.seed = run.seed;
+  model.train = config.train;
+  model.train.beta = run.beta;
+  model.standardizer = run.standardizer;
+  if (config.table) {
+    model.feature_names = config.table->feature_names;
+    model.training_rows = config.table->train.rows;
+  } else {
+    for (int j = 0; j < config.data.features; ++j)
+      model.feature_names.push_back("x" + std::to_string(j));
+    model.training_rows = static_cast<std::size_t>(config.data.train_rows);
+  }
+  model.holdout_scores = run.validation_scores;
+  model.holdout_rows = run.validation_scores.size();
+  model.holdout_fraction = static_cast<double>(model.holdout_rows) /
+                           static_cast<double>(model.holdout_rows + model.training_rows);
+  model.threshold_rule = config.threshold;
+  model.threshold = config.threshold.kind == ThresholdRule::Kind::contamination
+                        ? 0.0
+                        : fit_threshold(config.threshold, model.holdout_scores);
+  model.parameters = run.parameters;
+  return model;
 }
 
 Spread spread(std::span<const double> values) {
@@ -120,11 +340,50 @@ Spread spread(std::span<const double> values) {
 }
 
 std::vector<double> collect(const ExperimentResult& result, int latent_dim,
-                            const std::function<double(const RunResult&)>& metric) {
+                            const std::function<double(const RunResult&)>& metric,
+                            std::optional<double> beta) {
   std::vector<double> values;
   for (const RunResult& run : result.runs)
-    if (run.latent_dim == latent_dim) values.push_back(metric(run));
+    if (run.latent_dim == latent_dim && (!beta || run.beta == *beta)) values.push_back(metric(run));
   return values;
+}
+
+std::vector<SweepCell> summarize(const ExperimentResult& result) {
+  std::vector<SweepCell> cells;
+  for (int latent : result.config.latent_dims)
+    for (double beta : result.config.beta_values()) {
+      const auto over_seeds = [&](const std::function<double(const RunResult&)>& metric) {
+        return spread(collect(result, latent, metric, beta));
+      };
+      SweepCell cell;
+      cell.latent_dim = latent;
+      cell.beta = beta;
+      cell.runs = collect(
+                      result, latent, [](const RunResult&) { return 0.0; }, beta)
+                      .size();
+      cell.roc_auc = over_seeds([](const RunResult& r) { return r.roc_auc; });
+      cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
+      cell.precision = over_seeds([](const RunResult& r) { return r.at_threshold.precision(); });
+      cell.recall = over_seeds([](const RunResult& r) { return r.at_threshold.recall(); });
+      cell.f1 = over_seeds([](const RunResult& r) { return r.at_threshold.f1(); });
+      cell.validation_error = over_seeds([](const RunResult& r) { return r.validation_error; });
+      cells.push_back(cell);
+    }
+  return cells;
+}
+
+SweepChoice choose(std::span<const SweepCell> cells) {
+  require(!cells.empty(), "a sweep without configurations has nothing to choose");
+  SweepChoice choice;
+  for (std::size_t i = 1; i < cells.size(); ++i)
+    if (cells[i].validation_error.mean < cells[choice.label_free].validation_error.mean)
+      choice.label_free = i;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (!std::isfinite(cells[i].roc_auc.mean)) continue;
+    if (!choice.best_roc_auc || cells[i].roc_auc.mean > cells[*choice.best_roc_auc].roc_auc.mean)
+      choice.best_roc_auc = i;
+  }
+  return choice;
 }
 
 }  // namespace vaead

@@ -195,4 +195,59 @@ TEST_F(CliData, ModelLoadsIntoPyTorchWithTheSameScores) {
   EXPECT_EQ(std::system(check.c_str()), 0) << slurp(path("check.log"));
 }
 
+TEST_F(CliData, SweepOnATableWritesTableJsonCsvAndScorableModels) {
+  ASSERT_EQ(run("generate --out " + dir_.string() +
+                " --train-rows 1200 --val-rows 2 --test-rows 600 --seed 3")
+                .exit_code,
+            0);
+  const Result r =
+      run("sweep --data " + path("test.csv") +
+          " --label-column label --features x0,x1,x2,x3,x4,x5,x6,x7,x8,x9 "
+          "--latents 2,4 --betas 1,0.1 --seeds 2 --epochs 3 --batch-size 64 "
+          "--json " +
+          path("sweep.json") + " --csv " + path("sweep.csv") + " --save-best " + path("best"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("8 models (2 latent sizes x 2 betas x 2 seeds)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("label-free choice (lowest validation error): latent "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("best by ROC-AUC (needs labels): latent "), std::string::npos) << r.out;
+  const nlohmann::json json = nlohmann::json::parse(slurp(path("sweep.json")));
+  EXPECT_EQ(json["kind"], "sweep");
+  EXPECT_EQ(json["runs"].size(), 8u);
+  EXPECT_EQ(json["cells"].size(), 4u);
+  EXPECT_EQ(json["config"]["data"]["features"], 10);
+  EXPECT_TRUE(json["choice"]["best_roc_auc"].is_object());
+  EXPECT_EQ(count_lines(slurp(path("sweep.csv"))), 5u);
+  // The chosen models, one per seed, score the table as `vaead train`'s would.
+  std::size_t models = 0;
+  for (const auto& entry : fs::directory_iterator(path("best"))) {
+    ++models;
+    const Result scored =
+        run("score --model " + entry.path().string() + " --data " + path("test.csv") +
+            " --label-column label --features x0,x1,x2,x3,x4,x5,x6,x7,x8,x9 "
+            "--out " +
+            path("scores.csv"));
+    EXPECT_EQ(scored.exit_code, 0) << scored.err;
+  }
+  EXPECT_TRUE(models == 2 || models == 4) << models;
+}
+
+TEST_F(CliData, SweepWithoutLabelsStillChoosesAndBadInputsAreOneLine) {
+  ASSERT_EQ(run("generate --out " + dir_.string() + " --train-rows 600 --val-rows 2 --test-rows 2")
+                .exit_code,
+            0);
+  const Result r = run("sweep --data " + path("train.csv") +
+                       " --features x0,x1,x2,x3 --latents 1,2 --betas 1 --seeds 1 --epochs 2 "
+                       "--batch-size 64");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no labelled test rows"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<- label-free choice"), std::string::npos) << r.out;
+  expect_refused("sweep --betas 1,-2", 2, "--betas");
+  expect_refused("sweep --betas 0.1,0.1 --epochs 1", 1, "betas must be distinct");
+  expect_refused("sweep --data " + path("nope.csv"), 1, "nope.csv");
+  expect_refused("sweep --data " + path("train.csv") + " --batch-size 4096 --features x0", 1,
+                 "--batch-size");
+}
+
 }  // namespace

@@ -20,5 +20,6 @@ Command add_info_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 Command add_evaluate_command(CLI::App& app);
+Command add_sweep_command(CLI::App& app);
 
 }  // namespace vaead::cli

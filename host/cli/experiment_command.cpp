@@ -25,18 +25,6 @@ struct ExperimentOptions {
   bool progress = false;
 };
 
-std::string fixed(double value, int digits) {
-  std::ostringstream text;
-  text << std::fixed << std::setprecision(digits) << value;
-  return text.str();
-}
-
-std::string mean_std(std::span<const double> values, int digits) {
-  const Spread s = spread(values);
-  if (!std::isfinite(s.mean)) return "n/a";
-  return fixed(s.mean, digits) + " ± " + fixed(s.std, digits);
-}
-
 void print_table(std::ostream& out, const ExperimentResult& result) {
   const ExperimentConfig& c = result.config;
   const std::array<int, 3> kinds = anomaly_counts(c.data);
@@ -68,7 +56,7 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
   for (int latent : c.latent_dims) {
     out << pad(std::to_string(latent), 7);
     for (const auto& column : columns)
-      out << pad(mean_std(collect(result, latent, column.second), 3), kWidth);
+      out << pad(mean_std(spread(collect(result, latent, column.second)), 3), kWidth);
     const Spread seconds =
         spread(collect(result, latent, [](const RunResult& r) { return r.training.seconds; }));
     const Spread rate = spread(collect(
@@ -84,10 +72,11 @@ void run(ExperimentOptions& options) {
   config.data_seed = options.data_seed;
   ExperimentCallbacks callbacks;
   if (progress_enabled(options.progress)) {
-    callbacks.on_epoch = [&config, &options](int latent, std::uint64_t seed, const EpochRecord& e) {
-      epoch_progress(options.progress,
-                     "latent " + std::to_string(latent) + " seed " + std::to_string(seed),
-                     config.train.epochs)(e);
+    callbacks.on_epoch = [&config, &options](const SweepPoint& point, const EpochRecord& e) {
+      epoch_progress(
+          options.progress,
+          "latent " + std::to_string(point.latent_dim) + " seed " + std::to_string(point.seed),
+          config.train.epochs)(e);
     };
   }
   const ExperimentResult result = run_experiment(config, callbacks);

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 namespace vaead::cli {
 namespace {
@@ -46,9 +48,9 @@ const CLI::Validator& open_unit_interval() {
   return kOpenUnitInterval;
 }
 
-void add_data_options(CLI::App& command, SyntheticConfig& data) {
+void add_data_options(CLI::App& command, SyntheticConfig& data, const std::string& features_flag) {
   const char* group = "Synthetic data";
-  command.add_option("--features", data.features, "Features d")
+  command.add_option(features_flag, data.features, "Features d")
       ->check(kAtLeastOne)
       ->capture_default_str()
       ->group(group);
@@ -244,11 +246,12 @@ void add_device_option(CLI::App& command, DeviceChoice& device) {
       ->default_str("auto");
 }
 
-void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required) {
+void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required,
+                           bool data_required) {
   const char* group = "Data";
-  command.add_option("--data", data.path, "The table: CSV (header row) or .npy (2-D)")
-      ->required()
-      ->group(group);
+  auto* path = command.add_option("--data", data.path, "The table: CSV (header row) or .npy (2-D)")
+                   ->group(group);
+  if (data_required) path->required();
   auto* label = command
                     .add_option("--label-column", data.table.label_column,
                                 "Column of labels: 1 = anomaly, 0 = normal")
@@ -284,6 +287,17 @@ void check_output_directory(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent))
     throw InputError("cannot write " + path + ": directory " + parent.string() + " does not exist");
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(digits) << value;
+  return text.str();
+}
+
+std::string mean_std(const Spread& s, int digits) {
+  if (!std::isfinite(s.mean)) return "n/a";
+  return fixed(s.mean, digits) + " ± " + fixed(s.std, digits);
 }
 
 bool progress_enabled(bool requested) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "vaead/engine.hpp"
+#include "vaead/experiment.hpp"
 #include "vaead/synthetic.hpp"
 #include "vaead/table.hpp"
 #include "vaead/threshold.hpp"
@@ -18,7 +19,9 @@ namespace vaead::cli {
 const CLI::Validator& at_least_one();
 const CLI::Validator& open_unit_interval();  // strictly between 0 and 1
 
-void add_data_options(CLI::App& command, SyntheticConfig& data);
+// The generator's flags; the feature count is `features_flag` (where --features names columns).
+void add_data_options(CLI::App& command, SyntheticConfig& data,
+                      const std::string& features_flag = "--features");
 void add_model_options(CLI::App& command, EngineConfig& engine);
 void add_training_options(CLI::App& command, TrainConfig& train);
 void add_threads_option(CLI::App& command, int& threads);
@@ -43,7 +46,8 @@ struct DataOptions {
   std::string delimiter;
   bool no_header = false;
 };
-void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required);
+void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required,
+                           bool data_required = true);
 // Reads the table; its notes go to stderr.
 Table load_table(const DataOptions& data);
 
@@ -55,6 +59,10 @@ bool progress_enabled(bool requested);
 // An epoch callback printing "<prefix>  epoch e/n  loss ..." on stderr (null when not enabled);
 // on a terminal the line is rewritten in place.
 EpochCallback epoch_progress(bool requested, const std::string& prefix, int epochs);
+
+// `value` with `digits` decimals; "mean ± std" of a spread ("n/a" when the mean is not finite).
+std::string fixed(double value, int digits);
+std::string mean_std(const Spread& spread, int digits);
 
 // Pads `text` with spaces to `width` terminal columns (UTF-8 aware: "±" is one column).
 std::string pad(const std::string& text, std::size_t width, bool right_align = false);

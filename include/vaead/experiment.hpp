@@ -1,10 +1,13 @@
-// The seed study: for each latent size and seed, generate data, train on normal rows, set the
-// threshold on validation-normal rows, and measure detection on the test rows.
+// The seed study and the sweeps: for each latent size, beta and seed, take the data (generated, or
+// a user's table split into train / validation / test), train on normal rows, set the threshold on
+// validation-normal rows, and measure detection on the test rows. The models of a study train
+// concurrently: spread over threads on the CPU, in the same kernels on the GPU.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,35 +15,74 @@
 #include "vaead/curves.hpp"
 #include "vaead/engine.hpp"
 #include "vaead/metrics.hpp"
+#include "vaead/model_file.hpp"
 #include "vaead/synthetic.hpp"
+#include "vaead/table.hpp"
 #include "vaead/threshold.hpp"
 #include "vaead/trainer.hpp"
 
 namespace vaead {
 
+// A user's table split for a study: the normal rows shuffled with a seed and cut into training,
+// validation (threshold, label-free model choice) and test rows; every labelled anomaly is a test
+// row. Without labels every row is normal and there are no test rows. Standardized with the
+// training rows' moments.
+struct TableSplits {
+  std::string source;
+  std::vector<std::string> feature_names;
+  Standardizer standardizer;
+  Matrix train, validation, test;
+  std::vector<std::uint8_t> test_labels;  // empty without labels
+  std::vector<std::string> notes;         // constant columns, ...
+};
+
+// Shares of the normal rows; InputError when a split would be empty or smaller than a batch.
+TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
+                        std::uint64_t seed, int batch_size);
+
+// One model of a study.
+struct SweepPoint {
+  int latent_dim = 0;
+  double beta = 1.0;
+  std::uint64_t seed = 0;
+};
+
 struct ExperimentConfig {
   SyntheticConfig data;  // data.seed is replaced per run (see data_seed)
   EngineConfig engine;   // engine.architecture.latent_dim and engine.seed are replaced per run
-  TrainConfig train;
+  TrainConfig train;     // train.beta is replaced per run when `betas` is set
   ThresholdRule threshold;
   EngineKind device = EngineKind::cpu;
   std::vector<int> latent_dims{2, 4, 8, 16};
+  std::vector<double> betas;  // empty: train.beta alone
   int seed_count = 3;
   std::uint64_t first_seed = 0;  // runs use seeds first_seed .. first_seed + seed_count - 1
   // The data of every run is drawn with this seed when set; otherwise with the run's own seed (so
   // the spread over seeds covers data and model, and latent sizes are compared on the same data).
   std::optional<std::uint64_t> data_seed;
+  // A user's table instead of the generator (`data` is then unused).
+  std::shared_ptr<const TableSplits> table;
+  // CPU: models trained at once (0: one per core, each with the remaining cores' share of threads;
+  // 1: one after another, each with every thread). The results do not depend on it.
+  int concurrency = 0;
 
   void validate() const;
   std::vector<std::uint64_t> seeds() const;
+  std::vector<double> beta_values() const;  // betas, or {train.beta}
+  // Every model of the study: latent-major, then beta, then seed.
+  std::vector<SweepPoint> points() const;
   SyntheticConfig data_for(std::uint64_t seed) const;  // the data of the run with `seed`
+  int features() const;                                // of the table or the generator
 };
 
 struct RunResult {
   int latent_dim = 0;
+  double beta = 1.0;
   std::uint64_t seed = 0;
-  double roc_auc = 0.0;
-  double pr_auc = 0.0;  // average precision
+  double roc_auc = 0.0;  // NaN without labels
+  double pr_auc = 0.0;   // average precision
+  // Mean score of the validation rows (all normal): the label-free measure of a configuration.
+  double validation_error = 0.0;
   double threshold = 0.0;
   Confusion at_threshold;
   std::array<double, 3> per_kind_roc_auc{};  // normal vs each kind, in kAnomalyKinds order
@@ -49,6 +91,10 @@ struct RunResult {
   // Test scores on log-spaced bins: normal rows, then each kind (kAnomalyKinds order).
   std::vector<double> histogram_edges;
   std::array<std::vector<std::size_t>, 4> histogram_counts;
+  // What a model file of this run needs.
+  std::vector<float> parameters;
+  std::vector<float> validation_scores;  // ascending
+  Standardizer standardizer;
 };
 
 inline constexpr std::size_t kCurvePoints = 1000;
@@ -60,15 +106,22 @@ struct ExperimentResult {
 };
 
 struct ExperimentCallbacks {
-  std::function<void(int latent_dim, std::uint64_t seed, const EpochRecord&)> on_epoch;
+  // Called from the thread that trains the model, one call at a time.
+  std::function<void(const SweepPoint&, const EpochRecord&)> on_epoch;
 };
 
-// One run of the study: draw the data of `seed` inside the engine, train, threshold, measure.
-RunResult run_once(const ExperimentConfig& config, int latent_dim, std::uint64_t seed,
+// One model alone: draw the data of its seed inside the engine (or take the table's splits),
+// train, threshold, measure.
+RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
                    const ExperimentCallbacks& callbacks = {});
 
+// Every point of the study, trained concurrently; runs in points() order. Each run is the same as
+// run_once of its point: bitwise on the CPU.
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks = {});
+
+// The model file of one run (the validation rows play the held-out rows).
+ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run);
 
 // Mean and sample standard deviation (0 for one value).
 struct Spread {
@@ -77,8 +130,28 @@ struct Spread {
 };
 Spread spread(std::span<const double> values);
 
-// A metric of every run with `latent_dim`, in seed order.
+// A metric of every run with `latent_dim` (and `beta` when given), in seed order.
 std::vector<double> collect(const ExperimentResult& result, int latent_dim,
-                            const std::function<double(const RunResult&)>& metric);
+                            const std::function<double(const RunResult&)>& metric,
+                            std::optional<double> beta = std::nullopt);
+
+// One configuration of a sweep: mean and spread over its seeds.
+struct SweepCell {
+  int latent_dim = 0;
+  double beta = 0.0;
+  std::size_t runs = 0;
+  Spread roc_auc, pr_auc, precision, recall, f1, validation_error;
+};
+
+// Latent-major, then beta.
+std::vector<SweepCell> summarize(const ExperimentResult& result);
+
+// The configuration a label-free rule picks (lowest mean validation error; ties: the first) and,
+// when labels gave AUCs, the one with the highest mean ROC-AUC. Indices into the cells.
+struct SweepChoice {
+  std::size_t label_free = 0;
+  std::optional<std::size_t> best_roc_auc;
+};
+SweepChoice choose(std::span<const SweepCell> cells);
 
 }  // namespace vaead

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <ostream>
+#include <span>
 #include <string>
 
 #include "vaead/dataset.hpp"
@@ -29,5 +30,12 @@ std::string evaluation_json(const Evaluation& evaluation, const std::string& mod
 
 // The experiment as JSON: {"config": {...}, "runs": [...]}, indented.
 std::string experiment_json(const ExperimentResult& result);
+
+// A sweep as JSON: config, "grid" (mean and std of roc_auc, pr_auc and validation_error per
+// latent size x beta, latent-major), "cells", "choice" (label-free and best by ROC-AUC), "runs".
+std::string sweep_json(const ExperimentResult& result, std::span<const SweepCell> cells,
+                       const SweepChoice& choice);
+// A sweep's cells as CSV: latent_dim, beta, runs, then mean and std of each metric (empty: none).
+std::string sweep_csv(std::span<const SweepCell> cells);
 
 }  // namespace vaead

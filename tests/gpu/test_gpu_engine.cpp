@@ -170,9 +170,9 @@ TEST(GpuEngine, ExperimentOnTheDeviceMatchesTheCpuWithinTwoHundredths) {
   config.train.epochs = 8;
   config.latent_dims = {8};
   config.seed_count = 1;
-  const RunResult cpu_run = run_once(config, 8, 0);
+  const RunResult cpu_run = run_once(config, {8, 1.0, 0});
   config.device = EngineKind::cuda;
-  const RunResult gpu_run = run_once(config, 8, 0);
+  const RunResult gpu_run = run_once(config, {8, 1.0, 0});
   EXPECT_NEAR(gpu_run.roc_auc, cpu_run.roc_auc, 0.02);
   EXPECT_NEAR(gpu_run.pr_auc, cpu_run.pr_auc, 0.02);
   EXPECT_NEAR(gpu_run.training.epochs.back().mean.loss, cpu_run.training.epochs.back().mean.loss,

@@ -1,0 +1,239 @@
+// Sweeps: concurrent models give exactly the single runs' results; summaries, the label-free
+// choice, table splits and model files of a sweep.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "vaead/error.hpp"
+#include "vaead/experiment.hpp"
+#include "vaead/io.hpp"
+
+namespace vaead {
+namespace {
+
+ExperimentConfig tiny_sweep() {
+  ExperimentConfig config;
+  config.data.train_rows = 600;
+  config.data.validation_rows = 200;
+  config.data.test_rows = 300;
+  config.engine.architecture.encoder_hidden = {24, 12};
+  config.engine.architecture.decoder_hidden = {12, 24};
+  config.engine.batch_size = 64;
+  config.train.epochs = 3;
+  config.train.kl_warmup_epochs = 2;
+  config.latent_dims = {1, 3};  // mixed latent sizes
+  config.betas = {1.0, 0.01};   // and betas
+  config.seed_count = 2;
+  config.engine.threads = 2;
+  return config;
+}
+
+void expect_same_run(const RunResult& a, const RunResult& b) {
+  EXPECT_EQ(a.latent_dim, b.latent_dim);
+  EXPECT_EQ(a.beta, b.beta);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.parameters, b.parameters);  // bitwise
+  EXPECT_EQ(a.validation_scores, b.validation_scores);
+  EXPECT_EQ(a.roc_auc, b.roc_auc);
+  EXPECT_EQ(a.pr_auc, b.pr_auc);
+  EXPECT_EQ(a.validation_error, b.validation_error);
+  EXPECT_EQ(a.threshold, b.threshold);
+  ASSERT_EQ(a.training.epochs.size(), b.training.epochs.size());
+  for (std::size_t e = 0; e < a.training.epochs.size(); ++e)
+    EXPECT_EQ(a.training.epochs[e].mean.loss, b.training.epochs[e].mean.loss) << "epoch " << e;
+}
+
+TEST(Sweep, ConcurrentModelsMatchSingleRunsBitwise) {
+  ExperimentConfig config = tiny_sweep();
+  config.concurrency = 0;  // two at a time on two threads, one thread each
+  const ExperimentResult sweep = run_experiment(config);
+  const std::vector<SweepPoint> points = config.points();
+  ASSERT_EQ(sweep.runs.size(), 8u);
+  ExperimentConfig alone = tiny_sweep();  // each model alone, with both threads
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    SCOPED_TRACE("latent " + std::to_string(points[i].latent_dim) + " beta " +
+                 std::to_string(points[i].beta) + " seed " + std::to_string(points[i].seed));
+    expect_same_run(sweep.runs[i], run_once(alone, points[i]));
+  }
+  // The betas really differ: the same latent size and seed end with different parameters.
+  EXPECT_NE(sweep.runs[0].parameters, sweep.runs[2].parameters);
+}
+
+TEST(Sweep, ResultsDoNotDependOnConcurrency) {
+  ExperimentConfig config = tiny_sweep();
+  config.latent_dims = {2};
+  config.concurrency = 1;
+  const ExperimentResult one_at_a_time = run_experiment(config);
+  config.concurrency = 3;  // more workers than threads: each engine gets one thread
+  const ExperimentResult three = run_experiment(config);
+  ASSERT_EQ(one_at_a_time.runs.size(), three.runs.size());
+  for (std::size_t i = 0; i < three.runs.size(); ++i)
+    expect_same_run(one_at_a_time.runs[i], three.runs[i]);
+}
+
+TEST(Sweep, PointsAreLatentMajorThenBetaThenSeed) {
+  ExperimentConfig config = tiny_sweep();
+  const std::vector<SweepPoint> points = config.points();
+  ASSERT_EQ(points.size(), 8u);
+  EXPECT_EQ(points[0].latent_dim, 1);
+  EXPECT_EQ(points[0].beta, 1.0);
+  EXPECT_EQ(points[1].seed, 1u);
+  EXPECT_EQ(points[2].beta, 0.01);
+  EXPECT_EQ(points[4].latent_dim, 3);
+  config.betas.clear();
+  config.train.beta = 0.5;
+  EXPECT_EQ(config.beta_values(), std::vector<double>{0.5});
+}
+
+TEST(Sweep, RefusesRepeatedOrNegativeBetas) {
+  ExperimentConfig config = tiny_sweep();
+  config.betas = {0.1, 0.1};
+  EXPECT_THROW(run_experiment(config), InputError);
+  config.betas = {-1.0};
+  EXPECT_THROW(run_experiment(config), InputError);
+}
+
+RunResult fake_run(int latent, double beta, std::uint64_t seed, double auc, double error) {
+  RunResult run;
+  run.latent_dim = latent;
+  run.beta = beta;
+  run.seed = seed;
+  run.roc_auc = auc;
+  run.pr_auc = auc / 2;
+  run.validation_error = error;
+  return run;
+}
+
+TEST(Sweep, SummaryAndChoices) {
+  ExperimentResult result;
+  result.config.latent_dims = {2, 8};
+  result.config.betas = {1.0, 0.1};
+  result.config.seed_count = 2;
+  // latent 2: beta 1 (0.70, 0.72; error 0.5), beta 0.1 (0.80, 0.84; error 0.40)
+  // latent 8: beta 1 (0.90, 0.94; error 0.30), beta 0.1 (0.88, 0.86; error 0.20)
+  const double table[4][4] = {{0.70, 0.72, 0.5, 0.5},
+                              {0.80, 0.84, 0.4, 0.4},
+                              {0.90, 0.94, 0.3, 0.3},
+                              {0.88, 0.86, 0.2, 0.2}};
+  for (int c = 0; c < 4; ++c)
+    for (std::uint64_t s = 0; s < 2; ++s)
+      result.runs.push_back(
+          fake_run(c < 2 ? 2 : 8, c % 2 == 0 ? 1.0 : 0.1, s, table[c][s], table[c][2 + s]));
+  const std::vector<SweepCell> cells = summarize(result);
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(cells[1].latent_dim, 2);
+  EXPECT_EQ(cells[1].beta, 0.1);
+  EXPECT_EQ(cells[1].runs, 2u);
+  EXPECT_NEAR(cells[1].roc_auc.mean, 0.82, 1e-12);
+  EXPECT_NEAR(cells[1].roc_auc.std, std::sqrt(0.0008), 1e-12);
+  EXPECT_NEAR(cells[2].pr_auc.mean, 0.46, 1e-12);
+  const SweepChoice choice = choose(cells);
+  EXPECT_EQ(choice.label_free, 3u);  // lowest validation error
+  ASSERT_TRUE(choice.best_roc_auc.has_value());
+  EXPECT_EQ(*choice.best_roc_auc, 2u);  // highest mean ROC-AUC
+
+  const nlohmann::json json = nlohmann::json::parse(sweep_json(result, cells, choice));
+  EXPECT_EQ(json["kind"], "sweep");
+  EXPECT_NEAR(json["grid"]["roc_auc_mean"][1][0].get<double>(), 0.92, 1e-12);  // latent 8, beta 1
+  EXPECT_EQ(json["choice"]["label_free"]["latent_dim"], 8);
+  EXPECT_EQ(json["choice"]["best_roc_auc"]["beta"], 1.0);
+  const std::string csv = sweep_csv(cells);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+  EXPECT_NE(csv.find("\n8,0.1,2,0.87,"), std::string::npos) << csv;
+
+  for (RunResult& run : result.runs)
+    run.roc_auc = std::nan("");  // no labels
+  const SweepChoice unlabelled = choose(summarize(result));
+  EXPECT_FALSE(unlabelled.best_roc_auc.has_value());
+  EXPECT_EQ(unlabelled.label_free, 3u);
+}
+
+Table labelled_table(std::size_t normal, std::size_t anomalous) {
+  Table table;
+  table.source = "rows.csv";
+  const std::size_t rows = normal + anomalous;
+  table.data.features = Matrix(rows, 4);
+  const std::size_t step = rows / anomalous;  // anomalies spread evenly: rows 1, 1 + step, ...
+  for (std::size_t r = 0; r < rows; ++r) {
+    const bool anomaly = r % step == 1 && r / step < anomalous;
+    const double base = std::sin(0.37 * static_cast<double>(r));
+    for (std::size_t c = 0; c < 4; ++c)
+      table.data.features(r, c) = static_cast<float>(base * (c + 1) + (anomaly ? 4.0 * c : 0.0) +
+                                                     0.05 * std::cos(1.3 * r * (c + 2)));
+    table.data.labels.push_back(anomaly ? 1 : 0);
+  }
+  table.data.column_names = {"a", "b", "c", "d"};
+  return table;
+}
+
+TEST(SweepTable, SplitsNormalRowsAndTestsEveryAnomaly) {
+  const Table table = labelled_table(1000, 50);
+  const std::size_t anomalies = table.data.count_label(1);
+  ASSERT_EQ(anomalies, 50u);
+  const TableSplits splits = split_table(table, 0.2, 0.1, 7, 64);
+  const std::size_t normal = table.data.rows() - anomalies;
+  EXPECT_EQ(splits.validation.rows, 200u);
+  EXPECT_EQ(splits.test.rows, 100u + anomalies);
+  EXPECT_EQ(splits.train.rows, normal - 300u);
+  EXPECT_EQ(std::count(splits.test_labels.begin(), splits.test_labels.end(), 1),
+            static_cast<std::ptrdiff_t>(anomalies));
+  // Standardized with the training rows: their means are 0.
+  for (std::size_t c = 0; c < 4; ++c) {
+    double mean = 0.0;
+    for (std::size_t r = 0; r < splits.train.rows; ++r)
+      mean += splits.train(r, c);
+    EXPECT_NEAR(mean / static_cast<double>(splits.train.rows), 0.0, 1e-5);
+  }
+  // The split depends on its seed.
+  const TableSplits other = split_table(table, 0.2, 0.1, 8, 64);
+  EXPECT_NE(other.validation.values, splits.validation.values);
+
+  Table unlabelled = table;
+  unlabelled.data.labels.clear();
+  const TableSplits plain = split_table(unlabelled, 0.2, 0.1, 7, 64);
+  EXPECT_EQ(plain.test.rows, 0u);
+  EXPECT_EQ(plain.train.rows + plain.validation.rows, unlabelled.data.rows());
+
+  try {
+    split_table(table, 0.2, 0.1, 7, 4096);
+    ADD_FAILURE() << "a split without one training batch was accepted";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("rows.csv"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("--batch-size"), std::string::npos) << error.what();
+  }
+}
+
+TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
+  const Table table = labelled_table(1500, 60);
+  ExperimentConfig config = tiny_sweep();
+  config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
+  config.latent_dims = {2};
+  config.betas = {1.0};
+  config.train.epochs = 6;
+  const ExperimentResult result = run_experiment(config);
+  ASSERT_EQ(result.runs.size(), 2u);
+  for (const RunResult& run : result.runs) {
+    EXPECT_GT(run.roc_auc, 0.9) << "seed " << run.seed;
+    EXPECT_TRUE(std::isnan(run.per_kind_roc_auc[0]));  // a table has no kinds
+  }
+  // The model file of a run scores the validation rows exactly as the sweep did.
+  const RunResult& run = result.runs[1];
+  const ModelFile model = parse_model(serialize_model(model_of_run(config, run)), "memory");
+  EXPECT_EQ(model.feature_names, table.data.column_names);
+  EXPECT_EQ(model.engine.architecture.latent_dim, 2);
+  EXPECT_EQ(model.engine.seed, 1u);
+  EXPECT_EQ(model.holdout_scores, run.validation_scores);
+  EXPECT_EQ(model.threshold, run.threshold);
+  const std::unique_ptr<Engine> engine = make_engine(EngineKind::cpu, model.engine);
+  engine->set_parameters(model.parameters);
+  std::vector<float> scores(config.table->validation.rows);
+  engine->score(config.table->validation, scores, nullptr);
+  std::sort(scores.begin(), scores.end());
+  EXPECT_EQ(scores, run.validation_scores);
+}
+
+}  // namespace
+}  // namespace vaead
