@@ -6,7 +6,8 @@
 #   run: bash bench/device_check.sh      carry: [".deps"]      timeout_s: ~420
 # It builds for sm_90 on every core, runs the whole test suite (the GPU tests run here),
 # compute-sanitizer memcheck and racecheck over the GPU tests, the seed study on the GPU and on
-# the CPU, and the benchmarks present, then prints a short summary last. Logs go to $OUT (at
+# the CPU, the training and sweep benchmarks with the PyTorch sweep peer, then prints a short
+# summary last. Logs go to $OUT (at
 # most 8 files). Phases go on after a failure, so one call reports everything.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,7 +55,8 @@ if command -v compute-sanitizer >/dev/null; then
   sanitizer=(compute-sanitizer --error-exitcode 99 --print-limit 20)
   # memcheck over every GPU test but the slowest (50 steps x 8 shapes; a million-score sort).
   phase memcheck "$out/sanitizer.log" timeout 150 "${sanitizer[@]}" --tool memcheck "$tests" \
-    --gtest_brief=1 --gtest_filter='Gpu*:-GpuEngine.FiftySteps*:GpuAuc.Million*'
+    --gtest_brief=1 \
+    --gtest_filter='Gpu*:-GpuEngine.FiftySteps*:GpuAuc.Million*:GpuSweep.DeviceSweepAgrees*'
   # racecheck over the kernels that share memory between threads (tiles, block trees).
   phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck "$tests" \
     --gtest_brief=1 \
@@ -69,10 +71,20 @@ phase experiment_cuda "$out/experiment.log" "$vaead" experiment --device cuda \
 phase experiment_cpu "$out/experiment.log" "$vaead" experiment --device cpu \
   --json "$out/experiment_cpu.json"
 
-for bench in "$build"/bench/bench_*; do  # benchmarks, when the build has them
-  [ -x "$bench" ] || continue
-  phase "$(basename "$bench")" "$out/bench.log" "$bench" --json "$out/$(basename "$bench").json"
-done
+bench_dir="$build/bench"
+phase bench_train "$out/bench.log" "$bench_dir/bench_train" --device cuda \
+  --json "$out/bench_train_cuda.json"
+# Sweep throughput: M models at once against M single runs (one repeat: lease time), then the
+# same models in PyTorch eager on the same GPU (issue 6: 64 models >= 20x vaead one by one and
+# >= 100x PyTorch eager).
+phase bench_sweep "$out/bench.log" "$bench_dir/bench_sweep" --device cuda \
+  --models 1,8,32,64,128 --repeats 1 --json "$out/bench_sweep_cuda.json"
+sweep_data="$(mktemp -d)"
+"$build/vaead" generate --out "$sweep_data" --train-rows 8192 --val-rows 2 --test-rows 2 \
+  --seed 0 >/dev/null 2>&1
+phase torch_sweep "$out/bench.log" timeout 150 python3 "$root/bench/peers/torch_sweep.py" \
+  --data "$sweep_data/train.csv" --device cuda --models 1,8,64 --repeats 1 \
+  --json "$out/torch_sweep_cuda.json"
 
 {
   echo "# device check"
@@ -107,6 +119,27 @@ if gpu and cpu:
               f"{' (over 0.02!)' if abs(diff) > 0.02 else ''} | {mean(g,'pr_auc'):.4f} | "
               f"{mean(c,'pr_auc'):.4f} | {mean(g,'train_seconds'):.2f} | "
               f"{mean(c,'train_seconds'):.2f} | {mean(g,'samples_per_second'):.0f} |")
+PY
+  echo
+  python3 - "$out/bench_sweep_cuda.json" "$out/torch_sweep_cuda.json" <<'PY'
+import json, sys
+try:
+    vaead = {r["models"]: r for r in json.load(open(sys.argv[1]))}
+except Exception as error:
+    vaead = {}
+    print(f"(no sweep bench: {error})")
+try:
+    torch = {r["models"]: r for r in json.load(open(sys.argv[2]))["results"]}
+except Exception:
+    torch = {}
+if vaead:
+    print("| models | sweep model-samples/s | one-by-one vaead | ratio | PyTorch eager one-by-one | ratio |")
+    print("|---|---|---|---|---|---|")
+    for m, v in sorted(vaead.items()):
+        s, q = v["sweep_model_samples_per_second"], v["sequential_model_samples_per_second"]
+        t = torch.get(m, {}).get("model_samples_per_second")
+        print(f"| {m} | {s:.0f} | {q:.0f} | {s / q:.1f}x | {t and f'{t:.0f}' or '-'} | "
+              f"{t and f'{s / t:.1f}x' or '-'} |")
 PY
   echo
   echo "failed tests:"

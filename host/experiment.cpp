@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cuda/engine_factory.hpp"
 #include "data/shuffle.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
@@ -129,8 +130,10 @@ bool has_both_classes(std::span<const std::uint8_t> labels) {
   return anomalies > 0 && anomalies < static_cast<std::ptrdiff_t>(labels.size());
 }
 
-// Everything measured from the scores of a trained model.
-void measure(const ExperimentConfig& config, StudyData& data, RunResult& run) {
+// Everything measured from the scores of a trained model; ROC-AUC and AP from `device` when the
+// device computed them.
+void measure(const ExperimentConfig& config, StudyData& data, RunResult& run,
+             const DeviceRun* device = nullptr) {
   const std::vector<float>& test_scores = data.test_scores;
   run.threshold = fit_threshold(config.threshold, data.validation_scores, test_scores);
   double validation_sum = 0.0;
@@ -146,8 +149,13 @@ void measure(const ExperimentConfig& config, StudyData& data, RunResult& run) {
     run.roc_auc = run.pr_auc = nan;
     return;
   }
-  run.roc_auc = roc_auc(test_scores, labels);
-  run.pr_auc = average_precision(test_scores, labels);
+  if (device != nullptr && device->roc_auc && device->pr_auc) {
+    run.roc_auc = *device->roc_auc;
+    run.pr_auc = *device->pr_auc;
+  } else {
+    run.roc_auc = roc_auc(test_scores, labels);
+    run.pr_auc = average_precision(test_scores, labels);
+  }
   run.at_threshold = confusion_at(test_scores, labels, run.threshold);
   run.roc = thin(roc_curve(test_scores, labels), kCurvePoints);
   run.pr = thin(pr_curve(test_scores, labels), kCurvePoints);
@@ -288,8 +296,21 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
   result.config = config;
   const std::vector<SweepPoint> points = config.points();
   if (config.device == EngineKind::cuda) {
-    for (const SweepPoint& point : points)
-      result.runs.push_back(run_once(config, point, callbacks));
+    std::vector<DeviceRun> device_runs = train_on_device(config, points, callbacks);
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      DeviceRun& device = device_runs[i];
+      RunResult run;
+      run.latent_dim = points[i].latent_dim;
+      run.beta = points[i].beta;
+      run.seed = points[i].seed;
+      run.training = std::move(device.training);
+      run.parameters = std::move(device.parameters);
+      run.standardizer = std::move(device.standardizer);
+      StudyData data{std::move(device.validation_scores), std::move(device.test_scores),
+                     std::move(device.test_labels), std::move(device.test_kinds)};
+      measure(config, data, run, &device);
+      result.runs.push_back(std::move(run));
+    }
   } else {
     result.runs = run_concurrently(config, points, callbacks);
   }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace vaead::cuda {
 
@@ -20,5 +21,12 @@ struct RankingMetrics {
 //   scores [n], labels [n] (1 = anomaly): device memory
 RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* labels,
                                       std::size_t n, cudaStream_t stream);
+
+// The same for `segments` sets of n scores each ([segments][n], e.g. one per model) in one sort and
+// one pass; a segment without both classes gets NaN metrics. Only the results cross to the host.
+std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores,
+                                                             const std::uint8_t* labels,
+                                                             std::size_t segments, std::size_t n,
+                                                             cudaStream_t stream);
 
 }  // namespace vaead::cuda

@@ -22,19 +22,22 @@ constexpr int kThreads = 256;  // 16 x 16 threads, each 4 x 4 outputs
 constexpr int kSide = 16;
 constexpr int kPerThread = kTile / kSide;
 
-// A(m, k) = a[m * stride_m + k * stride_k]; B(k, n) = b[k * stride_k + n * stride_n].
+// A(m, k) = a[m * stride_m + k * stride_k]; B(k, n) = b[k * stride_k + n * stride_n]; model z's
+// operand starts stride_model further on (0: shared by every model).
 struct Operand {
   const float* data;
   long long stride_outer;  // along m (for A) or n (for B)
   long long stride_k;
+  long long stride_model;
 };
 
 // C[m][n] = sum over k in this block's chunk of A(m, k) * B(k, n), handed to `epilogue(m, n, value,
-// chunk)`. kAContiguousInK / kBContiguousInN choose the load order so that neighbouring threads
-// read neighbouring addresses. Each output is summed by one thread in increasing k: deterministic.
+// chunk, model)`; blockIdx.z = model * chunks + chunk. kAContiguousInK / kBContiguousInN choose the
+// load order so that neighbouring threads read neighbouring addresses. Each output is summed by one
+// thread in increasing k: deterministic.
 template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue>
 __global__ void __launch_bounds__(kThreads)
-    tiled_gemm(int m_size, int n_size, int k_size, int k_chunk, Operand a, Operand b,
+    tiled_gemm(int m_size, int n_size, int k_size, int k_chunk, int chunks, Operand a, Operand b,
                Epilogue epilogue) {
   __shared__ float a_tile[kDepth][kTile + 1];  // +1: no bank conflicts on transposed stores
   __shared__ float b_tile[kDepth][kTile + 1];
@@ -42,7 +45,11 @@ __global__ void __launch_bounds__(kThreads)
   const int tx = tid % kSide, ty = tid / kSide;
   const int m0 = static_cast<int>(blockIdx.y) * kTile;
   const int n0 = static_cast<int>(blockIdx.x) * kTile;
-  const int k_begin = static_cast<int>(blockIdx.z) * k_chunk;
+  const int model = static_cast<int>(blockIdx.z) / chunks;
+  const int chunk = static_cast<int>(blockIdx.z) % chunks;
+  a.data += model * a.stride_model;
+  b.data += model * b.stride_model;
+  const int k_begin = chunk * k_chunk;
   const int k_end = min(k_size, k_begin + k_chunk);
 
   float acc[kPerThread][kPerThread] = {};
@@ -86,7 +93,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
       const int m = m0 + ty + kSide * i, n = n0 + tx + kSide * j;
-      if (m < m_size && n < n_size) epilogue(m, n, acc[i][j], static_cast<int>(blockIdx.z));
+      if (m < m_size && n < n_size) epilogue(m, n, acc[i][j], chunk, model);
     }
 }
 
@@ -95,11 +102,13 @@ struct BiasReluEpilogue {
   const float* bias;
   int width;
   bool relu;
-  __device__ void operator()(int m, int n, float value, int) const {
-    value += bias[n];
+  long long y_stride, bias_stride;  // between models
+  __device__ void operator()(int m, int n, float value, int, int model) const {
+    value += bias[model * bias_stride + n];
     // As std::max(value, 0) on the CPU: NaN passes through (fmaxf would turn it into 0 and hide
     // it from the non-finite guard).
-    y[static_cast<long long>(m) * width + n] = relu && value < 0.0f ? 0.0f : value;
+    y[model * y_stride + static_cast<long long>(m) * width + n] =
+        relu && value < 0.0f ? 0.0f : value;
   }
 };
 
@@ -108,8 +117,9 @@ struct InputGradientEpilogue {
   const float* relu_output;
   int width;
   bool accumulate;
-  __device__ void operator()(int m, int n, float value, int) const {
-    const long long index = static_cast<long long>(m) * width + n;
+  long long stride;  // of gx and relu_output, between models
+  __device__ void operator()(int m, int n, float value, int, int model) const {
+    const long long index = model * stride + static_cast<long long>(m) * width + n;
     if (accumulate) value += gx[index];
     if (relu_output != nullptr && !(relu_output[index] > 0.0f)) value = 0.0f;
     gx[index] = value;
@@ -117,19 +127,23 @@ struct InputGradientEpilogue {
 };
 
 struct PartialSumEpilogue {
-  float* partial;  // [chunk][m_size][n_size]
-  int m_size, n_size;
-  __device__ void operator()(int m, int n, float value, int chunk) const {
-    partial[(static_cast<long long>(chunk) * m_size + m) * n_size + n] = value;
+  float* partial;  // [model][chunk][m_size][n_size]
+  int m_size, n_size, chunks;
+  __device__ void operator()(int m, int n, float value, int chunk, int model) const {
+    partial[((static_cast<long long>(model) * chunks + chunk) * m_size + m) * n_size + n] = value;
   }
 };
 
-// partial_bias[chunk][o] = sum of gy[r][o] over the chunk's rows, in row order.
-__global__ void bias_partial_sums(const float* gy, int rows, int out, int chunk_rows,
-                                  float* partial_bias) {
+// partial_bias[model][chunk][o] = sum of gy[model][r][o] over the chunk's rows, in row order.
+__global__ void bias_partial_sums(const float* gy, long long gy_stride, int rows, int out,
+                                  int chunk_rows, float* partial_bias) {
   const int o = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int chunk = static_cast<int>(blockIdx.y);
+  const int chunks = static_cast<int>(gridDim.y);
+  const int model = static_cast<int>(blockIdx.z);
   if (o >= out) return;
+  gy += model * gy_stride;
+  partial_bias += static_cast<long long>(model) * chunks * out;
   const int begin = chunk * chunk_rows, end = min(rows, begin + chunk_rows);
   float sum = 0.0f;
   for (int r = begin; r < end; ++r)
@@ -137,10 +151,17 @@ __global__ void bias_partial_sums(const float* gy, int rows, int out, int chunk_
   partial_bias[static_cast<long long>(chunk) * out + o] = sum;
 }
 
-// gw = sum over chunks of the weight partials, gb likewise; chunks added in order.
+// gw = sum over chunks of the weight partials, gb likewise; chunks added in order. Model
+// blockIdx.y's partials and gradients are `partial_stride` and `grad_stride` further on.
 __global__ void add_partials(const float* partial_w, const float* partial_b, int chunks,
-                             int weight_count, int out, float* gw, float* gb) {
+                             int weight_count, int out, float* gw, float* gb,
+                             long long grad_stride) {
   const int index = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  const long long model = blockIdx.y;
+  partial_w += model * chunks * weight_count;
+  partial_b += model * chunks * out;
+  gw += model * grad_stride;
+  gb += model * grad_stride;
   if (index < weight_count) {
     float sum = 0.0f;
     for (int c = 0; c < chunks; ++c)
@@ -155,12 +176,14 @@ __global__ void add_partials(const float* partial_w, const float* partial_b, int
   }
 }
 
-dim3 tile_grid(int m_size, int n_size, int chunks) {
+dim3 tile_grid(int m_size, int n_size, int depth) {
   return dim3(static_cast<unsigned>((n_size + kTile - 1) / kTile),
-              static_cast<unsigned>((m_size + kTile - 1) / kTile), static_cast<unsigned>(chunks));
+              static_cast<unsigned>((m_size + kTile - 1) / kTile), static_cast<unsigned>(depth));
 }
 
-void check_sizes(int rows, int in, int out, const char* name) {
+void check_sizes(int rows, int in, int out, const char* name, int models = 1) {
+  check_argument(models >= 1 && models <= 65535,
+                 std::string(name) + ": 1 to 65535 models, got " + std::to_string(models));
   const std::string sizes = " (rows " + std::to_string(rows) + ", in " + std::to_string(in) +
                             ", out " + std::to_string(out) + ")";
   check_argument(rows >= 1 && in >= 1 && out >= 1,
@@ -180,23 +203,23 @@ int chunk_rows_for(int rows) {
 }  // namespace
 
 void dense_forward(const float* x, int rows, int in, const float* w, const float* bias, int out,
-                   bool relu, float* y, cudaStream_t stream) {
-  check_sizes(rows, in, out, "dense_forward");
+                   bool relu, float* y, cudaStream_t stream, const ModelStrides& models) {
+  check_sizes(rows, in, out, "dense_forward", models.models);
   // C[rows][out]: A(m, k) = x[m][k] (contiguous in k), B(k, n) = w[n][k] (contiguous in k).
-  tiled_gemm<true, false><<<tile_grid(rows, out, 1), kThreads, 0, stream>>>(
-      rows, out, in, in, Operand{x, in, 1}, Operand{w, in, 1},
-      BiasReluEpilogue{y, bias, out, relu});
+  tiled_gemm<true, false><<<tile_grid(rows, out, models.models), kThreads, 0, stream>>>(
+      rows, out, in, in, 1, Operand{x, in, 1, models.input}, Operand{w, in, 1, models.params},
+      BiasReluEpilogue{y, bias, out, relu, models.output, models.params});
   CUDA_CHECK_LAUNCH("dense_forward");
 }
 
 void dense_backward_input(const float* gy, int rows, int out, const float* w, int in,
-                          bool accumulate, const float* relu_output, float* gx,
-                          cudaStream_t stream) {
-  check_sizes(rows, in, out, "dense_backward_input");
+                          bool accumulate, const float* relu_output, float* gx, cudaStream_t stream,
+                          const ModelStrides& models) {
+  check_sizes(rows, in, out, "dense_backward_input", models.models);
   // C[rows][in]: A(m, k) = gy[m][k] (contiguous in k), B(k, n) = w[k][n] (contiguous in n).
-  tiled_gemm<true, true><<<tile_grid(rows, in, 1), kThreads, 0, stream>>>(
-      rows, in, out, out, Operand{gy, out, 1}, Operand{w, 1, in},
-      InputGradientEpilogue{gx, relu_output, in, accumulate});
+  tiled_gemm<true, true><<<tile_grid(rows, in, models.models), kThreads, 0, stream>>>(
+      rows, in, out, out, 1, Operand{gy, out, 1, models.output}, Operand{w, 1, in, models.params},
+      InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
   CUDA_CHECK_LAUNCH("dense_backward_input");
 }
 
@@ -204,29 +227,36 @@ int dense_row_splits(int rows) {
   return std::clamp((rows + 511) / 512, 1, 64);
 }
 
-std::size_t dense_backward_params_workspace(int rows, int in, int out) {
+std::size_t dense_backward_params_workspace(int rows, int in, int out, int models) {
   const auto splits = static_cast<std::size_t>(dense_row_splits(rows));
-  return splits * static_cast<std::size_t>(out) * static_cast<std::size_t>(in + 1);
+  return static_cast<std::size_t>(models) * splits * static_cast<std::size_t>(out) *
+         static_cast<std::size_t>(in + 1);
 }
 
 void dense_backward_params(const float* gy, const float* x, int rows, int in, int out, float* gw,
-                           float* gb, float* workspace, cudaStream_t stream) {
-  check_sizes(rows, in, out, "dense_backward_params");
+                           float* gb, float* workspace, cudaStream_t stream,
+                           const ModelStrides& models) {
+  check_sizes(rows, in, out, "dense_backward_params", models.models);
   const int chunk_rows = chunk_rows_for(rows);
   const int chunks = (rows + chunk_rows - 1) / chunk_rows;
+  const int count = models.models;
+  check_argument(static_cast<long long>(count) * chunks <= 65535,
+                 "dense_backward_params: models x row chunks exceeds 65535");
   float* partial_w = workspace;
-  float* partial_b = workspace + static_cast<std::size_t>(chunks) * out * in;
+  float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * out * in;
   // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m), B(k, n) = x[k][n].
-  tiled_gemm<false, true><<<tile_grid(out, in, chunks), kThreads, 0, stream>>>(
-      out, in, rows, chunk_rows, Operand{gy, 1, out}, Operand{x, 1, in},
-      PartialSumEpilogue{partial_w, out, in});
+  tiled_gemm<false, true><<<tile_grid(out, in, count * chunks), kThreads, 0, stream>>>(
+      out, in, rows, chunk_rows, chunks, Operand{gy, 1, out, models.output},
+      Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, out, in, chunks});
   CUDA_CHECK_LAUNCH("dense_backward_params (weights)");
-  bias_partial_sums<<<dim3(static_cast<unsigned>((out + 127) / 128), static_cast<unsigned>(chunks)),
-                      128, 0, stream>>>(gy, rows, out, chunk_rows, partial_b);
+  bias_partial_sums<<<dim3(static_cast<unsigned>((out + 127) / 128), static_cast<unsigned>(chunks),
+                           static_cast<unsigned>(count)),
+                      128, 0, stream>>>(gy, models.output, rows, out, chunk_rows, partial_b);
   CUDA_CHECK_LAUNCH("dense_backward_params (bias)");
   const int total = out * in + out;
-  add_partials<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(
-      partial_w, partial_b, chunks, out * in, out, gw, gb);
+  add_partials<<<dim3(static_cast<unsigned>((total + 255) / 256), static_cast<unsigned>(count)),
+                 256, 0, stream>>>(partial_w, partial_b, chunks, out * in, out, gw, gb,
+                                   models.params);
   CUDA_CHECK_LAUNCH("dense_backward_params (reduce)");
 }
 

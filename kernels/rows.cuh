@@ -3,13 +3,29 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+
 #include "training_state.cuh"
 
 namespace vaead::cuda {
 
-// batch[r][j] = rows[order[state->step_in_epoch * batch_size + r]][j] for r < batch_rows.
+// Where each of several models finds its rows: model m's data is `rows` + data[m] * data_stride
+// and its shuffle `order` + order[m] * order_stride (null slot arrays: slot 0 for every model).
+struct DataSlots {
+  int models = 1;
+  const int* data = nullptr;   // device, [models]
+  const int* order = nullptr;  // device, [models]
+  long long data_stride = 0, order_stride = 0;
+};
+
+// batch[m][r][j] = rows_m[order_m[state[m].step_in_epoch * batch_size + r]][j], r < batch_rows.
 void gather_batch(const float* rows, const unsigned* order, const StepState* state, int batch_size,
-                  int batch_rows, int features, float* batch, cudaStream_t stream);
+                  int batch_rows, int features, float* batch, cudaStream_t stream,
+                  const DataSlots& slots = {});
+
+// chunk[m][r][j] = rows_m[first + r][j] for r < chunk_rows: the rows each model scores.
+void gather_chunk(const float* rows, const DataSlots& slots, std::size_t first, int chunk_rows,
+                  int features, float* chunk, cudaStream_t stream);
 
 // scores[r] = mean_j (x - x_hat)^2 (summed in double); per_feature[r][j] = (x - x_hat)^2 when
 // per_feature is not null.

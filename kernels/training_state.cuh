@@ -13,6 +13,15 @@ struct StepState {
   double kl_weight;       // beta_t of the current epoch (double, as the CPU engine holds it)
 };
 
+// Models trained side by side in the same kernels: model m's tensors sit at m * (its stride) in
+// every buffer, and it has its own StepState and TrainingStatus (index m). What differs between
+// the models, on the device:
+struct ModelTable {
+  int models;
+  const std::uint64_t* seed;  // [models]: the eps draws
+  const int* latent;          // [models]: the model's own latent size (<= the padded stride)
+};
+
 // The first non-finite value met, as the CPU engine reports it.
 struct TrainingStatus {
   int failed_step;      // step_in_epoch of the first failing step; -1 while everything is finite

@@ -16,35 +16,49 @@ unsigned blocks_for(std::size_t count, int block = kBlock) {
   return static_cast<unsigned>((count + static_cast<std::size_t>(block) - 1) / block);
 }
 
-__global__ void begin_epoch_kernel(StepState* state, double kl_weight, TrainingStatus* status) {
-  state->step_in_epoch = 0;
-  state->kl_weight = kl_weight;
-  *status = TrainingStatus{-1, 0, INT_MAX};
+// One thread per model.
+__global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, int models,
+                                   TrainingStatus* status) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  state[m].step_in_epoch = 0;
+  state[m].kl_weight = kl_weights[m];
+  status[m] = TrainingStatus{-1, 0, INT_MAX};
 }
 
-__global__ void advance_step_kernel(StepState* state) {
-  state->global_step += 1;
-  state->step_in_epoch += 1;
+__global__ void advance_step_kernel(StepState* state, int models) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  state[m].global_step += 1;
+  state[m].step_in_epoch += 1;
 }
 
-__global__ void reset_state_kernel(StepState* state, TrainingStatus* status) {
-  *state = StepState{0, 0, 0.0};
-  *status = TrainingStatus{-1, 0, INT_MAX};
+__global__ void reset_state_kernel(StepState* state, TrainingStatus* status, int models) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  state[m] = StepState{0, 0, 0.0};
+  status[m] = TrainingStatus{-1, 0, INT_MAX};
 }
 
-// One thread per (row, block of 4 latents): one Philox call gives the 4 normals of the block.
-__global__ void draw_eps_kernel(std::uint64_t seed, const StepState* state, int rows, int latent,
-                                float* eps) {
-  const int blocks_per_row = (latent + 3) / 4;
-  const int index = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (index >= rows * blocks_per_row) return;
-  const int r = index / blocks_per_row, block = index % blocks_per_row;
-  const CounterRng rng{seed, Stream::reparameterization};
-  double normals[4];
-  rng.normal4(static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(r),
-              static_cast<std::uint32_t>(state->global_step), normals);
-  for (int l = 4 * block; l < min(latent, 4 * block + 4); ++l)
-    eps[r * latent + l] = static_cast<float>(normals[l - 4 * block]);
+// One thread per (model, row, block of 4 latents): one Philox call gives the 4 normals of the
+// block. Latents at and beyond the model's own size (padding) get eps = 0, so z = mu = 0 there.
+__global__ void draw_eps_kernel(ModelTable table, const StepState* state, int rows,
+                                int latent_stride, float* eps) {
+  const int blocks_per_row = (latent_stride + 3) / 4;
+  const long long index = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (index >= static_cast<long long>(table.models) * rows * blocks_per_row) return;
+  const int m = static_cast<int>(index / (static_cast<long long>(rows) * blocks_per_row));
+  const int within = static_cast<int>(index % (static_cast<long long>(rows) * blocks_per_row));
+  const int r = within / blocks_per_row, block = within % blocks_per_row;
+  const int latent = table.latent[m];
+  const CounterRng rng{table.seed[m], Stream::reparameterization};
+  double normals[4] = {0.0, 0.0, 0.0, 0.0};
+  if (4 * block < latent)
+    rng.normal4(static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(r),
+                static_cast<std::uint32_t>(state[m].global_step), normals);
+  float* row = eps + (static_cast<long long>(m) * rows + r) * latent_stride;
+  for (int l = 4 * block; l < min(latent_stride, 4 * block + 4); ++l)
+    row[l] = l < latent ? static_cast<float>(normals[l - 4 * block]) : 0.0f;
 }
 
 __global__ void reparameterize_forward_kernel(const float* mu, const float* logvar_raw,
@@ -65,14 +79,15 @@ __device__ double warp_sum(double value) {
   return value;  // complete in lane 0
 }
 
-// One warp per row.
+// One warp per row of every model (`rows` per model, the batch the mean is over).
 __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat, const float* mu,
-                                             const float* logvar, int rows, int features,
-                                             int latent, double* reconstruction, double* kl,
-                                             float* grad_x_hat) {
-  const int warp = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+                                             const float* logvar, int models, int rows,
+                                             int features, int latent, double* reconstruction,
+                                             double* kl, float* grad_x_hat) {
+  const int warp =
+      static_cast<int>((blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) / 32);
   const int lane = static_cast<int>(threadIdx.x % 32);
-  if (warp >= rows) return;
+  if (warp >= models * rows) return;
   const float two_over_rows = static_cast<float>(2.0 / rows);
   const long long row_offset = static_cast<long long>(warp) * features;
   double squared_error = 0.0;
@@ -84,7 +99,8 @@ __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat,
   }
   double kl_sum = 0.0;
   for (int l = lane; l < latent; l += 32) {
-    const double m = mu[warp * latent + l], lv = logvar[warp * latent + l];
+    const long long i = static_cast<long long>(warp) * latent + l;
+    const double m = mu[i], lv = logvar[i];
     kl_sum += 1.0 + lv - m * m - exp(lv);
   }
   squared_error = warp_sum(squared_error);
@@ -95,9 +111,16 @@ __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat,
   }
 }
 
+// One block per model.
 __global__ void sum_loss_parts_kernel(const double* reconstruction, const double* kl, int rows,
-                                      const StepState* state, double* totals) {
+                                      const StepState* state, double* totals,
+                                      std::size_t totals_stride) {
   __shared__ double recon_shared[kBlock], kl_shared[kBlock];
+  const int model = static_cast<int>(blockIdx.x);
+  reconstruction += static_cast<long long>(model) * rows;
+  kl += static_cast<long long>(model) * rows;
+  state += model;
+  totals += model * totals_stride;
   double recon_sum = 0.0, kl_sum = 0.0;
   for (int r = static_cast<int>(threadIdx.x); r < rows; r += kBlock) {
     recon_sum += reconstruction[r];
@@ -121,12 +144,13 @@ __global__ void sum_loss_parts_kernel(const double* reconstruction, const double
 
 __global__ void reparameterize_backward_kernel(const float* grad_z, const float* mu,
                                                const float* logvar, const float* logvar_raw,
-                                               const float* eps, int rows, int count,
+                                               const float* eps, int rows, int latent, int count,
                                                const StepState* state, float low, float high,
                                                float* grad_mu, float* grad_logvar) {
   const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (i >= count) return;
-  const float kl_scale = static_cast<float>(state->kl_weight / rows);
+  const int model = i / (rows * latent);
+  const float kl_scale = static_cast<float>(state[model].kl_weight / rows);
   const float lv = logvar[i];
   const float sigma = expf(lv / 2.0f);
   grad_mu[i] = grad_z[i] + kl_scale * mu[i];
@@ -135,8 +159,15 @@ __global__ void reparameterize_backward_kernel(const float* grad_z, const float*
       inside ? grad_z[i] * eps[i] * sigma / 2.0f + kl_scale * (expf(lv) - 1.0f) / 2.0f : 0.0f;
 }
 
-__global__ void check_finite_kernel(const double* totals, const float* grads, std::size_t count,
-                                    const StepState* state, TrainingStatus* status) {
+// Model m = blockIdx.y; its gradients are grads[m * count, (m + 1) * count).
+__global__ void check_finite_kernel(const double* totals, std::size_t totals_stride,
+                                    const float* grads, std::size_t count, const StepState* state,
+                                    TrainingStatus* status) {
+  const int model = static_cast<int>(blockIdx.y);
+  state += model;
+  status += model;
+  totals += model * totals_stride;
+  grads += model * count;
   const int step = state->step_in_epoch;
   const int failed = status->failed_step;
   if (failed >= 0 && failed != step) return;  // an earlier step failed: that is the report
@@ -151,11 +182,19 @@ __global__ void check_finite_kernel(const double* totals, const float* grads, st
   }
 }
 
+// Model blockIdx.y's slice of the flat buffers (count values each).
 __global__ void adam_kernel(float* params, const float* grads, float* m, float* v,
                             std::size_t count, AdamHyper hyper, const StepState* state,
                             const TrainingStatus* status) {
+  const int model = static_cast<int>(blockIdx.y);
+  state += model;
+  const std::size_t offset = model * count;
+  params += offset;
+  grads += offset;
+  m += offset;
+  v += offset;
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (i >= count || status->failed_step >= 0) return;
+  if (i >= count || status[model].failed_step >= 0) return;
   // The same constants as the CPU engine: computed in double, then rounded to float.
   const double t = static_cast<double>(state->global_step + 1);
   const float step_size = static_cast<float>(hyper.learning_rate / (1.0 - pow(hyper.beta1, t)));
@@ -172,25 +211,31 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
 
 }  // namespace
 
-void begin_epoch(StepState* state, double kl_weight, TrainingStatus* status, cudaStream_t stream) {
-  begin_epoch_kernel<<<1, 1, 0, stream>>>(state, kl_weight, status);
+void begin_epoch(StepState* state, const double* kl_weights, int models, TrainingStatus* status,
+                 cudaStream_t stream) {
+  begin_epoch_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(
+      state, kl_weights, models, status);
   CUDA_CHECK_LAUNCH("begin_epoch");
 }
 
-void advance_step(StepState* state, cudaStream_t stream) {
-  advance_step_kernel<<<1, 1, 0, stream>>>(state);
+void advance_step(StepState* state, int models, cudaStream_t stream) {
+  advance_step_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(state,
+                                                                                           models);
   CUDA_CHECK_LAUNCH("advance_step");
 }
 
-void reset_state(StepState* state, TrainingStatus* status, cudaStream_t stream) {
-  reset_state_kernel<<<1, 1, 0, stream>>>(state, status);
+void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream) {
+  reset_state_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(
+      state, status, models);
   CUDA_CHECK_LAUNCH("reset_state");
 }
 
-void draw_eps(std::uint64_t seed, const StepState* state, int rows, int latent, float* eps,
-              cudaStream_t stream) {
-  const std::size_t threads = static_cast<std::size_t>(rows) * ((latent + 3) / 4);
-  draw_eps_kernel<<<blocks_for(threads), kBlock, 0, stream>>>(seed, state, rows, latent, eps);
+void draw_eps(const ModelTable& table, const StepState* state, int rows, int latent_stride,
+              float* eps, cudaStream_t stream) {
+  const std::size_t threads =
+      static_cast<std::size_t>(table.models) * rows * ((latent_stride + 3) / 4);
+  draw_eps_kernel<<<blocks_for(threads), kBlock, 0, stream>>>(table, state, rows, latent_stride,
+                                                              eps);
   CUDA_CHECK_LAUNCH("draw_eps");
 }
 
@@ -204,43 +249,46 @@ void reparameterize_forward(const float* mu, const float* logvar_raw, const floa
 }
 
 void loss_forward_backward(const float* x, const float* x_hat, const float* mu, const float* logvar,
-                           int rows, int features, int latent, double* reconstruction, double* kl,
-                           float* grad_x_hat, cudaStream_t stream) {
-  loss_forward_backward_kernel<<<blocks_for(static_cast<std::size_t>(rows) * 32), kBlock, 0,
-                                 stream>>>(x, x_hat, mu, logvar, rows, features, latent,
-                                           reconstruction, kl, grad_x_hat);
+                           int models, int rows, int features, int latent, double* reconstruction,
+                           double* kl, float* grad_x_hat, cudaStream_t stream) {
+  loss_forward_backward_kernel<<<blocks_for(static_cast<std::size_t>(models) * rows * 32), kBlock,
+                                 0, stream>>>(x, x_hat, mu, logvar, models, rows, features, latent,
+                                              reconstruction, kl, grad_x_hat);
   CUDA_CHECK_LAUNCH("loss_forward_backward");
 }
 
-void sum_loss_parts(const double* reconstruction, const double* kl, int rows,
-                    const StepState* state, double* totals, cudaStream_t stream) {
-  sum_loss_parts_kernel<<<1, kBlock, 0, stream>>>(reconstruction, kl, rows, state, totals);
+void sum_loss_parts(const double* reconstruction, const double* kl, int models, int rows,
+                    const StepState* state, double* totals, std::size_t totals_stride,
+                    cudaStream_t stream) {
+  sum_loss_parts_kernel<<<static_cast<unsigned>(models), kBlock, 0, stream>>>(
+      reconstruction, kl, rows, state, totals, totals_stride);
   CUDA_CHECK_LAUNCH("sum_loss_parts");
 }
 
 void reparameterize_backward(const float* grad_z, const float* mu, const float* logvar,
-                             const float* logvar_raw, const float* eps, int rows, int latent,
-                             const StepState* state, float low, float high, float* grad_mu,
-                             float* grad_logvar, cudaStream_t stream) {
-  const int count = rows * latent;
+                             const float* logvar_raw, const float* eps, int models, int rows,
+                             int latent, const StepState* state, float low, float high,
+                             float* grad_mu, float* grad_logvar, cudaStream_t stream) {
+  const int count = models * rows * latent;
   reparameterize_backward_kernel<<<blocks_for(static_cast<std::size_t>(count)), kBlock, 0,
-                                   stream>>>(grad_z, mu, logvar, logvar_raw, eps, rows, count,
-                                             state, low, high, grad_mu, grad_logvar);
+                                   stream>>>(grad_z, mu, logvar, logvar_raw, eps, rows, latent,
+                                             count, state, low, high, grad_mu, grad_logvar);
   CUDA_CHECK_LAUNCH("reparameterize_backward");
 }
 
-void check_finite(const double* totals, const float* grads, std::size_t count,
-                  const StepState* state, TrainingStatus* status, cudaStream_t stream) {
-  check_finite_kernel<<<blocks_for(count), kBlock, 0, stream>>>(totals, grads, count, state,
-                                                                status);
+void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
+                  std::size_t count, int models, const StepState* state, TrainingStatus* status,
+                  cudaStream_t stream) {
+  check_finite_kernel<<<dim3(blocks_for(count), static_cast<unsigned>(models)), kBlock, 0,
+                        stream>>>(totals, totals_stride, grads, count, state, status);
   CUDA_CHECK_LAUNCH("check_finite");
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
-                 AdamHyper hyper, const StepState* state, const TrainingStatus* status,
+                 int models, AdamHyper hyper, const StepState* state, const TrainingStatus* status,
                  cudaStream_t stream) {
-  adam_kernel<<<blocks_for(count), kBlock, 0, stream>>>(params, grads, m, v, count, hyper, state,
-                                                        status);
+  adam_kernel<<<dim3(blocks_for(count), static_cast<unsigned>(models)), kBlock, 0, stream>>>(
+      params, grads, m, v, count, hyper, state, status);
   CUDA_CHECK_LAUNCH("adam_update");
 }
 

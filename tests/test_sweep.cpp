@@ -235,5 +235,45 @@ TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
   EXPECT_EQ(scores, run.validation_scores);
 }
 
+TEST(SweepPadding, APaddedModelScoresExactlyAsTheModelAndUnpadsToItself) {
+  // The padding the GPU sweep uses, checked with the CPU engine: a latent-3 model embedded in a
+  // latent-8 network (zero head rows, zero decoder columns) scores every row exactly as before.
+  EngineConfig small;
+  small.architecture = Architecture{7, {16, 9}, 3, {9, 16}};
+  small.threads = 1;
+  EngineConfig large = small;
+  large.architecture.latent_dim = 8;
+  const ParameterLayout from = make_layout(small.architecture),
+                        to = make_layout(large.architecture);
+  const std::vector<float> own = initial_parameters(from, 5);
+  const std::vector<float> padded = embed_parameters(from, to, own);
+  ASSERT_EQ(padded.size(), to.size);
+  EXPECT_EQ(embed_parameters(to, from, padded), own);
+  // The padding is zero: head rows 3..7 (weights and biases), decoder.0 columns 3..7.
+  for (const LinearLayout* head : {&to.mu, &to.logvar})
+    for (int o = 3; o < 8; ++o) {
+      EXPECT_EQ(padded[head->bias_offset + o], 0.0f) << head->name;
+      for (int i = 0; i < head->in; ++i)
+        EXPECT_EQ(padded[head->weight_offset + static_cast<std::size_t>(o) * head->in + i], 0.0f)
+            << head->name;
+    }
+  const LinearLayout& first = to.decoder[0];
+  for (int o = 0; o < first.out; ++o)
+    for (int l = 3; l < 8; ++l)
+      EXPECT_EQ(padded[first.weight_offset + static_cast<std::size_t>(o) * first.in + l], 0.0f);
+  const std::unique_ptr<Engine> a = make_engine(EngineKind::cpu, small);
+  const std::unique_ptr<Engine> b = make_engine(EngineKind::cpu, large);
+  a->set_parameters(own);
+  b->set_parameters(padded);
+  Matrix rows(50, 7);
+  for (std::size_t i = 0; i < rows.values.size(); ++i)
+    rows.values[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i)));
+  std::vector<float> want(50), got(50);
+  a->score(rows, want, nullptr);
+  b->score(rows, got, nullptr);
+  EXPECT_EQ(got, want);
+  EXPECT_THROW(embed_parameters(from, to, padded), InputError);  // sizes are checked
+}
+
 }  // namespace
 }  // namespace vaead

@@ -1,30 +1,52 @@
 // The CUDA engine: parameters, optimizer state and data resident on the device; a training step
 // is a fixed sequence of kernels with no host synchronisation, captured once in a CUDA graph and
 // replayed for every batch of an epoch.
+//
+// One engine trains one model (the Engine interface) or several side by side in the same kernels
+// (a sweep): the model index is a launch dimension of every kernel, each model has its own slice of
+// every buffer, its own seed (initial parameters, shuffles, noise) and KL weight, and its own data
+// set among the resident ones. Latent sizes are padded to the largest: the padded latents have
+// zero weights, zero noise and zero gradients, so a padded model computes exactly what the model
+// alone computes (sums gain only exact zeros).
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <memory>
+#include <span>
 #include <vector>
 
+#include "auc.cuh"
+#include "dense.cuh"
 #include "device_buffer.cuh"
 #include "permutation.cuh"
+#include "rows.cuh"
 #include "training_state.cuh"
 #include "vaead/engine.hpp"
 
 namespace vaead::cuda {
 
+// One of the models an engine trains side by side.
+struct ModelSpec {
+  int latent_dim = 1;
+  std::uint64_t seed = 0;
+  int data_slot = 0;  // the resident data set it trains on and is scored on
+};
+
 class CudaEngine final : public Engine {
  public:
   explicit CudaEngine(const EngineConfig& config);
+  // Models sharing everything in `config` but their latent size and seed (config's latent_dim and
+  // seed are not used), on `data_slots` resident data sets.
+  CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models, int data_slots);
   ~CudaEngine() override;
   CudaEngine(const CudaEngine&) = delete;
   CudaEngine& operator=(const CudaEngine&) = delete;
 
+  // The Engine interface: one model (train_step and per-feature scores need exactly one).
   std::string name() const override { return "cuda"; }
-  const ParameterLayout& layout() const override { return layout_; }
-  std::vector<float> parameters() const override;
+  const ParameterLayout& layout() const override { return model_layouts_[0]; }
+  std::vector<float> parameters() const override { return parameters_of(0); }
   void set_parameters(std::span<const float> values) override;
   std::vector<float> gradients() const override;
   void set_training_data(const Matrix& rows) override;
@@ -35,15 +57,33 @@ class CudaEngine final : public Engine {
   std::size_t training_rows() const override { return train_count_; }
   void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override;
 
+  // Every model.
+  int models() const { return models_; }
+  // Model m's parameters in its own (unpadded) layout.
+  std::vector<float> parameters_of(int model) const;
+  // Draws data slot s with configs[s] (one config per slot), as load_synthetic does.
+  std::vector<ResidentSplits> load_synthetic_slots(std::span<const SyntheticConfig> configs);
+  // One epoch of every model, model m with kl_weights[m]; one synchronisation.
+  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights);
+  // [model][row]: each model's scores of its own slot's resident validation or test rows.
+  std::vector<std::vector<float>> score_resident_models(ResidentSplit split);
+  // [model][row]: every model's scores of `rows`.
+  std::vector<std::vector<float>> score_models(const Matrix& rows);
+  // ROC-AUC and AP of each model's last scores (score_resident_models / score_models) against
+  // labels[model], in one segmented pass on the device.
+  std::vector<RankingMetrics> rank_last_scores(
+      const std::vector<std::vector<std::uint8_t>>& labels);
+
  private:
-  // Device activations for up to `capacity` rows.
+  // Device activations of every model for up to `capacity` rows each.
   struct Activations {
     std::size_t capacity = 0;
-    std::vector<DeviceBuffer<float>> encoder, decoder;  // [rows][out]; decoder.back() is x_hat
-    DeviceBuffer<float> mu, logvar_raw, logvar, z, eps, grad_mu, grad_logvar;  // [rows][latent]
-    DeviceBuffer<float> grad_a, grad_b;                                        // [rows][widest]
-    DeviceBuffer<float> batch;                                                 // [rows][features]
-    DeviceBuffer<double> reconstruction, kl;                                   // [rows]
+    std::vector<DeviceBuffer<float>> encoder, decoder;  // [models][rows][out]
+    DeviceBuffer<float> mu, logvar_raw, logvar, z, eps, grad_mu, grad_logvar;  // [models][rows][L]
+    DeviceBuffer<float> grad_a, grad_b;       // [models][rows][widest]
+    DeviceBuffer<float> batch;                // [models][rows][features]
+    DeviceBuffer<double> reconstruction, kl;  // [models][rows]
+    DeviceBuffer<float> scores;               // [models][rows]
   };
   enum class BatchSource { gather, uploaded };
   enum class NoiseSource { drawn, uploaded };
@@ -53,27 +93,46 @@ class CudaEngine final : public Engine {
   using Graph = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphDeleter>;
 
   void reserve(Activations& act, std::size_t rows);
+  void reserve_epoch(std::size_t train_rows);
   void enqueue_forward(Activations& act, const float* x, int rows, const float* eps);
   void enqueue_backward(Activations& act, const float* x, int rows);
   void enqueue_step(int rows, BatchSource batch, NoiseSource noise);
   Graph capture_step(int rows);
   void drop_graphs();
-  void score_device_rows(const float* rows, std::size_t count, float* scores, float* per_feature);
+  // scores [models][count] of each model's rows (rows of slot data[m], or shared when slots has
+  // no data array); per_feature [count][features] of model 0 when not null.
+  void score_device_rows(const float* rows, const DataSlots& slots, std::size_t count,
+                         float* scores, float* per_feature);
+  std::vector<std::vector<float>> last_scores(std::size_t count) const;
+  ModelTable model_table() const;
+  DataSlots train_slots() const;
+  ModelStrides strides(int rows, int in, int out) const;
   float* weights(const LinearLayout& l) { return params_.data() + l.weight_offset; }
   float* bias(const LinearLayout& l) { return params_.data() + l.bias_offset; }
 
   EngineConfig config_;
-  ParameterLayout layout_;
+  std::vector<ModelSpec> specs_;
+  int models_ = 1, data_slots_ = 1;
+  ParameterLayout layout_;                      // padded to the largest latent size
+  std::vector<ParameterLayout> model_layouts_;  // each model's own
+  std::vector<std::uint64_t> order_seeds_;      // one shuffle per distinct seed
   cudaStream_t stream_ = nullptr;
-  DeviceBuffer<float> params_, grads_, adam_m_, adam_v_, workspace_;
-  DeviceBuffer<StepState> state_;
-  DeviceBuffer<TrainingStatus> status_;
-  DeviceBuffer<double> step_totals_;  // [steps per epoch][2]: reconstruction and KL sums
+  DeviceBuffer<std::uint64_t> model_seed_;
+  DeviceBuffer<int> model_latent_, data_slot_, order_slot_;
+  DeviceBuffer<double> kl_weights_;
+  DeviceBuffer<float> params_, grads_, adam_m_, adam_v_, workspace_;  // [models][layout_.size]
+  DeviceBuffer<StepState> state_;                                     // [models]
+  DeviceBuffer<TrainingStatus> status_;                               // [models]
+  DeviceBuffer<double> step_totals_;  // [models][steps per epoch][2]: reconstruction, KL sums
+  std::size_t totals_stride_ = 2;
   Activations train_act_, score_act_;
-  DeviceBuffer<float> train_rows_, validation_rows_, test_rows_, scores_;
-  std::size_t train_count_ = 0, validation_count_ = 0, test_count_ = 0;
+  DeviceBuffer<float> train_rows_, validation_rows_, test_rows_;  // [slots][rows][features]
+  DeviceBuffer<float> scores_;                                    // [models][rows]
+  DeviceBuffer<std::uint8_t> labels_;                             // [models][rows]
+  std::size_t train_count_ = 0, validation_count_ = 0, test_count_ = 0, scored_count_ = 0;
   DevicePermutation shuffle_;
-  Graph full_step_, last_step_;  // batches of batch_size rows; the partial last batch
+  DeviceBuffer<unsigned> orders_;  // [distinct seeds][train rows]
+  Graph full_step_, last_step_;    // batches of batch_size rows; the partial last batch
 };
 
 }  // namespace vaead::cuda

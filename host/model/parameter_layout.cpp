@@ -103,4 +103,25 @@ std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64
   return values;
 }
 
+std::vector<float> embed_parameters(const ParameterLayout& from, const ParameterLayout& to,
+                                    std::span<const float> values) {
+  require(values.size() == from.size, "expected " + std::to_string(from.size) +
+                                          " parameters, got " + std::to_string(values.size()));
+  const std::vector<const LinearLayout*> source = from.layers(), target = to.layers();
+  require(source.size() == target.size(), "the two layouts have different layer counts");
+  std::vector<float> out(to.size, 0.0f);
+  for (std::size_t k = 0; k < source.size(); ++k) {
+    const LinearLayout &a = *source[k], &b = *target[k];
+    require(a.name == b.name, "the two layouts name layer " + std::to_string(k) + " differently");
+    const int rows = std::min(a.out, b.out), cols = std::min(a.in, b.in);
+    for (int o = 0; o < rows; ++o) {
+      for (int i = 0; i < cols; ++i)
+        out[b.weight_offset + static_cast<std::size_t>(o) * b.in + i] =
+            values[a.weight_offset + static_cast<std::size_t>(o) * a.in + i];
+      out[b.bias_offset + o] = values[a.bias_offset + o];
+    }
+  }
+  return out;
+}
+
 }  // namespace vaead

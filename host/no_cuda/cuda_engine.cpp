@@ -1,11 +1,23 @@
-// make_cuda_engine for builds without CUDA.
+// The CUDA entry points for builds without CUDA.
 #include "cuda/engine_factory.hpp"
 #include "vaead/error.hpp"
 
 namespace vaead {
+namespace {
+
+[[noreturn]] void no_cuda() {
+  throw InputError("this build of vaead has no CUDA support (nvcc was not found at build time)");
+}
+
+}  // namespace
 
 std::unique_ptr<Engine> make_cuda_engine(const EngineConfig&) {
-  throw InputError("this build of vaead has no CUDA support (nvcc was not found at build time)");
+  no_cuda();
+}
+
+std::vector<DeviceRun> train_on_device(const ExperimentConfig&, const std::vector<SweepPoint>&,
+                                       const ExperimentCallbacks&) {
+  no_cuda();
 }
 
 }  // namespace vaead

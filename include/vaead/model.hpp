@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,5 +62,13 @@ ParameterLayout make_layout(const Architecture& architecture);
 // PyTorch's default Linear initialization: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
 // the counter-based generator (Stream::initialization) with `seed`.
 std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64_t seed);
+
+// `values` (laid out by `from`) in the layout `to` of the same network with another latent size:
+// each tensor's common block [min rows][min cols] is copied and the rest is 0. From a model into
+// a larger latent this is padding: the latents beyond the model's own have zero head rows and
+// zero decoder columns, so (with their noise at 0) they compute nothing and learn nothing. Back
+// into the model's own layout it removes the padding.
+std::vector<float> embed_parameters(const ParameterLayout& from, const ParameterLayout& to,
+                                    std::span<const float> values);
 
 }  // namespace vaead

@@ -29,7 +29,10 @@ TEST(GpuOps, EpsAreTheCpuEnginesDraws) {
     const long long step = 12345;
     auto state = device_state(step, 0, 0.0);
     cuda::DeviceBuffer<float> eps(static_cast<std::size_t>(rows) * latent);
-    cuda::draw_eps(99, state.data(), rows, latent, eps.data(), nullptr);
+    auto seed = to_device(std::vector<std::uint64_t>{99});
+    auto own_latent = to_device(std::vector<int>{latent});
+    cuda::draw_eps(cuda::ModelTable{1, seed.data(), own_latent.data()}, state.data(), rows, latent,
+                   eps.data(), nullptr);
     const CounterRng rng{99, Stream::reparameterization};
     std::vector<double> expected;
     for (int r = 0; r < rows; ++r)
@@ -60,7 +63,7 @@ TEST(GpuOps, ReparameterizationForwardAndBackward) {
   cuda::reparameterize_forward(dmu.data(), draw.data(), deps.data(), rows, latent, low, high,
                                logvar.data(), z.data(), nullptr);
   auto state = device_state(0, 0, kl_weight);
-  cuda::reparameterize_backward(dgz.data(), dmu.data(), logvar.data(), draw.data(), deps.data(),
+  cuda::reparameterize_backward(dgz.data(), dmu.data(), logvar.data(), draw.data(), deps.data(), 1,
                                 rows, latent, state.data(), low, high, grad_mu.data(),
                                 grad_logvar.data(), nullptr);
   std::vector<double> want_z, want_gmu, want_glv;
@@ -90,10 +93,10 @@ TEST(GpuOps, FusedLossPartsAndGradientAndTheirSums) {
     auto dlv = to_device(logvar.values);
     cuda::DeviceBuffer<double> recon(rows), kl(rows), totals(8);
     cuda::DeviceBuffer<float> grad(x.values.size());
-    cuda::loss_forward_backward(dx.data(), dxh.data(), dmu.data(), dlv.data(), rows, features,
+    cuda::loss_forward_backward(dx.data(), dxh.data(), dmu.data(), dlv.data(), 1, rows, features,
                                 latent, recon.data(), kl.data(), grad.data(), nullptr);
     auto state = device_state(0, 3, 1.0);  // slot 3
-    cuda::sum_loss_parts(recon.data(), kl.data(), rows, state.data(), totals.data(), nullptr);
+    cuda::sum_loss_parts(recon.data(), kl.data(), 1, rows, state.data(), totals.data(), 8, nullptr);
     std::vector<double> want_recon, want_kl, want_grad;
     double recon_sum = 0, kl_sum = 0;
     for (int r = 0; r < rows; ++r) {
@@ -132,7 +135,7 @@ TEST(GpuOps, AdamMatchesTorchFormulaAndStopsAfterAFailure) {
   auto state = device_state(6, 0, 0.0);  // t = 7
   auto status = to_device(std::vector<cuda::TrainingStatus>{{-1, 0, INT_MAX}});
   const cuda::AdamHyper hyper{0.01, 0.8, 0.95, 1e-6};
-  cuda::adam_update(dp.data(), dg.data(), dm.data(), dv.data(), count, hyper, state.data(),
+  cuda::adam_update(dp.data(), dg.data(), dm.data(), dv.data(), count, 1, hyper, state.data(),
                     status.data(), nullptr);
   std::vector<double> want;
   for (std::size_t i = 0; i < count; ++i) {
@@ -145,7 +148,7 @@ TEST(GpuOps, AdamMatchesTorchFormulaAndStopsAfterAFailure) {
   EXPECT_TRUE(all_close(updated, want, 1e-6, 1e-5));
   // A recorded failure freezes every parameter.
   auto failed = to_device(std::vector<cuda::TrainingStatus>{{2, 1, INT_MAX}});
-  cuda::adam_update(dp.data(), dg.data(), dm.data(), dv.data(), count, hyper, state.data(),
+  cuda::adam_update(dp.data(), dg.data(), dm.data(), dv.data(), count, 1, hyper, state.data(),
                     failed.data(), nullptr);
   EXPECT_EQ(dp.to_host(nullptr), updated);
 }
@@ -159,7 +162,8 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   auto totals = to_device(std::vector<double>{1.0, 2.0, 3.0, 4.0});
   auto status = to_device(std::vector<cuda::TrainingStatus>{{-1, 0, INT_MAX}});
   auto step1 = device_state(10, 1, 1.0);
-  cuda::check_finite(totals.data(), dg.data(), grads.size(), step1.data(), status.data(), nullptr);
+  cuda::check_finite(totals.data(), 4, dg.data(), grads.size(), 1, step1.data(), status.data(),
+                     nullptr);
   cuda::TrainingStatus got = status.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);
   EXPECT_EQ(got.loss_non_finite, 0);
@@ -168,7 +172,8 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   grads[5] = std::nanf("");
   auto dg2 = to_device(grads);
   auto step2 = device_state(11, 2, 1.0);
-  cuda::check_finite(totals.data(), dg2.data(), grads.size(), step2.data(), status.data(), nullptr);
+  cuda::check_finite(totals.data(), 4, dg2.data(), grads.size(), 1, step2.data(), status.data(),
+                     nullptr);
   got = status.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);
   EXPECT_EQ(got.bad_gradient, 77);
@@ -177,7 +182,7 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   auto fresh = to_device(std::vector<cuda::TrainingStatus>{{-1, 0, INT_MAX}});
   std::vector<float> finite(5000, 0.5f);
   auto dg3 = to_device(finite);
-  cuda::check_finite(nan_totals.data(), dg3.data(), finite.size(), step1.data(), fresh.data(),
+  cuda::check_finite(nan_totals.data(), 4, dg3.data(), finite.size(), 1, step1.data(), fresh.data(),
                      nullptr);
   got = fresh.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);

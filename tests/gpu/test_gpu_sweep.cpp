@@ -1,0 +1,162 @@
+// Many models in one CUDA engine: each model computes what it computes alone (padding to the
+// largest latent size and its neighbours change nothing), the segmented AUC pass equals the CPU's
+// metrics per model, and a whole sweep on the device agrees with the CPU sweep.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "auc.cuh"
+#include "cuda/cuda_engine.hpp"
+#include "device_buffer.cuh"
+#include "gpu_support.hpp"
+#include "test_support.hpp"
+#include "vaead/experiment.hpp"
+#include "vaead/metrics.hpp"
+
+namespace vaead {
+namespace {
+
+using testing::all_close;
+using testing::random_matrix;
+
+EngineConfig small_config() {
+  EngineConfig config;
+  config.architecture = Architecture{13, {40, 17}, 1, {9, 31}};
+  config.batch_size = 96;
+  return config;
+}
+
+std::vector<float> trained_alone(const cuda::ModelSpec& spec, const Matrix& rows,
+                                 std::span<const double> kl_per_epoch) {
+  EngineConfig config = small_config();
+  config.architecture.latent_dim = spec.latent_dim;
+  config.seed = spec.seed;
+  cuda::CudaEngine engine(config);
+  engine.set_training_data(rows);
+  for (std::size_t e = 0; e < kl_per_epoch.size(); ++e)
+    EXPECT_FALSE(engine.train_epoch(static_cast<int>(e), kl_per_epoch[e]).non_finite);
+  return engine.parameters();
+}
+
+TEST(GpuSweep, EachModelBesideOthersEqualsTheModelAlone) {
+  VAEAD_REQUIRE_GPU();
+  const Matrix rows = random_matrix<float>(500, 13, 5);  // 5 full batches and a partial one
+  const std::vector<cuda::ModelSpec> specs = {
+      {1, 3, 0}, {8, 3, 0}, {3, 4, 0}, {8, 9, 0}, {5, 4, 0}};
+  const std::vector<double> betas = {1.0, 0.01, 0.5, 1.0, 0.1};
+  cuda::CudaEngine engine(small_config(), specs, 1);
+  engine.set_training_data(rows);
+  std::vector<std::vector<double>> kl(specs.size());
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    std::vector<double> weights;
+    for (std::size_t m = 0; m < specs.size(); ++m) {
+      weights.push_back(betas[m] * epoch / 2.0);
+      kl[m].push_back(weights.back());
+    }
+    for (const EpochResult& result : engine.train_epochs(epoch, weights))
+      EXPECT_FALSE(result.non_finite);
+  }
+  for (std::size_t m = 0; m < specs.size(); ++m) {
+    SCOPED_TRACE("model " + std::to_string(m) + ", latent " + std::to_string(specs[m].latent_dim));
+    const std::vector<float> alone = trained_alone(specs[m], rows, kl[m]);
+    // The same kernels on the same numbers, with only exact zeros added by the padding.
+    EXPECT_TRUE(all_close(engine.parameters_of(static_cast<int>(m)), alone, 1e-6, 1e-5,
+                          [](std::size_t i) { return std::to_string(i); }));
+  }
+  // Scores of every model at once equal each model's own.
+  const Matrix probe = random_matrix<float>(300, 13, 6);
+  const auto all = engine.score_models(probe);
+  for (std::size_t m = 0; m < specs.size(); ++m) {
+    EngineConfig config = small_config();
+    config.architecture.latent_dim = specs[m].latent_dim;
+    cuda::CudaEngine alone(config);
+    alone.set_parameters(engine.parameters_of(static_cast<int>(m)));
+    std::vector<float> scores(probe.rows);
+    alone.score(probe, scores, nullptr);
+    EXPECT_TRUE(all_close(all[m], scores, 1e-7, 1e-6,
+                          [](std::size_t i) { return "row " + std::to_string(i); }))
+        << "model " << m;
+  }
+}
+
+TEST(GpuSweep, NeighboursCannotLeakIntoAModel) {
+  VAEAD_REQUIRE_GPU();
+  const Matrix rows = random_matrix<float>(300, 13, 7);
+  const cuda::ModelSpec watched{2, 11, 0};
+  const auto train = [&](std::vector<cuda::ModelSpec> specs, std::vector<double> weights) {
+    cuda::CudaEngine engine(small_config(), specs, 1);
+    engine.set_training_data(rows);
+    for (int epoch = 0; epoch < 2; ++epoch)
+      engine.train_epochs(epoch, weights);
+    return engine.parameters_of(0);
+  };
+  // The watched model first; then wildly different neighbours (larger latents: more padding).
+  const std::vector<float> a = train({watched, {1, 1, 0}}, {0.5, 0.5});
+  const std::vector<float> b = train({watched, {16, 2, 0}, {7, 3, 0}}, {0.5, 5.0, 0.0});
+  EXPECT_TRUE(all_close(a, b, 0.0, 1e-6, [](std::size_t i) { return std::to_string(i); }));
+}
+
+TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
+  VAEAD_REQUIRE_GPU();
+  const std::size_t segments = 6, n = 20000;
+  std::vector<float> scores(segments * n);
+  std::vector<std::uint8_t> labels(segments * n);
+  for (std::size_t s = 0; s < segments; ++s)
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t k = s * n + i;
+      labels[k] = (i * 7 + s) % 10 == 0 ? 1 : 0;
+      // Rounded to 1/64: many ties, within and across classes; +0 and -0 in segment 2.
+      const double value =
+          std::round(64.0 * std::abs(std::sin(0.001 * i * (s + 1)) + (labels[k] ? 0.3 * s : 0.0))) /
+          64.0;
+      scores[k] = static_cast<float>(s == 2 && i % 2 == 0 ? -value : value);
+    }
+  for (std::size_t i = 0; i < n; ++i)
+    labels[4 * n + i] = 0;  // segment 4: no anomaly
+  auto device_scores = testing::to_device(scores);
+  auto device_labels = testing::to_device(labels);
+  const auto metrics = cuda::device_ranking_metrics_segmented(
+      device_scores.data(), device_labels.data(), segments, n, nullptr);
+  ASSERT_EQ(metrics.size(), segments);
+  for (std::size_t s = 0; s < segments; ++s) {
+    const std::span<const float> seg_scores(scores.data() + s * n, n);
+    const std::span<const std::uint8_t> seg_labels(labels.data() + s * n, n);
+    if (s == 4) {
+      EXPECT_TRUE(std::isnan(metrics[s].roc_auc));
+      continue;
+    }
+    EXPECT_NEAR(metrics[s].roc_auc, roc_auc(seg_scores, seg_labels), 1e-12) << "segment " << s;
+    EXPECT_NEAR(metrics[s].average_precision, average_precision(seg_scores, seg_labels), 1e-12)
+        << "segment " << s;
+  }
+}
+
+TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
+  VAEAD_REQUIRE_GPU();
+  ExperimentConfig config;
+  config.data.train_rows = 3000;
+  config.data.validation_rows = 800;
+  config.data.test_rows = 1000;
+  config.train.epochs = 8;
+  config.train.kl_warmup_epochs = 3;
+  config.latent_dims = {2, 8};
+  config.betas = {1.0, 0.01};
+  config.seed_count = 2;
+  const ExperimentResult cpu = run_experiment(config);
+  config.device = EngineKind::cuda;
+  const ExperimentResult gpu = run_experiment(config);
+  ASSERT_EQ(cpu.runs.size(), gpu.runs.size());
+  for (std::size_t i = 0; i < cpu.runs.size(); ++i) {
+    SCOPED_TRACE("run " + std::to_string(i));
+    EXPECT_EQ(gpu.runs[i].latent_dim, cpu.runs[i].latent_dim);
+    EXPECT_EQ(gpu.runs[i].beta, cpu.runs[i].beta);
+    EXPECT_NEAR(gpu.runs[i].training.epochs[0].mean.loss, cpu.runs[i].training.epochs[0].mean.loss,
+                1e-3 * cpu.runs[i].training.epochs[0].mean.loss);
+    EXPECT_NEAR(gpu.runs[i].roc_auc, cpu.runs[i].roc_auc, 0.02);
+    EXPECT_NEAR(gpu.runs[i].validation_error, cpu.runs[i].validation_error,
+                0.05 * cpu.runs[i].validation_error);
+  }
+}
+
+}  // namespace
+}  // namespace vaead
