@@ -17,18 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "vaead/experiment.hpp"
 
 namespace {
 
 using namespace vaead;
+using bench::median;
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 ExperimentConfig sweep_of(int models, int train_rows, int epochs, int threads, EngineKind device) {
   ExperimentConfig config;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "vaead/engine.hpp"
 #include "vaead/standardizer.hpp"
 #include "vaead/synthetic.hpp"
@@ -22,6 +23,7 @@
 namespace {
 
 using namespace vaead;
+using bench::median;
 
 // The training rows, tiled to at least `rows` so that large batches make several steps.
 Matrix tiled(const Matrix& base, std::size_t rows) {
@@ -29,12 +31,6 @@ Matrix tiled(const Matrix& base, std::size_t rows) {
   for (std::size_t r = 0; r < out.rows; ++r)
     std::copy(base.row(r % base.rows), base.row(r % base.rows) + base.cols, out.row(r));
   return out;
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 }  // namespace

@@ -3,13 +3,21 @@
 #   echo /.deps/ >> .git/info/exclude
 #   mkdir -p .deps/include && cp -r /usr/include/CLI /usr/include/nlohmann .deps/include/
 #   cp -r /usr/src/googletest .deps/
-#   run: bash bench/device_check.sh      carry: [".deps"]      timeout_s: ~420
+#   run: bash bench/device_check.sh correctness   carry: [".deps"]   timeout_s: ~540
+#   then, on the still-warm machine (the build is kept): bash bench/device_check.sh bench
+#   (or `all` for both in one call, when the lease allows ~15 minutes)
 # It builds for sm_90 on every core, runs the whole test suite (the GPU tests run here),
 # compute-sanitizer memcheck and racecheck over the GPU tests, the seed study on the GPU and on
 # the CPU, the training and sweep benchmarks with the PyTorch sweep peer, then prints a short
 # summary last. Logs go to $OUT (at
 # most 8 files). Phases go on after a failure, so one call reports everything.
 set -u
+part="${1:-all}"  # correctness | bench | all
+case "$part" in correctness | bench | all) ;; *)
+  echo "usage: device_check.sh [correctness|bench|all]" >&2
+  exit 2
+  ;;
+esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$root/out}"
 mkdir -p "$out"
@@ -47,6 +55,8 @@ phase configure "$out/build.log" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_B
   -DCMAKE_CUDA_ARCHITECTURES=90 -DVAEAD_WERROR=ON -DVAEAD_CUDA=ON "${deps[@]}"
 phase build "$out/build.log" cmake --build "$build" --parallel "$jobs"
 
+gpu_skipped=0
+if [ "$part" != bench ]; then
 phase tests "$out/tests.log" ctest --test-dir "$build" --output-on-failure --parallel 4 --timeout 300
 gpu_skipped=$(grep -c "Skipped" "$out/tests.log")
 
@@ -70,10 +80,16 @@ phase experiment_cuda "$out/experiment.log" "$vaead" experiment --device cuda \
   --json "$out/experiment_cuda.json"
 phase experiment_cpu "$out/experiment.log" "$vaead" experiment --device cpu \
   --json "$out/experiment_cpu.json"
+fi
+
+if [ "$part" != correctness ]; then
 
 bench_dir="$build/bench"
-phase bench_train "$out/bench.log" "$bench_dir/bench_train" --device cuda \
-  --json "$out/bench_train_cuda.json"
+# Issue 4's GPU tables, trimmed to fit the lease: training at batch 4096 and 65536 (latent 8)
+# against PyTorch eager, torch.compile and CUDA graphs; kernels vs cuBLAS(Lt); AUC vs a bare sort
+# and scikit-learn; data generation vs a copy. Ratios at the end of bench.log.
+phase side_by_side "$out/bench.log" env BUILD="$build" OUT="$out" BATCHES=4096,65536 LATENTS=8 \
+  REPEATS=3 timeout 240 bash "$root/bench/side_by_side.sh" cuda
 # Sweep throughput: M models at once against M single runs (one repeat: lease time), then the
 # same models in PyTorch eager on the same GPU (issue 6: 64 models >= 20x vaead one by one and
 # >= 100x PyTorch eager).
@@ -85,6 +101,7 @@ sweep_data="$(mktemp -d)"
 phase torch_sweep "$out/bench.log" timeout 150 python3 "$root/bench/peers/torch_sweep.py" \
   --data "$sweep_data/train.csv" --device cuda --models 1,8,64 --repeats 1 \
   --json "$out/torch_sweep_cuda.json"
+fi
 
 {
   echo "# device check"
@@ -95,8 +112,10 @@ phase torch_sweep "$out/bench.log" timeout 150 python3 "$root/bench/peers/torch_
   echo "|---|---|---|"
   for row in "${status[@]}"; do echo "| ${row//|/ | } |"; done
   echo
-  echo "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1); skipped lines: $gpu_skipped"
-  grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.log" | sed 's/^/    /'
+  echo "part: $part"
+  [ -f "$out/tests.log" ] &&
+    echo "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1); skipped lines: $gpu_skipped"
+  [ -f "$out/sanitizer.log" ] && grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.log" | sed 's/^/    /'
   echo
   python3 - "$out/experiment_cuda.json" "$out/experiment_cpu.json" <<'PY'
 import json, sys, statistics as st
@@ -121,6 +140,8 @@ if gpu and cpu:
               f"{mean(c,'train_seconds'):.2f} | {mean(g,'samples_per_second'):.0f} |")
 PY
   echo
+  [ -f "$out/bench.log" ] && sed -n '/^ratios (vaead/,$p' "$out/bench.log" | grep -v "^==" | head -40
+  echo
   python3 - "$out/bench_sweep_cuda.json" "$out/torch_sweep_cuda.json" <<'PY'
 import json, sys
 try:
@@ -143,6 +164,6 @@ if vaead:
 PY
   echo
   echo "failed tests:"
-  grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | head -20
+  [ -f "$out/tests.log" ] && grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | head -20
 } >"$summary" 2>&1
 cat "$summary"

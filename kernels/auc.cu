@@ -32,13 +32,17 @@ namespace vaead::cuda {
 namespace {
 
 using Count = unsigned long long;
-using Key = unsigned long long;  // segment in the high word, descending score order in the low
+// Sort keys: the descending score order in the low 32 bits and, with several segments, the segment
+// in the high 32 (one segment sorts 32-bit keys: half the radix passes).
+template <class Key>
+constexpr bool kSegmented = sizeof(Key) == 8;
 
 struct IsNan {
   __device__ bool operator()(float value) const { return isnan(value); }
 };
 
 // Ascending order of the keys = segment order, then descending scores; -0 and +0 are one score.
+template <class Key>
 struct SegmentScoreKey {
   const float* scores;
   std::size_t n;
@@ -46,12 +50,21 @@ struct SegmentScoreKey {
     const float value = scores[i] == 0.0f ? 0.0f : scores[i];
     const unsigned bits = __float_as_uint(value);
     const unsigned ascending = (bits & 0x80000000u) != 0 ? ~bits : (bits | 0x80000000u);
-    return (static_cast<Key>(i / n) << 32) | static_cast<Key>(~ascending);
+    if constexpr (kSegmented<Key>)
+      return (static_cast<Key>(i / n) << 32) | static_cast<Key>(~ascending);
+    else
+      return ~ascending;
   }
 };
 
+template <class Key>
 struct SegmentOf {
-  __host__ __device__ Count operator()(Key key) const { return key >> 32; }
+  __host__ __device__ Count operator()(Key key) const {
+    if constexpr (kSegmented<Key>)
+      return key >> 32;
+    else
+      return 0;
+  }
 };
 
 struct AsCount {
@@ -93,12 +106,12 @@ struct AddTerms {
 
 }  // namespace
 
-std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores,
-                                                             const std::uint8_t* labels,
-                                                             std::size_t segments, std::size_t n,
-                                                             cudaStream_t stream) {
-  check_argument(n > 0 && segments > 0, "device_ranking_metrics: no scores");
-  check_argument(segments < (1ull << 31), "device_ranking_metrics: too many segments");
+namespace {
+
+template <class Key>
+std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint8_t* labels,
+                                            std::size_t segments, std::size_t n,
+                                            cudaStream_t stream) {
   const std::size_t total = segments * n;
   const auto policy = thrust::cuda::par.on(stream);
   const thrust::device_ptr<const float> score_ptr(scores);
@@ -110,7 +123,7 @@ std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores
   thrust::device_vector<Key> keys(total);
   thrust::device_vector<std::uint8_t> sorted_labels(label_ptr, label_ptr + total);
   const thrust::counting_iterator<std::size_t> index(0);
-  thrust::transform(policy, index, index + total, keys.begin(), SegmentScoreKey{scores, n});
+  thrust::transform(policy, index, index + total, keys.begin(), SegmentScoreKey<Key>{scores, n});
   thrust::sort_by_key(policy, keys.begin(), keys.end(), sorted_labels.begin());  // radix sort
 
   // Groups of equal (segment, score): (size, anomalies); a group never spans two segments.
@@ -124,7 +137,7 @@ std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores
       thrust::make_zip_iterator(thrust::make_tuple(size.begin(), anomalies.begin())),
       thrust::equal_to<Key>(), AddPairs{});
   const auto groups = static_cast<std::size_t>(ends.first - group_keys.begin());
-  const auto group_segment = thrust::make_transform_iterator(group_keys.begin(), SegmentOf{});
+  const auto group_segment = thrust::make_transform_iterator(group_keys.begin(), SegmentOf<Key>{});
 
   thrust::device_vector<Count> end(groups), anomalies_through(groups);
   thrust::inclusive_scan_by_key(policy, group_segment, group_segment + groups, size.begin(),
@@ -174,6 +187,18 @@ std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores
     m.average_precision = host_precision_sums[s] / static_cast<double>(p);
   }
   return metrics;
+}
+
+}  // namespace
+
+std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores,
+                                                             const std::uint8_t* labels,
+                                                             std::size_t segments, std::size_t n,
+                                                             cudaStream_t stream) {
+  check_argument(n > 0 && segments > 0, "device_ranking_metrics: no scores");
+  check_argument(segments < (1ull << 31), "device_ranking_metrics: too many segments");
+  if (segments == 1) return ranking_metrics<unsigned>(scores, labels, segments, n, stream);
+  return ranking_metrics<unsigned long long>(scores, labels, segments, n, stream);
 }
 
 RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* labels,
