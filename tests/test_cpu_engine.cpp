@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cpu/cpu_engine.hpp"
+#include "cpu/dense_ops.hpp"
 #include "test_support.hpp"
 #include "vaead/error.hpp"
 
@@ -14,6 +15,92 @@ namespace {
 using cpu::CpuEngine;
 using testing::all_close;
 using testing::random_matrix;
+
+// The one-row loops the tiled layer ops must equal bit for bit: every output the same sum in the
+// same order (the definition the tiles are checked against).
+template <class T>
+struct PlainLayer {
+  static void forward(const MatrixT<T>& x, const MatrixT<T>& w, const std::vector<T>& bias,
+                      bool relu, MatrixT<T>& y) {
+    for (std::size_t r = 0; r < x.rows; ++r)
+      for (std::size_t o = 0; o < w.rows; ++o) {
+        T sum = bias[o];
+        for (std::size_t i = 0; i < x.cols; ++i)
+          sum = std::fma(x(r, i), w(o, i), sum);
+        y(r, o) = relu ? std::max(sum, T(0)) : sum;
+      }
+  }
+  static void backward_input(const MatrixT<T>& gy, const MatrixT<T>& w, const MatrixT<T>* mask,
+                             MatrixT<T>& gx) {  // accumulates into gx
+    for (std::size_t r = 0; r < gy.rows; ++r)
+      for (std::size_t i = 0; i < w.cols; ++i) {
+        T sum = gx(r, i);
+        for (std::size_t o = 0; o < w.rows; ++o)
+          sum = std::fma(gy(r, o), w(o, i), sum);
+        gx(r, i) = mask != nullptr && !((*mask)(r, i) > T(0)) ? T(0) : sum;
+      }
+  }
+  static void backward_params(const MatrixT<T>& gy, const MatrixT<T>& x, MatrixT<T>& gw,
+                              std::vector<T>& gb) {
+    for (std::size_t o = 0; o < gy.cols; ++o) {
+      double bias_sum = 0.0;
+      for (std::size_t i = 0; i < x.cols; ++i) {
+        T sum = T(0);
+        for (std::size_t r = 0; r < x.rows; ++r)
+          sum = std::fma(gy(r, o), x(r, i), sum);
+        gw(o, i) = sum;
+      }
+      for (std::size_t r = 0; r < x.rows; ++r)
+        bias_sum += static_cast<double>(gy(r, o));
+      gb[o] = static_cast<T>(bias_sum);
+    }
+  }
+};
+
+template <class T>
+void expect_tiled_ops_equal_plain_loops() {
+  const std::size_t widths[] = {1, 3, 7, 8, 9, 16, 30, 33, 64, 100};
+  std::uint32_t seed = 1;
+  for (std::size_t rows : {1, 5, 8, 13, 37})
+    for (std::size_t in : widths)
+      for (std::size_t out : widths) {
+        SCOPED_TRACE("rows " + std::to_string(rows) + ", in " + std::to_string(in) + ", out " +
+                     std::to_string(out));
+        const auto x = random_matrix<T>(rows, in, ++seed);
+        const auto w = random_matrix<T>(out, in, ++seed);
+        const auto gy = random_matrix<T>(rows, out, ++seed);
+        const auto mask = random_matrix<T>(rows, in, ++seed);
+        const auto bias = random_matrix<T>(1, out, ++seed).values;
+        std::vector<T> wt(out * in);
+        cpu::transpose(w.data(), out, in, wt.data());
+        for (int threads : {1, 3}) {
+          MatrixT<T> want(rows, out), got(rows, out);
+          PlainLayer<T>::forward(x, w, bias, true, want);
+          cpu::linear_forward(x.data(), rows, in, wt.data(), bias.data(), out, true, got.data(),
+                              threads);
+          EXPECT_EQ(got.values, want.values) << "forward, threads " << threads;
+
+          MatrixT<T> gx_want = random_matrix<T>(rows, in, 99), gx_got = gx_want;
+          PlainLayer<T>::backward_input(gy, w, &mask, gx_want);
+          cpu::linear_backward_input(gy.data(), rows, out, w.data(), in, true, mask.data(),
+                                     gx_got.data(), threads);
+          EXPECT_EQ(gx_got.values, gx_want.values) << "backward input, threads " << threads;
+
+          MatrixT<T> gw_want(out, in), gw_got(out, in);
+          std::vector<T> gb_want(out), gb_got(out);
+          PlainLayer<T>::backward_params(gy, x, gw_want, gb_want);
+          cpu::linear_backward_params(gy.data(), x.data(), rows, in, out, gw_got.data(),
+                                      gb_got.data(), threads);
+          EXPECT_EQ(gw_got.values, gw_want.values) << "backward params, threads " << threads;
+          EXPECT_EQ(gb_got, gb_want) << "bias gradient, threads " << threads;
+        }
+      }
+}
+
+TEST(CpuEngine, TiledLayerOpsEqualPlainLoopsBitForBit) {
+  expect_tiled_ops_equal_plain_loops<float>();
+  expect_tiled_ops_equal_plain_loops<double>();
+}
 
 EngineConfig small_config(int latent_dim) {
   EngineConfig config;

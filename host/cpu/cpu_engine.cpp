@@ -234,28 +234,38 @@ void CpuEngine<T>::adam_update() {
   const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(adam.beta2, t)));
   const T beta1 = static_cast<T>(adam.beta1), beta2 = static_cast<T>(adam.beta2);
   const T epsilon = static_cast<T>(adam.epsilon);
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    const T g = grads_[i];
-    adam_m_[i] = beta1 * adam_m_[i] + (T(1) - beta1) * g;
-    adam_v_[i] = beta2 * adam_v_[i] + (T(1) - beta2) * g * g;
-    params_[i] -=
-        step_size * adam_m_[i] / (std::sqrt(adam_v_[i]) / bias_correction2_sqrt + epsilon);
-  }
+  T* params = params_.data();
+  T* m = adam_m_.data();
+  T* v = adam_v_.data();
+  const T* grads = grads_.data();
+  // Element-wise: chunks over the threads (no sum, so the bits do not depend on them).
+  constexpr std::size_t kChunk = 4096;
+  const std::size_t count = params_.size();
+  parallel_for(threads_, (count + kChunk - 1) / kChunk, [&](std::size_t chunk) {
+    const std::size_t end = std::min(count, (chunk + 1) * kChunk);
+    for (std::size_t i = chunk * kChunk; i < end; ++i) {
+      const T g = grads[i];
+      m[i] = beta1 * m[i] + (T(1) - beta1) * g;
+      v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
+      params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + epsilon);
+    }
+  });
 }
 
 template <class T>
 void CpuEngine<T>::draw_eps(std::size_t rows, std::int64_t step) {
   const CounterRng rng{config_.seed, Stream::reparameterization};
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  for (std::size_t r = 0; r < rows; ++r) {
+  T* eps = act_.eps.data();
+  parallel_for(threads_, rows, [&](std::size_t r) {
     for (std::size_t block = 0; block < latent; block += 4) {
       double normals[4];
       rng.normal4(static_cast<std::uint32_t>(block / 4), static_cast<std::uint32_t>(r),
                   static_cast<std::uint32_t>(step), normals);
       for (std::size_t l = block; l < std::min(latent, block + 4); ++l)
-        act_.eps[r * latent + l] = static_cast<T>(normals[l - block]);
+        eps[r * latent + l] = static_cast<T>(normals[l - block]);
     }
-  }
+  });
 }
 
 template <class T>

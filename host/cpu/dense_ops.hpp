@@ -2,12 +2,18 @@
 //
 // Threads: every parallel loop partitions its *outputs* (rows of y, rows of gx, rows of gW), and
 // each output is summed in a fixed order by one thread, so the bits never depend on the thread
-// count. Inner loops run over a contiguous dimension as y[:] += a * w[:] (an axpy), which compilers
-// vectorize without reassociating any sum.
+// count.
+//
+// Speed comes from blocking, not from changing any sum: each op works on a tile of outputs (a few
+// rows x a run of contiguous columns) held in a small local array that the compiler keeps in
+// vector registers, and walks the summed dimension once for the whole tile, so a weight row loaded
+// once serves several rows. Every output is still the same sum in the same order as the one-row
+// loop beside it (used for the edges of the tiles), so tiled and untiled give the same bits.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 namespace vaead::cpu {
 
@@ -19,6 +25,34 @@ void parallel_for(int threads, std::size_t count, const Body& body) {
     body(static_cast<std::size_t>(i));
 }
 
+// Tiles are kTileRows rows by 32, 16 or 8 contiguous columns (two, one or half an AVX-512
+// vector of floats).
+inline constexpr std::size_t kTileRows = 8;
+
+// Calls tile(width, first) with width a std::integral_constant of 32, 16 or 8 for column tiles
+// covering [0, n) from the left. With `overlap`, a last 8-wide tile ending at n may overlap the one
+// before (the columns it repeats get the very same values: only for tiles that do not read what
+// they write). Returns the first column left uncovered, for the caller's one-row loop.
+template <class Tile>
+std::size_t column_tiles(std::size_t n, bool overlap, const Tile& tile) {
+  std::size_t j = 0;
+  for (; j + 32 <= n; j += 32)
+    tile(std::integral_constant<std::size_t, 32>{}, j);
+  if (j + 16 <= n) {
+    tile(std::integral_constant<std::size_t, 16>{}, j);
+    j += 16;
+  }
+  if (j + 8 <= n) {
+    tile(std::integral_constant<std::size_t, 8>{}, j);
+    j += 8;
+  }
+  if (overlap && j < n && n >= 8) {
+    tile(std::integral_constant<std::size_t, 8>{}, n - 8);
+    j = n;
+  }
+  return j;
+}
+
 // wt[i][o] = w[o][i]: W^T, so the forward pass walks weights contiguously per input.
 template <class T>
 void transpose(const T* w, std::size_t out, std::size_t in, T* wt) {
@@ -27,28 +61,63 @@ void transpose(const T* w, std::size_t out, std::size_t in, T* wt) {
       wt[i * out + o] = w[o * in + i];
 }
 
+// c[r][j] = init[r][j] + sum over k in order of a[r][k] * b[k][j], for a tile of kRows rows and
+// kCols columns (both compile-time, so `acc` lives in registers). The strides are of the caller's
+// matrices: a[r][k] = a[r * a_row + k * a_k], b[k][j] = b[k * b_row + j] (contiguous in j).
+template <std::size_t kRows, std::size_t kCols, class T>
+void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, std::size_t b_row,
+                  std::size_t depth, T (&acc)[kRows][kCols]) {
+  for (std::size_t k = 0; k < depth; ++k) {
+    const T* bk = b + k * b_row;
+    for (std::size_t r = 0; r < kRows; ++r) {
+      const T ark = a[r * a_row + k * a_k];
+      for (std::size_t j = 0; j < kCols; ++j)
+        acc[r][j] += ark * bk[j];
+    }
+  }
+}
+
 // y[r][o] = bias[o] + sum_i x[r][i] * w[o][i], then max(y, 0) when `relu`.
 //   x  [rows][in]   layer input          wt   [in][out]  W^T (see transpose)
 //   y  [rows][out]  layer output         bias [out]
-// Inputs that are exactly zero (half of them after a ReLU) are skipped: adding 0 * w changes
-// nothing, so the result is the same and the work is halved.
 template <class T>
 void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, const T* bias,
                     std::size_t out, bool relu, T* y, int threads) {
-  parallel_for(threads, rows, [&](std::size_t r) {
+  // One row, columns [begin, end): the sum the tiles compute, in the same order.
+  const auto row_columns = [&](std::size_t r, std::size_t begin, std::size_t end) {
     const T* xr = x + r * in;
     T* yr = y + r * out;
-    std::copy(bias, bias + out, yr);
+    std::copy(bias + begin, bias + end, yr + begin);
     for (std::size_t i = 0; i < in; ++i) {
       const T xi = xr[i];
-      if (xi == T(0)) continue;
       const T* wi = wt + i * out;
-      for (std::size_t o = 0; o < out; ++o)
+      for (std::size_t o = begin; o < end; ++o)
         yr[o] += xi * wi[o];
     }
+  };
+  const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
+  parallel_for(threads, tiles, [&](std::size_t t) {
+    const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
+    if (r_end - r0 == kTileRows) {
+      const std::size_t done = column_tiles(out, true, [&](auto width, std::size_t o0) {
+        constexpr std::size_t kCols = decltype(width)::value;
+        T acc[kTileRows][kCols];
+        for (auto& row : acc)
+          std::copy(bias + o0, bias + o0 + kCols, row);
+        tile_product(x + r0 * in, in, 1, wt + o0, out, in, acc);
+        for (std::size_t r = 0; r < kTileRows; ++r)
+          std::copy(acc[r], acc[r] + kCols, y + (r0 + r) * out + o0);
+      });
+      for (std::size_t r = r0; r < r_end; ++r)
+        row_columns(r, done, out);
+    } else {
+      for (std::size_t r = r0; r < r_end; ++r)
+        row_columns(r, 0, out);
+    }
     if (relu)
-      for (std::size_t o = 0; o < out; ++o)
-        yr[o] = std::max(yr[o], T(0));
+      for (std::size_t r = r0; r < r_end; ++r)
+        for (std::size_t o = 0; o < out; ++o)
+          y[r * out + o] = std::max(y[r * out + o], T(0));
   });
 }
 
@@ -60,22 +129,42 @@ template <class T>
 void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const T* w,
                            std::size_t in, bool accumulate, const T* relu_output, T* gx,
                            int threads) {
-  parallel_for(threads, rows, [&](std::size_t r) {
+  const auto row_columns = [&](std::size_t r, std::size_t begin, std::size_t end) {
     const T* gyr = gy + r * out;
     T* gxr = gx + r * in;
-    if (!accumulate) std::fill(gxr, gxr + in, T(0));
+    if (!accumulate) std::fill(gxr + begin, gxr + end, T(0));
     for (std::size_t o = 0; o < out; ++o) {
       const T g = gyr[o];
-      if (g == T(0)) continue;
       const T* wo = w + o * in;
-      for (std::size_t i = 0; i < in; ++i)
+      for (std::size_t i = begin; i < end; ++i)
         gxr[i] += g * wo[i];
     }
-    if (relu_output != nullptr) {
-      const T* ar = relu_output + r * in;
-      for (std::size_t i = 0; i < in; ++i)
-        gxr[i] = ar[i] > T(0) ? gxr[i] : T(0);
+  };
+  const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
+  parallel_for(threads, tiles, [&](std::size_t t) {
+    const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
+    if (r_end - r0 == kTileRows) {
+      // Accumulating tiles read gx: no overlap.
+      const std::size_t done = column_tiles(in, !accumulate, [&](auto width, std::size_t i0) {
+        constexpr std::size_t kCols = decltype(width)::value;
+        T acc[kTileRows][kCols];
+        for (std::size_t r = 0; r < kTileRows; ++r)
+          for (std::size_t j = 0; j < kCols; ++j)
+            acc[r][j] = accumulate ? gx[(r0 + r) * in + i0 + j] : T(0);
+        tile_product(gy + r0 * out, out, 1, w + i0, in, out, acc);
+        for (std::size_t r = 0; r < kTileRows; ++r)
+          std::copy(acc[r], acc[r] + kCols, gx + (r0 + r) * in + i0);
+      });
+      for (std::size_t r = r0; r < r_end; ++r)
+        row_columns(r, done, in);
+    } else {
+      for (std::size_t r = r0; r < r_end; ++r)
+        row_columns(r, 0, in);
     }
+    if (relu_output != nullptr)
+      for (std::size_t r = r0; r < r_end; ++r)
+        for (std::size_t i = 0; i < in; ++i)
+          gx[r * in + i] = relu_output[r * in + i] > T(0) ? gx[r * in + i] : T(0);
   });
 }
 
@@ -86,19 +175,41 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
 template <class T>
 void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
                             std::size_t out, T* gw, T* gb, int threads) {
-  parallel_for(threads, out, [&](std::size_t o) {
+  const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end) {
     T* gwo = gw + o * in;
-    std::fill(gwo, gwo + in, T(0));
-    double bias_sum = 0.0;
+    std::fill(gwo + begin, gwo + end, T(0));
     for (std::size_t r = 0; r < rows; ++r) {
       const T g = gy[r * out + o];
-      if (g == T(0)) continue;
-      bias_sum += static_cast<double>(g);
       const T* xr = x + r * in;
-      for (std::size_t i = 0; i < in; ++i)
+      for (std::size_t i = begin; i < end; ++i)
         gwo[i] += g * xr[i];
     }
-    gb[o] = static_cast<T>(bias_sum);
+  };
+  const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
+  parallel_for(threads, tiles, [&](std::size_t t) {
+    const std::size_t o0 = t * kTileRows, o_end = std::min(out, o0 + kTileRows);
+    if (o_end - o0 == kTileRows) {
+      const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
+        constexpr std::size_t kCols = decltype(width)::value;
+        T acc[kTileRows][kCols] = {};
+        // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
+        tile_product(gy + o0, 1, out, x + i0, in, rows, acc);
+        for (std::size_t oo = 0; oo < kTileRows; ++oo)
+          std::copy(acc[oo], acc[oo] + kCols, gw + (o0 + oo) * in + i0);
+      });
+      for (std::size_t o = o0; o < o_end; ++o)
+        output_columns(o, done, in);
+    } else {
+      for (std::size_t o = o0; o < o_end; ++o)
+        output_columns(o, 0, in);
+    }
+    // Each output's bias sum in row order; the tile's outputs side by side (independent sums).
+    double bias_sum[kTileRows] = {};
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t o = o0; o < o_end; ++o)
+        bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
+    for (std::size_t o = o0; o < o_end; ++o)
+      gb[o] = static_cast<T>(bias_sum[o - o0]);
   });
 }
 
