@@ -22,11 +22,13 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "auc.cuh"
 #include "cuda_check.cuh"
+#include "device_buffer.cuh"
 
 namespace vaead::cuda {
 namespace {
@@ -106,68 +108,114 @@ struct AddTerms {
 
 }  // namespace
 
+// The arrays of one call, taken in the same order every call (slot i serves the i-th take and only
+// grows), and thrust's temporaries from a cache of blocks: the second call of a size allocates
+// nothing.
+struct RankingWorkspace::Impl {
+  std::vector<DeviceBuffer<unsigned char>> slots;
+  std::size_t next = 0;
+  std::vector<DeviceBuffer<unsigned char>> blocks;
+  std::multimap<std::size_t, char*> free_blocks;
+  std::map<char*, std::size_t> taken;
+
+  template <class T>
+  T* take(std::size_t count) {
+    if (next == slots.size()) slots.emplace_back();
+    DeviceBuffer<unsigned char>& slot = slots[next++];
+    slot.reserve(count * sizeof(T));
+    return reinterpret_cast<T*>(slot.data());
+  }
+
+  // The allocator thrust asks for its temporary storage.
+  using value_type = char;
+  char* allocate(std::ptrdiff_t signed_bytes) {
+    const auto bytes = static_cast<std::size_t>(signed_bytes);
+    const auto found = free_blocks.lower_bound(bytes);
+    if (found != free_blocks.end()) {
+      char* block = found->second;
+      taken[block] = found->first;
+      free_blocks.erase(found);
+      return block;
+    }
+    blocks.emplace_back(bytes);
+    char* block = reinterpret_cast<char*>(blocks.back().data());
+    taken[block] = bytes;
+    return block;
+  }
+  void deallocate(char* block, std::size_t) {
+    const auto found = taken.find(block);
+    free_blocks.emplace(found->second, block);
+    taken.erase(found);
+  }
+};
+
+RankingWorkspace::RankingWorkspace() : impl_(std::make_unique<Impl>()) {}
+RankingWorkspace::~RankingWorkspace() = default;
+
 namespace {
 
 template <class Key>
 std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint8_t* labels,
                                             std::size_t segments, std::size_t n,
-                                            cudaStream_t stream) {
+                                            cudaStream_t stream, RankingWorkspace::Impl& ws) {
   const std::size_t total = segments * n;
-  const auto policy = thrust::cuda::par.on(stream);
+  ws.next = 0;
+  const auto policy = thrust::cuda::par(ws).on(stream);
   const thrust::device_ptr<const float> score_ptr(scores);
-  const thrust::device_ptr<const std::uint8_t> label_ptr(labels);
   const auto nan_count = thrust::count_if(policy, score_ptr, score_ptr + total, IsNan{});
   check_argument(nan_count == 0,
                  "device_ranking_metrics: " + std::to_string(nan_count) + " scores are NaN");
 
-  thrust::device_vector<Key> keys(total);
-  thrust::device_vector<std::uint8_t> sorted_labels(label_ptr, label_ptr + total);
+  const thrust::device_ptr<Key> keys(ws.take<Key>(total));
+  const thrust::device_ptr<std::uint8_t> sorted_labels(ws.take<std::uint8_t>(total));
+  CUDA_CHECK(cudaMemcpyAsync(sorted_labels.get(), labels, total, cudaMemcpyDeviceToDevice, stream));
   const thrust::counting_iterator<std::size_t> index(0);
-  thrust::transform(policy, index, index + total, keys.begin(), SegmentScoreKey<Key>{scores, n});
-  thrust::sort_by_key(policy, keys.begin(), keys.end(), sorted_labels.begin());  // radix sort
+  thrust::transform(policy, index, index + total, keys, SegmentScoreKey<Key>{scores, n});
+  thrust::sort_by_key(policy, keys, keys + total, sorted_labels);  // radix sort
 
   // Groups of equal (segment, score): (size, anomalies); a group never spans two segments.
-  thrust::device_vector<Key> group_keys(total);
-  thrust::device_vector<Count> size(total), anomalies(total);
+  const thrust::device_ptr<Key> group_keys(ws.take<Key>(total));
+  const thrust::device_ptr<Count> size(ws.take<Count>(total)), anomalies(ws.take<Count>(total));
   const auto values = thrust::make_zip_iterator(
       thrust::make_tuple(thrust::make_constant_iterator<Count>(1),
-                         thrust::make_transform_iterator(sorted_labels.begin(), AsCount{})));
-  const auto ends = thrust::reduce_by_key(
-      policy, keys.begin(), keys.end(), values, group_keys.begin(),
-      thrust::make_zip_iterator(thrust::make_tuple(size.begin(), anomalies.begin())),
-      thrust::equal_to<Key>(), AddPairs{});
-  const auto groups = static_cast<std::size_t>(ends.first - group_keys.begin());
-  const auto group_segment = thrust::make_transform_iterator(group_keys.begin(), SegmentOf<Key>{});
+                         thrust::make_transform_iterator(sorted_labels, AsCount{})));
+  const auto ends =
+      thrust::reduce_by_key(policy, keys, keys + total, values, group_keys,
+                            thrust::make_zip_iterator(thrust::make_tuple(size, anomalies)),
+                            thrust::equal_to<Key>(), AddPairs{});
+  const auto groups = static_cast<std::size_t>(ends.first - group_keys);
+  const auto group_segment = thrust::make_transform_iterator(group_keys, SegmentOf<Key>{});
 
-  thrust::device_vector<Count> end(groups), anomalies_through(groups);
-  thrust::inclusive_scan_by_key(policy, group_segment, group_segment + groups, size.begin(),
-                                end.begin());
-  thrust::inclusive_scan_by_key(policy, group_segment, group_segment + groups, anomalies.begin(),
-                                anomalies_through.begin());
+  const thrust::device_ptr<Count> end(ws.take<Count>(groups)),
+      anomalies_through(ws.take<Count>(groups));
+  thrust::inclusive_scan_by_key(policy, group_segment, group_segment + groups, size, end);
+  thrust::inclusive_scan_by_key(policy, group_segment, group_segment + groups, anomalies,
+                                anomalies_through);
 
   // Per segment: doubled anomaly rank sum, precision sum, anomalies.
   const thrust::counting_iterator<Count> first(0);
   const auto terms = thrust::make_transform_iterator(
-      first,
-      GroupTerms{thrust::raw_pointer_cast(size.data()), thrust::raw_pointer_cast(anomalies.data()),
-                 thrust::raw_pointer_cast(end.data()),
-                 thrust::raw_pointer_cast(anomalies_through.data()), n});
-  thrust::device_vector<Count> segment_ids(segments), rank_sums(segments), positives(segments);
-  thrust::device_vector<double> precision_sums(segments);
+      first, GroupTerms{size.get(), anomalies.get(), end.get(), anomalies_through.get(), n});
+  const thrust::device_ptr<Count> segment_ids(ws.take<Count>(segments)),
+      rank_sums(ws.take<Count>(segments)), positives(ws.take<Count>(segments));
+  const thrust::device_ptr<double> precision_sums(ws.take<double>(segments));
   const auto segments_found = thrust::reduce_by_key(
-      policy, group_segment, group_segment + groups, terms, segment_ids.begin(),
-      thrust::make_zip_iterator(
-          thrust::make_tuple(rank_sums.begin(), precision_sums.begin(), positives.begin())),
+      policy, group_segment, group_segment + groups, terms, segment_ids,
+      thrust::make_zip_iterator(thrust::make_tuple(rank_sums, precision_sums, positives)),
       thrust::equal_to<Count>(), AddTerms{});
-  check_argument(static_cast<std::size_t>(segments_found.first - segment_ids.begin()) == segments,
+  check_argument(static_cast<std::size_t>(segments_found.first - segment_ids) == segments,
                  "device_ranking_metrics: a segment went missing");
 
   // The one transfer back: three numbers per segment.
   std::vector<Count> host_rank_sums(segments), host_positives(segments);
   std::vector<double> host_precision_sums(segments);
-  thrust::copy(rank_sums.begin(), rank_sums.end(), host_rank_sums.begin());
-  thrust::copy(positives.begin(), positives.end(), host_positives.begin());
-  thrust::copy(precision_sums.begin(), precision_sums.end(), host_precision_sums.begin());
+  CUDA_CHECK(cudaMemcpyAsync(host_rank_sums.data(), rank_sums.get(), segments * sizeof(Count),
+                             cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaMemcpyAsync(host_positives.data(), positives.get(), segments * sizeof(Count),
+                             cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaMemcpyAsync(host_precision_sums.data(), precision_sums.get(),
+                             segments * sizeof(double), cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
 
   std::vector<RankingMetrics> metrics(segments);
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -194,16 +242,21 @@ std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint
 std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores,
                                                              const std::uint8_t* labels,
                                                              std::size_t segments, std::size_t n,
-                                                             cudaStream_t stream) {
+                                                             cudaStream_t stream,
+                                                             RankingWorkspace* workspace) {
   check_argument(n > 0 && segments > 0, "device_ranking_metrics: no scores");
   check_argument(segments < (1ull << 31), "device_ranking_metrics: too many segments");
-  if (segments == 1) return ranking_metrics<unsigned>(scores, labels, segments, n, stream);
-  return ranking_metrics<unsigned long long>(scores, labels, segments, n, stream);
+  RankingWorkspace local;
+  RankingWorkspace::Impl& ws = (workspace != nullptr ? workspace : &local)->impl();
+  if (segments == 1) return ranking_metrics<unsigned>(scores, labels, segments, n, stream, ws);
+  return ranking_metrics<unsigned long long>(scores, labels, segments, n, stream, ws);
 }
 
 RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* labels,
-                                      std::size_t n, cudaStream_t stream) {
-  const RankingMetrics metrics = device_ranking_metrics_segmented(scores, labels, 1, n, stream)[0];
+                                      std::size_t n, cudaStream_t stream,
+                                      RankingWorkspace* workspace) {
+  const RankingMetrics metrics =
+      device_ranking_metrics_segmented(scores, labels, 1, n, stream, workspace)[0];
   check_argument(metrics.positives > 0 && metrics.positives < n,
                  "device_ranking_metrics needs both classes; found " +
                      std::to_string(metrics.positives) + " anomalies in " + std::to_string(n) +

@@ -532,8 +532,8 @@ std::vector<RankingMetrics> CudaEngine::rank_last_scores(
   }
   labels_.reserve(flat.size());
   labels_.upload(flat.data(), flat.size(), stream_);
-  return device_ranking_metrics_segmented(scores_.data(), labels_.data(),
-                                          static_cast<std::size_t>(models_), count, stream_);
+  return device_ranking_metrics_segmented(
+      scores_.data(), labels_.data(), static_cast<std::size_t>(models_), count, stream_, &ranking_);
 }
 
 ResidentSplits CudaEngine::load_synthetic(const SyntheticConfig& config) {

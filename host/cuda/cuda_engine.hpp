@@ -129,6 +129,7 @@ class CudaEngine final : public Engine {
   DeviceBuffer<float> train_rows_, validation_rows_, test_rows_;  // [slots][rows][features]
   DeviceBuffer<float> scores_;                                    // [models][rows]
   DeviceBuffer<std::uint8_t> labels_;                             // [models][rows]
+  RankingWorkspace ranking_;  // the AUC pass keeps its memory between calls
   std::size_t train_count_ = 0, validation_count_ = 0, test_count_ = 0, scored_count_ = 0;
   DevicePermutation shuffle_;
   DeviceBuffer<unsigned> orders_;  // [distinct seeds][train rows]
