@@ -75,9 +75,21 @@ void CpuEngine<T>::reserve(std::size_t rows) {
 
 template <class T>
 void CpuEngine<T>::refresh_transposed_weights() {
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    transpose(weights(*layers_[i]), static_cast<std::size_t>(layers_[i]->out),
-              static_cast<std::size_t>(layers_[i]->in), transposed_[i].data());
+  // One task per row of every W^T (an input of a layer): copies only, any split gives the same
+  // bits.
+  std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (layer, input)
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    for (std::size_t i = 0; i < static_cast<std::size_t>(layers_[l]->in); ++i)
+      tasks.emplace_back(l, i);
+  parallel_for(threads_, tasks.size(), [&](std::size_t t) {
+    const auto [l, i] = tasks[t];
+    const LinearLayout& layer = *layers_[l];
+    const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
+    const T* w = weights(layer);
+    T* row = transposed_[l].data() + i * out;
+    for (std::size_t o = 0; o < out; ++o)
+      row[o] = w[o * in + i];
+  });
 }
 
 template <class T>
@@ -101,12 +113,14 @@ void CpuEngine<T>::forward(const T* x, std::size_t rows, const T* eps) {
 
   // Reparameterization z = mu + exp(logvar / 2) * eps, with logvar clamped first.
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
-  const std::size_t count = rows * static_cast<std::size_t>(layout_.architecture.latent_dim);
-  for (std::size_t i = 0; i < count; ++i) {
-    const T logvar = std::clamp(act_.logvar_raw[i], low, high);
-    act_.logvar[i] = logvar;
-    act_.z[i] = eps == nullptr ? act_.mu[i] : act_.mu[i] + std::exp(logvar / T(2)) * eps[i];
-  }
+  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
+  parallel_for(threads_, rows, [&](std::size_t r) {
+    for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
+      const T logvar = std::clamp(act_.logvar_raw[i], low, high);
+      act_.logvar[i] = logvar;
+      act_.z[i] = eps == nullptr ? act_.mu[i] : act_.mu[i] + std::exp(logvar / T(2)) * eps[i];
+    }
+  });
 
   input = act_.z.data();
   for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
@@ -183,15 +197,17 @@ void CpuEngine<T>::backward(const T* x, std::size_t rows, const T* eps, double k
   // grad now holds dLoss/dz.
   const T kl_scale = static_cast<T>(kl_weight * inv_rows);
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
-  for (std::size_t i = 0; i < rows * latent; ++i) {
-    const T logvar = act_.logvar[i];
-    const T sigma = std::exp(logvar / T(2));
-    act_.grad_mu[i] = grad[i] + kl_scale * act_.mu[i];
-    const bool inside = act_.logvar_raw[i] >= low && act_.logvar_raw[i] <= high;
-    act_.grad_logvar[i] =
-        inside ? grad[i] * eps[i] * sigma / T(2) + kl_scale * (std::exp(logvar) - T(1)) / T(2)
-               : T(0);
-  }
+  parallel_for(threads_, rows, [&](std::size_t r) {
+    for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
+      const T logvar = act_.logvar[i];
+      const T sigma = std::exp(logvar / T(2));
+      act_.grad_mu[i] = grad[i] + kl_scale * act_.mu[i];
+      const bool inside = act_.logvar_raw[i] >= low && act_.logvar_raw[i] <= high;
+      act_.grad_logvar[i] =
+          inside ? grad[i] * eps[i] * sigma / T(2) + kl_scale * (std::exp(logvar) - T(1)) / T(2)
+                 : T(0);
+    }
+  });
 
   const T* hidden = act_.encoder.back().data();
   params_grad(layout_.mu, act_.grad_mu.data(), hidden);
