@@ -379,10 +379,10 @@ std::vector<SweepCell> summarize(const ExperimentResult& result) {
       SweepCell cell;
       cell.latent_dim = latent;
       cell.beta = beta;
-      cell.runs = collect(
-                      result, latent, [](const RunResult&) { return 0.0; }, beta)
-                      .size();
-      cell.roc_auc = over_seeds([](const RunResult& r) { return r.roc_auc; });
+      const std::vector<double> roc_aucs = collect(
+          result, latent, [](const RunResult& r) { return r.roc_auc; }, beta);
+      cell.runs = roc_aucs.size();
+      cell.roc_auc = spread(roc_aucs);
       cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
       cell.precision = over_seeds([](const RunResult& r) { return r.at_threshold.precision(); });
       cell.recall = over_seeds([](const RunResult& r) { return r.at_threshold.recall(); });

@@ -72,7 +72,7 @@ void expect_tiled_ops_equal_plain_loops() {
         const auto mask = random_matrix<T>(rows, in, ++seed);
         const auto bias = random_matrix<T>(1, out, ++seed).values;
         std::vector<T> wt(out * in);
-        cpu::transpose(w.data(), out, in, wt.data());
+        cpu::transpose_rows(w.data(), out, in, 0, in, wt.data());
         for (int threads : {1, 3}) {
           MatrixT<T> want(rows, out), got(rows, out);
           PlainLayer<T>::forward(x, w, bias, true, want);

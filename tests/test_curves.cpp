@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "test_support.hpp"
 #include "vaead/curves.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"
@@ -94,13 +95,8 @@ TEST(Curves, LogHistogramCountsEveryScore) {
 }
 
 TEST(Curves, ExperimentJsonCurvesIntegrateToTheTablesAucs) {
-  ExperimentConfig config;
-  config.data.train_rows = 3000;
-  config.data.validation_rows = 1000;
-  config.data.test_rows = 3000;
-  config.train.epochs = 3;
+  ExperimentConfig config = testing::short_study(3000, 1000, 3000, 3);
   config.latent_dims = {4};
-  config.seed_count = 1;
   const nlohmann::json json = nlohmann::json::parse(experiment_json(run_experiment(config)));
   const nlohmann::json& run = json["runs"][0];
   const auto fpr = run["roc_curve"]["fpr"].get<std::vector<double>>();

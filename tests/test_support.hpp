@@ -10,9 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "vaead/experiment.hpp"
 #include "vaead/matrix.hpp"
 
 namespace vaead::testing {
+
+// A short study of the generated data: these row counts and epochs, one latent size (8) and one
+// seed; DESIGN.md's model and recipe otherwise.
+inline ExperimentConfig short_study(int train_rows, int validation_rows, int test_rows,
+                                    int epochs) {
+  ExperimentConfig config;
+  config.data.train_rows = train_rows;
+  config.data.validation_rows = validation_rows;
+  config.data.test_rows = test_rows;
+  config.train.epochs = epochs;
+  config.latent_dims = {8};
+  config.seed_count = 1;
+  return config;
+}
 
 template <class T>
 MatrixT<T> random_matrix(std::size_t rows, std::size_t cols, std::uint32_t seed,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "test_support.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"
@@ -15,14 +16,10 @@ namespace vaead {
 namespace {
 
 ExperimentConfig tiny_sweep() {
-  ExperimentConfig config;
-  config.data.train_rows = 600;
-  config.data.validation_rows = 200;
-  config.data.test_rows = 300;
+  ExperimentConfig config = testing::short_study(600, 200, 300, 3);
   config.engine.architecture.encoder_hidden = {24, 12};
   config.engine.architecture.decoder_hidden = {12, 24};
   config.engine.batch_size = 64;
-  config.train.epochs = 3;
   config.train.kl_warmup_epochs = 2;
   config.latent_dims = {1, 3};  // mixed latent sizes
   config.betas = {1.0, 0.01};   // and betas

@@ -24,14 +24,8 @@ TEST(Trainer, KlWeightRisesLinearlyOverTheWarmUp) {
 }
 
 ExperimentConfig small_experiment() {
-  ExperimentConfig config;
-  config.data.train_rows = 4000;
-  config.data.validation_rows = 1500;
-  config.data.test_rows = 1500;
-  config.train.epochs = 12;
+  ExperimentConfig config = testing::short_study(4000, 1500, 1500, 12);
   config.train.kl_warmup_epochs = 4;
-  config.latent_dims = {8};
-  config.seed_count = 1;
   config.engine.threads = 2;
   return config;
 }

@@ -28,14 +28,14 @@ class Vae(torch.nn.Module):
                                            torch.nn.Linear(64, 128), torch.nn.ReLU(),
                                            torch.nn.Linear(128, d))
 
-    def forward(self, x, eps):
+    def forward(self, x, eps, kl_weight=1.0):
         h = self.encoder(x)
         mu, logvar = self.mu(h), torch.clamp(self.logvar(h), -10.0, 10.0)
         z = mu + torch.exp(0.5 * logvar) * eps
         x_hat = self.decoder(z)
         reconstruction = ((x - x_hat) ** 2).sum(dim=1).mean()
         kl = (-0.5 * (1 + logvar - mu * mu - torch.exp(logvar)).sum(dim=1)).mean()
-        return reconstruction + kl
+        return reconstruction + kl_weight * kl
 
 
 def load(path):

@@ -20,8 +20,11 @@ CpuEngine<T>::CpuEngine(const EngineConfig& config)
   threads_ = config.threads > 0 ? config.threads : std::max(1, omp_get_num_procs());
   grads_.assign(layout_.size, T(0));
   transposed_.resize(layers_.size());
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    transposed_[i].resize(layers_[i]->weight_count());
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    transposed_[l].resize(layers_[l]->weight_count());
+    for (std::size_t i = 0; i < static_cast<std::size_t>(layers_[l]->in); ++i)
+      transpose_rows_.emplace_back(l, i);
+  }
   set_parameters(initial_parameters(layout_, config.seed));
 }
 
@@ -75,20 +78,12 @@ void CpuEngine<T>::reserve(std::size_t rows) {
 
 template <class T>
 void CpuEngine<T>::refresh_transposed_weights() {
-  // One task per row of every W^T (an input of a layer): copies only, any split gives the same
-  // bits.
-  std::vector<std::pair<std::size_t, std::size_t>> tasks;  // (layer, input)
-  for (std::size_t l = 0; l < layers_.size(); ++l)
-    for (std::size_t i = 0; i < static_cast<std::size_t>(layers_[l]->in); ++i)
-      tasks.emplace_back(l, i);
-  parallel_for(threads_, tasks.size(), [&](std::size_t t) {
-    const auto [l, i] = tasks[t];
+  // One task per row of every W^T: copies only, any split over the threads gives the same bits.
+  parallel_for(threads_, transpose_rows_.size(), [&](std::size_t t) {
+    const auto [l, i] = transpose_rows_[t];
     const LinearLayout& layer = *layers_[l];
-    const auto in = static_cast<std::size_t>(layer.in), out = static_cast<std::size_t>(layer.out);
-    const T* w = weights(layer);
-    T* row = transposed_[l].data() + i * out;
-    for (std::size_t o = 0; o < out; ++o)
-      row[o] = w[o * in + i];
+    transpose_rows(weights(layer), static_cast<std::size_t>(layer.out),
+                   static_cast<std::size_t>(layer.in), i, i + 1, transposed_[l].data());
   });
 }
 

@@ -70,6 +70,8 @@ class CpuEngine final : public Engine {
   std::vector<T> params_, grads_, adam_m_, adam_v_;
   std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
   std::vector<std::vector<T>> transposed_;
+  // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
+  std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;
   MatrixT<T> train_rows_;
   Matrix validation_rows_, test_rows_;  // resident synthetic splits, standardized
   std::size_t capacity_ = 0;

@@ -53,11 +53,13 @@ std::size_t column_tiles(std::size_t n, bool overlap, const Tile& tile) {
   return j;
 }
 
-// wt[i][o] = w[o][i]: W^T, so the forward pass walks weights contiguously per input.
+// wt[i][o] = w[o][i] for the rows i in [first, last) of W^T, so the forward pass walks weights
+// contiguously per input.
 template <class T>
-void transpose(const T* w, std::size_t out, std::size_t in, T* wt) {
-  for (std::size_t o = 0; o < out; ++o)
-    for (std::size_t i = 0; i < in; ++i)
+void transpose_rows(const T* w, std::size_t out, std::size_t in, std::size_t first,
+                    std::size_t last, T* wt) {
+  for (std::size_t i = first; i < last; ++i)
+    for (std::size_t o = 0; o < out; ++o)
       wt[i * out + o] = w[o * in + i];
 }
 

@@ -1,6 +1,7 @@
 // A whole study in one CUDA engine: every (latent, beta, seed) model trains in the same kernels,
 // each on the data of its seed, and the AUCs of all models come from one segmented pass.
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <sstream>
 #include <string>
@@ -11,17 +12,6 @@
 #include "vaead/error.hpp"
 
 namespace vaead {
-namespace {
-
-bool has_both_classes(const std::vector<std::uint8_t>& labels) {
-  std::size_t anomalies = 0;
-  for (std::uint8_t label : labels)
-    anomalies += label != 0 ? 1 : 0;
-  return anomalies > 0 && anomalies < labels.size();
-}
-
-}  // namespace
-
 std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
                                        const std::vector<SweepPoint>& points,
                                        const ExperimentCallbacks& callbacks) {
@@ -96,14 +86,12 @@ std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
     test = from_table ? engine.score_models(config.table->test)
                       : engine.score_resident_models(ResidentSplit::test);
   std::vector<std::vector<std::uint8_t>> labels(points.size());
-  bool rankable = !test.empty();
-  for (std::size_t m = 0; m < points.size(); ++m) {
+  for (std::size_t m = 0; m < points.size(); ++m)
     labels[m] = from_table ? config.table->test_labels
                            : splits[static_cast<std::size_t>(specs[m].data_slot)].test_labels;
-    rankable = rankable && has_both_classes(labels[m]);
-  }
+  // The test scores were scored last; a model whose test rows lack a class gets NaN metrics.
   std::vector<cuda::RankingMetrics> metrics;
-  if (rankable) metrics = engine.rank_last_scores(labels);  // the test scores: scored last
+  if (!test.empty()) metrics = engine.rank_last_scores(labels);
 
   for (std::size_t m = 0; m < points.size(); ++m) {
     DeviceRun& run = runs[m];
@@ -118,7 +106,7 @@ std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
       run.standardizer = slot.standardizer;
       run.test_kinds = slot.test_kinds;
     }
-    if (rankable) {
+    if (!metrics.empty() && std::isfinite(metrics[m].roc_auc)) {
       run.roc_auc = metrics[m].roc_auc;
       run.pr_auc = metrics[m].average_precision;
     }

@@ -39,7 +39,7 @@ TEST(GpuDense, ForwardMatchesCpuReferenceWithAndWithoutRelu) {
       const auto w = random_matrix<float>(s.out, s.in, 2 + s.in);
       const auto b = random_matrix<float>(1, s.out, 3 + s.out);
       std::vector<double> wt(static_cast<std::size_t>(s.in) * s.out), expected(s.rows * s.out);
-      cpu::transpose(as_double(w.values).data(), s.out, s.in, wt.data());
+      cpu::transpose_rows(as_double(w.values).data(), s.out, s.in, 0, s.in, wt.data());
       cpu::linear_forward(as_double(x.values).data(), s.rows, s.in, wt.data(),
                           as_double(b.values).data(), s.out, relu, expected.data(), 1);
       auto dx = to_device(x.values), dw = to_device(w.values), db = to_device(b.values);

@@ -163,13 +163,7 @@ TEST(GpuEngine, DeviceSyntheticSplitsAreTheCpuGeneratorsSplits) {
 
 TEST(GpuEngine, ExperimentOnTheDeviceMatchesTheCpuWithinTwoHundredths) {
   VAEAD_REQUIRE_GPU();
-  ExperimentConfig config;
-  config.data.train_rows = 4000;
-  config.data.validation_rows = 1500;
-  config.data.test_rows = 1500;
-  config.train.epochs = 8;
-  config.latent_dims = {8};
-  config.seed_count = 1;
+  ExperimentConfig config = testing::short_study(4000, 1500, 1500, 8);
   const RunResult cpu_run = run_once(config, {8, 1.0, 0});
   config.device = EngineKind::cuda;
   const RunResult gpu_run = run_once(config, {8, 1.0, 0});

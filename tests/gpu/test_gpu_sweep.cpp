@@ -133,11 +133,7 @@ TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
 
 TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
   VAEAD_REQUIRE_GPU();
-  ExperimentConfig config;
-  config.data.train_rows = 3000;
-  config.data.validation_rows = 800;
-  config.data.test_rows = 1000;
-  config.train.epochs = 8;
+  ExperimentConfig config = testing::short_study(3000, 800, 1000, 8);
   config.train.kl_warmup_epochs = 3;
   config.latent_dims = {2, 8};
   config.betas = {1.0, 0.01};
