@@ -18,6 +18,7 @@
 #include "auc.cuh"
 #include "device_buffer.cuh"
 #include "device_timer.hpp"
+#include "launch.cuh"
 
 namespace {
 
@@ -57,9 +58,8 @@ int main(int argc, char** argv) {
     const auto n = static_cast<std::size_t>(size);
     DeviceBuffer<float> scores(n), sorted_scores(n);
     DeviceBuffer<std::uint8_t> labels(n), sorted_labels(n);
-    fill<<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(scores.data(), labels.data(),
-                                                                     n);
-    check(cudaGetLastError(), "fill");
+    vaead::cuda::launch("fill", fill, vaead::cuda::blocks_for(size), vaead::cuda::kBlock, stream,
+                        scores.data(), labels.data(), n);
     std::size_t temp_bytes = 0;
     cub::DeviceRadixSort::SortPairsDescending(nullptr, temp_bytes, scores.data(),
                                               sorted_scores.data(), labels.data(),

@@ -21,6 +21,13 @@ inline void check(cudaError_t status, const char* call, const char* file, int li
                   cudaGetErrorString(status) + ")");
 }
 
+// The launch check of `kernel` (see launch.cuh).
+inline void check_launch(cudaError_t status, const char* kernel) {
+  if (status == cudaSuccess) return;
+  throw CudaError(std::string("CUDA error: kernel ") + kernel +
+                  " failed: " + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
+}
+
 // Host-side preconditions of a launcher; the message names the value.
 inline void check_argument(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
@@ -29,4 +36,3 @@ inline void check_argument(bool condition, const std::string& message) {
 }  // namespace vaead::cuda
 
 #define CUDA_CHECK(call) ::vaead::cuda::check((call), #call, __FILE__, __LINE__)
-#define CUDA_CHECK_LAUNCH(name) ::vaead::cuda::check(cudaGetLastError(), name, __FILE__, __LINE__)

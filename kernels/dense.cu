@@ -12,6 +12,7 @@
 
 #include "cuda_check.cuh"
 #include "dense.cuh"
+#include "launch.cuh"
 
 namespace vaead::cuda {
 namespace {
@@ -58,17 +59,17 @@ __global__ void __launch_bounds__(kThreads)
       const int mm = kAContiguousInK ? e / kDepth : e % kTile;
       const int kk = kAContiguousInK ? e % kDepth : e / kTile;
       const int m = m0 + mm, k = k0 + kk;
-      a_tile[kk][mm] = (m < m_size && k < k_end)
-                           ? a.data[m * a.stride_outer + static_cast<long long>(k) * a.stride_k]
-                           : 0.0f;
+      const bool inside = m < m_size && k < k_end;
+      const long long at = m * a.stride_outer + static_cast<long long>(k) * a.stride_k;
+      a_tile[kk][mm] = inside ? a.data[at] : 0.0f;  // zeros pad the edge tiles
     }
     for (int e = tid; e < kTile * kDepth; e += kThreads) {
       const int nn = kBContiguousInN ? e % kTile : e / kDepth;
       const int kk = kBContiguousInN ? e / kTile : e % kDepth;
       const int n = n0 + nn, k = k0 + kk;
-      b_tile[kk][nn] = (n < n_size && k < k_end)
-                           ? b.data[n * b.stride_outer + static_cast<long long>(k) * b.stride_k]
-                           : 0.0f;
+      const bool inside = n < n_size && k < k_end;
+      const long long at = n * b.stride_outer + static_cast<long long>(k) * b.stride_k;
+      b_tile[kk][nn] = inside ? b.data[at] : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -206,10 +207,10 @@ void dense_forward(const float* x, int rows, int in, const float* w, const float
                    bool relu, float* y, cudaStream_t stream, const ModelStrides& models) {
   check_sizes(rows, in, out, "dense_forward", models.models);
   // C[rows][out]: A(m, k) = x[m][k] (contiguous in k), B(k, n) = w[n][k] (contiguous in k).
-  tiled_gemm<true, false><<<tile_grid(rows, out, models.models), kThreads, 0, stream>>>(
-      rows, out, in, in, 1, Operand{x, in, 1, models.input}, Operand{w, in, 1, models.params},
-      BiasReluEpilogue{y, bias, out, relu, models.output, models.params});
-  CUDA_CHECK_LAUNCH("dense_forward");
+  launch("dense_forward", tiled_gemm<true, false, BiasReluEpilogue>,
+         tile_grid(rows, out, models.models), kThreads, stream, rows, out, in, in, 1,
+         Operand{x, in, 1, models.input}, Operand{w, in, 1, models.params},
+         BiasReluEpilogue{y, bias, out, relu, models.output, models.params});
 }
 
 void dense_backward_input(const float* gy, int rows, int out, const float* w, int in,
@@ -217,10 +218,10 @@ void dense_backward_input(const float* gy, int rows, int out, const float* w, in
                           const ModelStrides& models) {
   check_sizes(rows, in, out, "dense_backward_input", models.models);
   // C[rows][in]: A(m, k) = gy[m][k] (contiguous in k), B(k, n) = w[k][n] (contiguous in n).
-  tiled_gemm<true, true><<<tile_grid(rows, in, models.models), kThreads, 0, stream>>>(
-      rows, in, out, out, 1, Operand{gy, out, 1, models.output}, Operand{w, 1, in, models.params},
-      InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
-  CUDA_CHECK_LAUNCH("dense_backward_input");
+  launch("dense_backward_input", tiled_gemm<true, true, InputGradientEpilogue>,
+         tile_grid(rows, in, models.models), kThreads, stream, rows, in, out, out, 1,
+         Operand{gy, out, 1, models.output}, Operand{w, 1, in, models.params},
+         InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
 }
 
 int dense_row_splits(int rows) {
@@ -245,19 +246,17 @@ void dense_backward_params(const float* gy, const float* x, int rows, int in, in
   float* partial_w = workspace;
   float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * out * in;
   // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m), B(k, n) = x[k][n].
-  tiled_gemm<false, true><<<tile_grid(out, in, count * chunks), kThreads, 0, stream>>>(
-      out, in, rows, chunk_rows, chunks, Operand{gy, 1, out, models.output},
-      Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, out, in, chunks});
-  CUDA_CHECK_LAUNCH("dense_backward_params (weights)");
-  bias_partial_sums<<<dim3(static_cast<unsigned>((out + 127) / 128), static_cast<unsigned>(chunks),
-                           static_cast<unsigned>(count)),
-                      128, 0, stream>>>(gy, models.output, rows, out, chunk_rows, partial_b);
-  CUDA_CHECK_LAUNCH("dense_backward_params (bias)");
+  launch("dense_backward_params (weights)", tiled_gemm<false, true, PartialSumEpilogue>,
+         tile_grid(out, in, count * chunks), kThreads, stream, out, in, rows, chunk_rows, chunks,
+         Operand{gy, 1, out, models.output}, Operand{x, 1, in, models.input},
+         PartialSumEpilogue{partial_w, out, in, chunks});
+  launch("dense_backward_params (bias)", bias_partial_sums,
+         dim3(blocks_for(out, 128), static_cast<unsigned>(chunks), static_cast<unsigned>(count)),
+         128, stream, gy, models.output, rows, out, chunk_rows, partial_b);
   const int total = out * in + out;
-  add_partials<<<dim3(static_cast<unsigned>((total + 255) / 256), static_cast<unsigned>(count)),
-                 256, 0, stream>>>(partial_w, partial_b, chunks, out * in, out, gw, gb,
-                                   models.params);
-  CUDA_CHECK_LAUNCH("dense_backward_params (reduce)");
+  launch("dense_backward_params (reduce)", add_partials,
+         dim3(blocks_for(total), static_cast<unsigned>(count)), kBlock, stream, partial_w,
+         partial_b, chunks, out * in, out, gw, gb, models.params);
 }
 
 }  // namespace vaead::cuda

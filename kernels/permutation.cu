@@ -2,6 +2,7 @@
 
 #include "cuda_check.cuh"
 #include "data/shuffle.hpp"
+#include "launch.cuh"
 #include "permutation.cuh"
 
 namespace vaead::cuda {
@@ -34,9 +35,8 @@ void DevicePermutation::compute(std::uint64_t seed, std::uint32_t stream_id, std
                                 std::size_t n, cudaStream_t stream) {
   reserve(n);
   const auto count = static_cast<unsigned>(n);
-  permutation_keys<<<(count + 255) / 256, 256, 0, stream>>>(seed, stream_id, sub, count,
-                                                            keys_in_.data(), indices_in_.data());
-  CUDA_CHECK_LAUNCH("permutation_keys");
+  launch("permutation_keys", permutation_keys, blocks_for(count), kBlock, stream, seed, stream_id,
+         sub, count, keys_in_.data(), indices_in_.data());
   // Radix sort is stable and the indices enter in order: equal keys keep index order.
   std::size_t temp_bytes = temp_.size();
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp_.data(), temp_bytes, keys_in_.data(),

@@ -1,10 +1,9 @@
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "rows.cuh"
 
 namespace vaead::cuda {
 namespace {
-
-constexpr int kBlock = 256;
 
 __device__ int slot_of(const int* slots, int model) {
   return slots == nullptr ? 0 : slots[model];
@@ -48,21 +47,8 @@ __global__ void reconstruction_scores_kernel(const float* x, const float* x_hat,
     sum += diff * diff;
     if (per_feature != nullptr) per_feature[offset + j] = static_cast<float>(diff * diff);
   }
-  for (int step = 16; step > 0; step /= 2)
-    sum += __shfl_down_sync(0xFFFFFFFFu, sum, step);
+  sum = warp_sum(sum);
   if (lane == 0) scores[row] = static_cast<float>(sum / features);
-}
-
-__device__ double block_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (int half = kBlock / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();
-  return total;
 }
 
 // One block per column.
@@ -94,10 +80,6 @@ __global__ void standardize_kernel(float* x, long long count, int cols, const do
   x[i] = static_cast<float>((x[i] - mean[c]) / scale[c]);
 }
 
-unsigned blocks_for(long long count) {
-  return static_cast<unsigned>((count + kBlock - 1) / kBlock);
-}
-
 }  // namespace
 
 void gather_batch(const float* rows, const unsigned* order, const StepState* state, int batch_size,
@@ -105,39 +87,36 @@ void gather_batch(const float* rows, const unsigned* order, const StepState* sta
                   const DataSlots& slots) {
   const dim3 grid(blocks_for(static_cast<long long>(batch_rows) * features),
                   static_cast<unsigned>(slots.models));
-  gather_batch_kernel<<<grid, kBlock, 0, stream>>>(rows, order, slots, state, batch_size,
-                                                   batch_rows, features, batch);
-  CUDA_CHECK_LAUNCH("gather_batch");
+  launch("gather_batch", gather_batch_kernel, grid, kBlock, stream, rows, order, slots, state,
+         batch_size, batch_rows, features, batch);
 }
 
 void gather_chunk(const float* rows, const DataSlots& slots, std::size_t first, int chunk_rows,
                   int features, float* chunk, cudaStream_t stream) {
   const dim3 grid(blocks_for(static_cast<long long>(chunk_rows) * features),
                   static_cast<unsigned>(slots.models));
-  gather_chunk_kernel<<<grid, kBlock, 0, stream>>>(rows, slots, static_cast<long long>(first),
-                                                   chunk_rows, features, chunk);
-  CUDA_CHECK_LAUNCH("gather_chunk");
+  launch("gather_chunk", gather_chunk_kernel, grid, kBlock, stream, rows, slots,
+         static_cast<long long>(first), chunk_rows, features, chunk);
 }
 
 void reconstruction_scores(const float* x, const float* x_hat, int rows, int features,
                            float* scores, float* per_feature, cudaStream_t stream) {
-  reconstruction_scores_kernel<<<blocks_for(static_cast<long long>(rows) * 32), kBlock, 0,
-                                 stream>>>(x, x_hat, rows, features, scores, per_feature);
-  CUDA_CHECK_LAUNCH("reconstruction_scores");
+  launch("reconstruction_scores", reconstruction_scores_kernel,
+         blocks_for(static_cast<long long>(rows) * kWarp), kBlock, stream, x, x_hat, rows, features,
+         scores, per_feature);
 }
 
 void column_moments(const float* x, int rows, int cols, double* mean, double* std,
                     cudaStream_t stream) {
-  column_moments_kernel<<<static_cast<unsigned>(cols), kBlock, 0, stream>>>(x, rows, cols, mean,
-                                                                            std);
-  CUDA_CHECK_LAUNCH("column_moments");
+  launch("column_moments", column_moments_kernel, static_cast<unsigned>(cols), kBlock, stream, x,
+         rows, cols, mean, std);
 }
 
 void standardize(float* x, int rows, int cols, const double* mean, const double* scale,
                  cudaStream_t stream) {
   const long long count = static_cast<long long>(rows) * cols;
-  standardize_kernel<<<blocks_for(count), kBlock, 0, stream>>>(x, count, cols, mean, scale);
-  CUDA_CHECK_LAUNCH("standardize");
+  launch("standardize", standardize_kernel, blocks_for(count), kBlock, stream, x, count, cols, mean,
+         scale);
 }
 
 }  // namespace vaead::cuda

@@ -1,10 +1,9 @@
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "synthetic.cuh"
 
 namespace vaead::cuda {
 namespace {
-
-constexpr int kBlock = 256;
 
 __global__ void loadings_kernel(synthetic::Params params, float* w) {
   const unsigned index = blockIdx.x * blockDim.x + threadIdx.x;
@@ -46,36 +45,31 @@ __global__ void plant_kernel(synthetic::Params params, const std::uint8_t* kinds
                            x + static_cast<long long>(row) * params.features);
 }
 
-unsigned blocks_for(long long count) {
-  return static_cast<unsigned>((count + kBlock - 1) / kBlock);
-}
-
 }  // namespace
 
 void synthetic_loadings(const synthetic::Params& params, float* w, cudaStream_t stream) {
-  loadings_kernel<<<blocks_for(static_cast<long long>(params.factors) * params.features), kBlock, 0,
-                    stream>>>(params, w);
-  CUDA_CHECK_LAUNCH("synthetic_loadings");
+  launch("synthetic_loadings", loadings_kernel,
+         blocks_for(static_cast<long long>(params.factors) * params.features), kBlock, stream,
+         params, w);
 }
 
 void synthetic_normal_rows(const synthetic::Params& params, const float* w, std::uint32_t split,
                            int rows, float* x, cudaStream_t stream) {
   const long long count = static_cast<long long>(rows) * params.features;
-  normal_rows_kernel<<<blocks_for(count), kBlock, 0, stream>>>(params, w, split, count, x);
-  CUDA_CHECK_LAUNCH("synthetic_normal_rows");
+  launch("synthetic_normal_rows", normal_rows_kernel, blocks_for(count), kBlock, stream, params, w,
+         split, count, x);
 }
 
 void assign_anomaly_kinds(const unsigned* order, int rows, std::array<int, 3> counts,
                           std::uint8_t* kinds, cudaStream_t stream) {
-  assign_kinds_kernel<<<blocks_for(rows), kBlock, 0, stream>>>(order, rows, counts[0], counts[1],
-                                                               counts[2], kinds);
-  CUDA_CHECK_LAUNCH("assign_anomaly_kinds");
+  launch("assign_anomaly_kinds", assign_kinds_kernel, blocks_for(rows), kBlock, stream, order, rows,
+         counts[0], counts[1], counts[2], kinds);
 }
 
 void plant_anomalies(const synthetic::Params& params, const std::uint8_t* kinds,
                      const double* sigma, int rows, float* x, cudaStream_t stream) {
-  plant_kernel<<<blocks_for(rows), kBlock, 0, stream>>>(params, kinds, sigma, rows, x);
-  CUDA_CHECK_LAUNCH("plant_anomalies");
+  launch("plant_anomalies", plant_kernel, blocks_for(rows), kBlock, stream, params, kinds, sigma,
+         rows, x);
 }
 
 }  // namespace vaead::cuda

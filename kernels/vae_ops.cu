@@ -4,17 +4,12 @@
 #include <cmath>
 
 #include "cuda_check.cuh"
+#include "launch.cuh"
 #include "vae_ops.cuh"
 #include "vaead/philox.hpp"
 
 namespace vaead::cuda {
 namespace {
-
-constexpr int kBlock = 256;
-
-unsigned blocks_for(std::size_t count, int block = kBlock) {
-  return static_cast<unsigned>((count + static_cast<std::size_t>(block) - 1) / block);
-}
 
 // One thread per model.
 __global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, int models,
@@ -73,12 +68,6 @@ __global__ void reparameterize_forward_kernel(const float* mu, const float* logv
   z[i] = eps == nullptr ? mu[i] : mu[i] + expf(clamped / 2.0f) * eps[i];
 }
 
-__device__ double warp_sum(double value) {
-  for (int offset = 16; offset > 0; offset /= 2)
-    value += __shfl_down_sync(0xFFFFFFFFu, value, offset);
-  return value;  // complete in lane 0
-}
-
 // One warp per row of every model (`rows` per model, the batch the mean is over).
 __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat, const float* mu,
                                              const float* logvar, int models, int rows,
@@ -115,7 +104,7 @@ __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat,
 __global__ void sum_loss_parts_kernel(const double* reconstruction, const double* kl, int rows,
                                       const StepState* state, double* totals,
                                       std::size_t totals_stride) {
-  __shared__ double recon_shared[kBlock], kl_shared[kBlock];
+  __shared__ double shared[kBlock];
   const int model = static_cast<int>(blockIdx.x);
   reconstruction += static_cast<long long>(model) * rows;
   kl += static_cast<long long>(model) * rows;
@@ -126,19 +115,11 @@ __global__ void sum_loss_parts_kernel(const double* reconstruction, const double
     recon_sum += reconstruction[r];
     kl_sum += kl[r];
   }
-  recon_shared[threadIdx.x] = recon_sum;
-  kl_shared[threadIdx.x] = kl_sum;
-  __syncthreads();
-  for (int half = kBlock / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) {
-      recon_shared[threadIdx.x] += recon_shared[threadIdx.x + half];
-      kl_shared[threadIdx.x] += kl_shared[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
+  recon_sum = block_sum(recon_sum, shared);
+  kl_sum = block_sum(kl_sum, shared);
   if (threadIdx.x == 0) {
-    totals[2 * state->step_in_epoch] = recon_shared[0];
-    totals[2 * state->step_in_epoch + 1] = kl_shared[0];
+    totals[2 * state->step_in_epoch] = recon_sum;
+    totals[2 * state->step_in_epoch + 1] = kl_sum;
   }
 }
 
@@ -169,7 +150,11 @@ __global__ void check_finite_kernel(const double* totals, std::size_t totals_str
   totals += model * totals_stride;
   grads += model * count;
   const int step = state->step_in_epoch;
-  const int failed = status->failed_step;
+  // Other blocks may be recording this step's failure right now: read it atomically, once a block.
+  __shared__ int failed_before;
+  if (threadIdx.x == 0) failed_before = atomicAdd(&status->failed_step, 0);
+  __syncthreads();
+  const int failed = failed_before;
   if (failed >= 0 && failed != step) return;  // an earlier step failed: that is the report
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
   if (i == 0 && !(isfinite(totals[2 * step]) && isfinite(totals[2 * step + 1]))) {
@@ -213,56 +198,47 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
 
 void begin_epoch(StepState* state, const double* kl_weights, int models, TrainingStatus* status,
                  cudaStream_t stream) {
-  begin_epoch_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(
-      state, kl_weights, models, status);
-  CUDA_CHECK_LAUNCH("begin_epoch");
+  launch("begin_epoch", begin_epoch_kernel, blocks_for(models), kBlock, stream, state, kl_weights,
+         models, status);
 }
 
 void advance_step(StepState* state, int models, cudaStream_t stream) {
-  advance_step_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(state,
-                                                                                           models);
-  CUDA_CHECK_LAUNCH("advance_step");
+  launch("advance_step", advance_step_kernel, blocks_for(models), kBlock, stream, state, models);
 }
 
 void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream) {
-  reset_state_kernel<<<blocks_for(static_cast<std::size_t>(models)), kBlock, 0, stream>>>(
-      state, status, models);
-  CUDA_CHECK_LAUNCH("reset_state");
+  launch("reset_state", reset_state_kernel, blocks_for(models), kBlock, stream, state, status,
+         models);
 }
 
 void draw_eps(const ModelTable& table, const StepState* state, int rows, int latent_stride,
               float* eps, cudaStream_t stream) {
-  const std::size_t threads =
-      static_cast<std::size_t>(table.models) * rows * ((latent_stride + 3) / 4);
-  draw_eps_kernel<<<blocks_for(threads), kBlock, 0, stream>>>(table, state, rows, latent_stride,
-                                                              eps);
-  CUDA_CHECK_LAUNCH("draw_eps");
+  const long long threads = static_cast<long long>(table.models) * rows * ((latent_stride + 3) / 4);
+  launch("draw_eps", draw_eps_kernel, blocks_for(threads), kBlock, stream, table, state, rows,
+         latent_stride, eps);
 }
 
 void reparameterize_forward(const float* mu, const float* logvar_raw, const float* eps, int rows,
                             int latent, float low, float high, float* logvar, float* z,
                             cudaStream_t stream) {
   const int count = rows * latent;
-  reparameterize_forward_kernel<<<blocks_for(static_cast<std::size_t>(count)), kBlock, 0, stream>>>(
-      mu, logvar_raw, eps, count, low, high, logvar, z);
-  CUDA_CHECK_LAUNCH("reparameterize_forward");
+  launch("reparameterize_forward", reparameterize_forward_kernel, blocks_for(count), kBlock, stream,
+         mu, logvar_raw, eps, count, low, high, logvar, z);
 }
 
 void loss_forward_backward(const float* x, const float* x_hat, const float* mu, const float* logvar,
                            int models, int rows, int features, int latent, double* reconstruction,
                            double* kl, float* grad_x_hat, cudaStream_t stream) {
-  loss_forward_backward_kernel<<<blocks_for(static_cast<std::size_t>(models) * rows * 32), kBlock,
-                                 0, stream>>>(x, x_hat, mu, logvar, models, rows, features, latent,
-                                              reconstruction, kl, grad_x_hat);
-  CUDA_CHECK_LAUNCH("loss_forward_backward");
+  launch("loss_forward_backward", loss_forward_backward_kernel,
+         blocks_for(static_cast<long long>(models) * rows * kWarp), kBlock, stream, x, x_hat, mu,
+         logvar, models, rows, features, latent, reconstruction, kl, grad_x_hat);
 }
 
 void sum_loss_parts(const double* reconstruction, const double* kl, int models, int rows,
                     const StepState* state, double* totals, std::size_t totals_stride,
                     cudaStream_t stream) {
-  sum_loss_parts_kernel<<<static_cast<unsigned>(models), kBlock, 0, stream>>>(
-      reconstruction, kl, rows, state, totals, totals_stride);
-  CUDA_CHECK_LAUNCH("sum_loss_parts");
+  launch("sum_loss_parts", sum_loss_parts_kernel, static_cast<unsigned>(models), kBlock, stream,
+         reconstruction, kl, rows, state, totals, totals_stride);
 }
 
 void reparameterize_backward(const float* grad_z, const float* mu, const float* logvar,
@@ -270,26 +246,25 @@ void reparameterize_backward(const float* grad_z, const float* mu, const float* 
                              int latent, const StepState* state, float low, float high,
                              float* grad_mu, float* grad_logvar, cudaStream_t stream) {
   const int count = models * rows * latent;
-  reparameterize_backward_kernel<<<blocks_for(static_cast<std::size_t>(count)), kBlock, 0,
-                                   stream>>>(grad_z, mu, logvar, logvar_raw, eps, rows, latent,
-                                             count, state, low, high, grad_mu, grad_logvar);
-  CUDA_CHECK_LAUNCH("reparameterize_backward");
+  launch("reparameterize_backward", reparameterize_backward_kernel, blocks_for(count), kBlock,
+         stream, grad_z, mu, logvar, logvar_raw, eps, rows, latent, count, state, low, high,
+         grad_mu, grad_logvar);
 }
 
 void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
                   std::size_t count, int models, const StepState* state, TrainingStatus* status,
                   cudaStream_t stream) {
-  check_finite_kernel<<<dim3(blocks_for(count), static_cast<unsigned>(models)), kBlock, 0,
-                        stream>>>(totals, totals_stride, grads, count, state, status);
-  CUDA_CHECK_LAUNCH("check_finite");
+  launch("check_finite", check_finite_kernel,
+         dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
+         stream, totals, totals_stride, grads, count, state, status);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
                  int models, AdamHyper hyper, const StepState* state, const TrainingStatus* status,
                  cudaStream_t stream) {
-  adam_kernel<<<dim3(blocks_for(count), static_cast<unsigned>(models)), kBlock, 0, stream>>>(
-      params, grads, m, v, count, hyper, state, status);
-  CUDA_CHECK_LAUNCH("adam_update");
+  launch("adam_update", adam_kernel,
+         dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
+         stream, params, grads, m, v, count, hyper, state, status);
 }
 
 }  // namespace vaead::cuda
