@@ -1,0 +1,30 @@
+// The device generator's raw words, one block of four per thread.
+#include "launch.cuh"
+#include "random_bits.cuh"
+#include "vaead/philox.hpp"
+
+namespace vaead::cuda {
+namespace {
+
+__global__ void random_words_kernel(const RandomAddress* addresses, int count,
+                                    std::uint32_t* words) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= count) return;
+  const RandomAddress address = addresses[i];
+  const Philox4x32 block = CounterRng{address.seed, static_cast<Stream>(address.stream)}.bits(
+      address.a, address.b, address.c);
+  for (int w = 0; w < 4; ++w)
+    words[4 * i + w] = block.v[w];
+}
+
+}  // namespace
+
+void device_random_words(const RandomAddress* addresses, int count, std::uint32_t* words,
+                         cudaStream_t stream) {
+  check_argument(count >= 0, "device_random_words: a negative count");
+  if (count == 0) return;
+  launch("random_words", random_words_kernel, blocks_for(count), kBlock, stream, addresses, count,
+         words);
+}
+
+}  // namespace vaead::cuda
