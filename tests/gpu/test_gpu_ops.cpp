@@ -106,8 +106,10 @@ TEST(GpuOps, FusedLossPartsAndGradientAndTheirSums) {
         squared += diff * diff;
         want_grad.push_back(2.0 / rows * (x_hat(r, j) - x(r, j)));
       }
-      for (int l = 0; l < latent; ++l)
-        divergence += 1 + logvar(r, l) - mu(r, l) * mu(r, l) - std::exp(double{logvar(r, l)});
+      for (int l = 0; l < latent; ++l) {  // in double, as the kernel sums it
+        const double m = mu(r, l), lv = logvar(r, l);
+        divergence += 1 + lv - m * m - std::exp(lv);
+      }
       want_recon.push_back(squared);
       want_kl.push_back(-0.5 * divergence);
       recon_sum += squared;
