@@ -4,6 +4,15 @@ set -euo pipefail
 
 vaead_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# apt-get install of the packages named, as root or through sudo.
+vaead_apt_install() {
+  echo "vaead: installing $* from Debian's packages" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
 vaead_install_dependencies() {
   local missing=()
   command -v cmake >/dev/null || missing+=(cmake)
@@ -13,23 +22,42 @@ vaead_install_dependencies() {
   [ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
   [ -d /usr/lib/x86_64-linux-gnu/cmake/GTest ] || [ -d /usr/lib/cmake/GTest ] ||
     [ -d /usr/lib/aarch64-linux-gnu/cmake/GTest ] || missing+=(libgtest-dev)
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "vaead: installing ${missing[*]} from Debian's packages" >&2
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  if [ ${#missing[@]} -gt 0 ]; then vaead_apt_install "${missing[@]}"; fi
   # The CUDA toolkit is optional: with nvcc on PATH (or in /usr/local/cuda) the CUDA library builds.
   if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH="/usr/local/cuda/bin:$PATH"
   fi
 }
 
-# vaead_build DIR [cmake options...]
+# What the emulated GPU build needs besides: clang with its sanitizer runtimes and OpenMP,
+# Boost.Context (the fibers) and Thrust's headers (the CUDA toolkit's CCCL, else Debian's).
+vaead_install_emulator_dependencies() {
+  local missing=()
+  command -v clang++ >/dev/null || missing+=(clang)
+  compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan-*.a" >/dev/null ||
+    missing+=(libclang-rt-dev)
+  compgen -G "/usr/lib/llvm-*/lib/libomp.so" >/dev/null || missing+=(libomp-dev)
+  [ -f /usr/include/boost/context/detail/fcontext.hpp ] || missing+=(libboost-context-dev)
+  [ -f /usr/local/cuda/include/cccl/thrust/version.h ] || [ -f /usr/include/thrust/version.h ] ||
+    missing+=(libthrust-dev)
+  if [ ${#missing[@]} -gt 0 ]; then vaead_apt_install "${missing[@]}"; fi
+}
+
+# vaead_build DIR [cmake options...] [-- targets...]
 vaead_build() {
   local dir="$1"
   shift
-  cmake -S "$vaead_root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-  cmake --build "$dir" --parallel "$(nproc)"
+  local options=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    options+=("$1")
+    shift
+  done
+  [ $# -gt 0 ] && shift
+  targets=("$@")
+  cmake -S "$vaead_root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${options[@]}" >/dev/null
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$dir" --parallel "$(nproc)" --target "${targets[@]}"
+  else
+    cmake --build "$dir" --parallel "$(nproc)"
+  fi
 }

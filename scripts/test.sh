@@ -1,7 +1,40 @@
 #!/usr/bin/env bash
-# Build with warnings as errors and run the whole test suite (GPU tests skip without a device).
+# Build and run every test, in three builds:
+#   build-test/           the ordinary build (gcc, nvcc when present), warnings as errors: every
+#                         test; the GPU tests run on a GPU and skip without one
+#   build-emulated-asan/  the GPU tests with the kernels executed on the CPU by tests/emulator,
+#                         under AddressSanitizer + UndefinedBehaviorSanitizer (clang), with the
+#                         emulator's own tests and its must-fail mutants
+#   build-emulated-tsan/  the kernel tests and the emulator's tests under ThreadSanitizer
+# Pass one of "ordinary", "asan", "tsan" to run only that part.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+parts="${1:-ordinary asan tsan}"
 vaead_install_dependencies
-vaead_build "$vaead_root/build-test" -DVAEAD_WERROR=ON
-cd "$vaead_root/build-test"
-ctest --output-on-failure --parallel "$(nproc)"
+jobs="$(nproc)"
+
+if [[ " $parts " == *" ordinary "* ]]; then
+  vaead_build "$vaead_root/build-test" -DVAEAD_WERROR=ON
+  (cd "$vaead_root/build-test" && ctest --output-on-failure --parallel "$jobs")
+fi
+
+if [[ " $parts " == *" asan "* || " $parts " == *" tsan "* ]]; then
+  vaead_install_emulator_dependencies
+  emulated=(-DCMAKE_CXX_COMPILER=clang++ -DVAEAD_CUDA_EMULATOR=ON -DVAEAD_WERROR=ON
+            -DCMAKE_CXX_FLAGS=-gline-tables-only)
+fi
+
+if [[ " $parts " == *" asan "* ]]; then
+  vaead_build "$vaead_root/build-emulated-asan" "${emulated[@]}" \
+    -DVAEAD_SANITIZE=address,undefined -- \
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_gpu_engine_tests \
+    vaead_mutant_off_by_one vaead_mutant_unwritten_shared
+  (cd "$vaead_root/build-emulated-asan" &&
+    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu|emulator|mutant)$")
+fi
+
+if [[ " $parts " == *" tsan "* ]]; then
+  vaead_build "$vaead_root/build-emulated-tsan" "${emulated[@]}" -DVAEAD_SANITIZE=thread -- \
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_mutant_missing_barrier
+  (cd "$vaead_root/build-emulated-tsan" &&
+    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|emulator|mutant)$")
+fi

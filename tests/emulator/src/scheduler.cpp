@@ -79,11 +79,6 @@ class Random {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  template <class T>
-  void shuffle(std::vector<T>& values) {
-    for (std::size_t i = values.size(); i > 1; --i)
-      std::swap(values[i - 1], values[next() % i]);
-  }
 
  private:
   std::uint64_t state_;
@@ -184,6 +179,8 @@ struct Grid {
   int live = 0, exited = 0, at_barrier = 0;
   std::size_t barrier_generation = 0;
   std::vector<std::size_t> warp_generation;
+  std::vector<unsigned> warp_waiting;  // per warp: the lanes waiting at a warp operation
+  std::vector<unsigned> warp_exited;   // per warp: the lanes that have returned
   std::string fault;
   std::exception_ptr exception;
   fcontext::fcontext_t scheduler = nullptr;
@@ -425,23 +422,34 @@ void diagnose_stall(Grid& grid) {
 }
 
 // ---- barriers ----------------------------------------------------------------------------------
-void make_runnable(Grid& grid, std::vector<int> threads) {
-  grid.random.shuffle(threads);
-  grid.runnable.insert(grid.runnable.end(), threads.begin(), threads.end());
+// Appends `count` threads to the runnable queue in a shuffled order. No allocation: the queue keeps
+// its capacity from block to block.
+void make_runnable(Grid& grid, const int* threads, int count) {
+  const std::size_t start = grid.runnable.size();
+  grid.runnable.insert(grid.runnable.end(), threads, threads + count);
+  for (std::size_t i = grid.runnable.size(); i > start + 1; --i)
+    std::swap(grid.runnable[i - 1], grid.runnable[start + grid.random.next() % (i - start)]);
+}
+
+void make_all_runnable(Grid& grid) {
+  grid.runnable.clear();
+  for (int t = 0; t < grid.threads; ++t)
+    grid.runnable.push_back(t);
+  for (std::size_t i = grid.runnable.size(); i > 1; --i)
+    std::swap(grid.runnable[i - 1], grid.runnable[grid.random.next() % i]);
 }
 
 // Every thread waits at the same __syncthreads: release them all.
 bool release_barrier(Grid& grid) {
   if (grid.at_barrier != grid.threads) return false;
+  const Fiber& first = grid.fibers[0];
   for (const Fiber& fiber : grid.fibers)
-    if (fiber.line != grid.fibers[0].line || std::strcmp(fiber.file, grid.fibers[0].file) != 0)
+    if (fiber.line != first.line ||
+        (fiber.file != first.file && std::strcmp(fiber.file, first.file) != 0))
       return false;
   ++grid.barrier_generation;
   grid.at_barrier = 0;
-  std::vector<int> all(static_cast<std::size_t>(grid.threads));
-  for (int t = 0; t < grid.threads; ++t)
-    all[static_cast<std::size_t>(t)] = t;
-  make_runnable(grid, std::move(all));
+  make_all_runnable(grid);
   return true;
 }
 
@@ -466,68 +474,79 @@ int source_lane(const Fiber& fiber, int lane) {
   }
 }
 
-// `fiber` arrived at a warp operation: when every lane of its mask is there, carry it out.
+std::string warp_site(const Fiber& fiber) {
+  return std::string(op_name(fiber.op)) + " at " + site(fiber);
+}
+
+// `fiber` arrived at a warp operation: when every lane of its mask is there, carry it out. (Runs
+// at every arrival: messages are built only for a fault.)
 void try_complete_warp(Grid& grid, Fiber& fiber) {
   const int lane = fiber.linear % kWarp;
   const int base = fiber.linear - lane;
   const unsigned mask = fiber.mask;
-  const std::string what = std::string(op_name(fiber.op)) + " at " + site(fiber);
   if ((mask & (1u << lane)) == 0) {
-    set_fault(grid, "thread " + coordinates(fiber.index) + " calls " + what + " with mask " +
-                        hex(mask) + ", which leaves out its own lane " + std::to_string(lane));
+    set_fault(grid, "thread " + coordinates(fiber.index) + " calls " + warp_site(fiber) +
+                        " with mask " + hex(mask) + ", which leaves out its own lane " +
+                        std::to_string(lane));
     return;
   }
   if (fiber.width < 1 || fiber.width > kWarp || (fiber.width & (fiber.width - 1)) != 0) {
-    set_fault(grid, what + ": width " + std::to_string(fiber.width) + " is not a power of 2 <= 32");
+    set_fault(grid, warp_site(fiber) + ": width " + std::to_string(fiber.width) +
+                        " is not a power of 2 <= 32");
     return;
   }
+  const auto warp = static_cast<std::size_t>(base / kWarp);
+  grid.warp_waiting[warp] |= 1u << lane;
+  const unsigned missing = mask & ~grid.warp_waiting[warp];
+  if ((missing & grid.warp_exited[warp]) == 0 && base + kWarp <= grid.threads && missing != 0)
+    return;  // lanes still to come (the checks below run when they are all there, or for a fault)
+  int lanes[kWarp];
+  int count = 0;
   for (int l = 0; l < kWarp; ++l) {
     if ((mask & (1u << l)) == 0) continue;
     if (base + l >= grid.threads) {
-      set_fault(grid, what + ": mask " + hex(mask) + " names lane " + std::to_string(l) +
-                          ", which does not exist in a block of " + std::to_string(grid.threads) +
-                          " threads");
+      set_fault(grid, warp_site(fiber) + ": mask " + hex(mask) + " names lane " +
+                          std::to_string(l) + ", which does not exist in a block of " +
+                          std::to_string(grid.threads) + " threads");
       return;
     }
     const Fiber& other = grid.fibers[static_cast<std::size_t>(base + l)];
     if (other.wait == Wait::exited) {
-      set_fault(grid, "warp operation over inactive lanes: " + what + " with mask " + hex(mask) +
-                          " waits for lane " + std::to_string(l) + " (thread " +
+      set_fault(grid, "warp operation over inactive lanes: " + warp_site(fiber) + " with mask " +
+                          hex(mask) + " waits for lane " + std::to_string(l) + " (thread " +
                           coordinates(other.index) + "), which has returned");
       return;
     }
     if (other.wait != Wait::warp || other.mask != mask) return;  // not there yet
+    lanes[count++] = l;
   }
-  std::vector<int> lanes;
-  for (int l = 0; l < kWarp; ++l)
-    if ((mask & (1u << l)) != 0) lanes.push_back(l);
-  for (int l : lanes) {
-    const Fiber& other = grid.fibers[static_cast<std::size_t>(base + l)];
+  for (int k = 0; k < count; ++k) {
+    const Fiber& other = grid.fibers[static_cast<std::size_t>(base + lanes[k])];
+    const bool shifts = fiber.op == WarpOp::shuffle_up || fiber.op == WarpOp::shuffle_down;
     if (other.op != fiber.op || other.width != fiber.width || other.bytes != fiber.bytes ||
-        (fiber.op == WarpOp::shuffle_up || fiber.op == WarpOp::shuffle_down
-             ? other.operand != fiber.operand
-             : false)) {
+        (shifts && other.operand != fiber.operand)) {
       set_fault(grid, "the lanes of mask " + hex(mask) + " disagree: lane " + std::to_string(lane) +
-                          " calls " + what + ", lane " + std::to_string(l) + " calls " +
-                          op_name(other.op) + " at " + site(other));
+                          " calls " + warp_site(fiber) + ", lane " + std::to_string(lanes[k]) +
+                          " calls " + warp_site(other));
       return;
     }
   }
   unsigned ballot = 0;
   if (fiber.op == WarpOp::ballot)
-    for (int l : lanes) {
+    for (int k = 0; k < count; ++k) {
       int vote = 0;
-      copy_value(&vote, grid.fibers[static_cast<std::size_t>(base + l)].value, sizeof vote);
-      if (vote != 0) ballot |= 1u << l;
+      copy_value(&vote, grid.fibers[static_cast<std::size_t>(base + lanes[k])].value, sizeof vote);
+      if (vote != 0) ballot |= 1u << lanes[k];
     }
-  for (int l : lanes) {
+  for (int k = 0; k < count; ++k) {
+    const int l = lanes[k];
     Fiber& target = grid.fibers[static_cast<std::size_t>(base + l)];
     if (target.op == WarpOp::ballot) {
       copy_value(target.result, &ballot, sizeof ballot);
     } else if (target.op != WarpOp::sync) {
       const int source = source_lane(target, base + l) - base;
       if (source != l && (mask & (1u << source)) == 0) {
-        set_fault(grid, "lane " + std::to_string(l) + " of " + what + " reads lane " +
+        set_fault(grid, "lane " + std::to_string(l) + " of " + warp_site(fiber) + " reads lane " +
                             std::to_string(source) + ", which is not in the mask " + hex(mask));
         return;
       }
@@ -535,19 +554,22 @@ void try_complete_warp(Grid& grid, Fiber& fiber) {
                  target.bytes);
     }
   }
-  ++grid.warp_generation[static_cast<std::size_t>(base / kWarp)];
-  std::vector<int> released;
-  for (int l : lanes) {
-    grid.fibers[static_cast<std::size_t>(base + l)].wait = Wait::running;
-    released.push_back(base + l);
+  ++grid.warp_generation[warp];
+  grid.warp_waiting[warp] &= ~mask;
+  for (int k = 0; k < count; ++k) {
+    grid.fibers[static_cast<std::size_t>(base + lanes[k])].wait = Wait::running;
+    lanes[k] += base;
   }
-  make_runnable(grid, std::move(released));
+  make_runnable(grid, lanes, count);
 }
 
 // A lane returned: any lane already waiting at a warp operation that counts on it is stuck.
 void check_exit_against_warp(Grid& grid, const Fiber& fiber) {
   const int lane = fiber.linear % kWarp;
   const int base = fiber.linear - lane;
+  const auto warp = static_cast<std::size_t>(base / kWarp);
+  grid.warp_exited[warp] |= 1u << lane;
+  if (grid.warp_waiting[warp] == 0) return;
   for (int l = 0; l < kWarp && base + l < grid.threads; ++l) {
     const Fiber& other = grid.fibers[static_cast<std::size_t>(base + l)];
     if (other.wait == Wait::warp && (other.mask & (1u << lane)) != 0) {
@@ -589,17 +611,16 @@ void run_block(Grid& grid) {
   const dim3 block = grid.config->block;
   grid.live = grid.threads;
   grid.exited = grid.at_barrier = 0;
-  std::vector<int> all(static_cast<std::size_t>(grid.threads));
+  std::fill(grid.warp_waiting.begin(), grid.warp_waiting.end(), 0u);
+  std::fill(grid.warp_exited.begin(), grid.warp_exited.end(), 0u);
   for (int t = 0; t < grid.threads; ++t) {
     Fiber& fiber = grid.fibers[static_cast<std::size_t>(t)];
     fiber = Fiber{};
     fiber.linear = t;
     const auto u = static_cast<unsigned>(t);
     fiber.index = uint3{u % block.x, (u / block.x) % block.y, u / (block.x * block.y)};
-    all[static_cast<std::size_t>(t)] = t;
   }
-  grid.runnable.clear();
-  make_runnable(grid, std::move(all));
+  make_all_runnable(grid);
 #if defined(CUDA_EMU_TSAN)
   __tsan_acquire(&g_block_done);  // before the poisoning: earlier blocks used the same memory
 #endif
@@ -656,7 +677,11 @@ cudaError_t run_grid(const LaunchConfig& config, const std::function<void()>& th
   grid.body = &thread_body;
   grid.threads = static_cast<int>(config.block.x * config.block.y * config.block.z);
   grid.fibers.resize(static_cast<std::size_t>(grid.threads));
-  grid.warp_generation.assign(static_cast<std::size_t>((grid.threads + kWarp - 1) / kWarp), 0);
+  grid.runnable.reserve(static_cast<std::size_t>(grid.threads));
+  const auto warps = static_cast<std::size_t>((grid.threads + kWarp - 1) / kWarp);
+  grid.warp_generation.assign(warps, 0);
+  grid.warp_waiting.assign(warps, 0);
+  grid.warp_exited.assign(warps, 0);
   grid.random = Random(schedule_seed() ^ (++g_launches * 0xD1B54A32D192ED03ull));
 #if defined(CUDA_EMU_TSAN)
   g_tsan_host = __tsan_get_current_fiber();
