@@ -6,6 +6,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cuda/engine_factory.hpp"
@@ -188,6 +189,14 @@ void measure(const ExperimentConfig& config, StudyData& data, RunResult& run,
   }
 }
 
+// A run whose training stopped: its metrics are NaN; it keeps the epochs it finished.
+void mark_failed(RunResult& run, std::string failure) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  run.failure = std::move(failure);
+  run.roc_auc = run.pr_auc = run.validation_error = run.threshold = nan;
+  run.per_kind_roc_auc.fill(nan);
+}
+
 std::vector<float> scores_of(Engine& engine, const Matrix& rows) {
   std::vector<float> scores(rows.rows);
   engine.score(rows, scores, nullptr);
@@ -221,10 +230,21 @@ RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
     data.test_labels = std::move(splits.test_labels);
     data.test_kinds = std::move(splits.test_kinds);
   }
-  EpochCallback on_epoch;
-  if (callbacks.on_epoch)
-    on_epoch = [&](const EpochRecord& record) { callbacks.on_epoch(point, record); };
-  run.training = train_resident(*engine, train_config, on_epoch);
+  TrainingReport finished;  // the epochs completed, kept if a later one fails
+  const EpochCallback on_epoch = [&](const EpochRecord& record) {
+    finished.epochs.push_back(record);
+    finished.seconds += record.seconds;
+    finished.samples += engine->training_rows();
+    if (callbacks.on_epoch) callbacks.on_epoch(point, record);
+  };
+  try {
+    run.training = train_resident(*engine, train_config, on_epoch);
+  } catch (const TrainingError& error) {
+    run.training = std::move(finished);
+    mark_failed(run, error.what());
+    run.parameters = engine->parameters();
+    return run;
+  }
 
   if (config.table) {
     data.validation_scores = scores_of(*engine, config.table->validation);
@@ -306,6 +326,11 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
       run.training = std::move(device.training);
       run.parameters = std::move(device.parameters);
       run.standardizer = std::move(device.standardizer);
+      if (!device.failure.empty()) {
+        mark_failed(run, std::move(device.failure));
+        result.runs.push_back(std::move(run));
+        continue;
+      }
       StudyData data{std::move(device.validation_scores), std::move(device.test_scores),
                      std::move(device.test_labels), std::move(device.test_kinds)};
       measure(config, data, run, &device);
@@ -348,7 +373,7 @@ ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run) {
 
 Spread spread(std::span<const double> values) {
   Spread s;
-  if (values.empty()) return s;
+  if (values.empty()) return {std::nan(""), std::nan("")};
   for (double v : values)
     s.mean += v;
   s.mean /= static_cast<double>(values.size());
@@ -365,7 +390,8 @@ std::vector<double> collect(const ExperimentResult& result, int latent_dim,
                             std::optional<double> beta) {
   std::vector<double> values;
   for (const RunResult& run : result.runs)
-    if (run.latent_dim == latent_dim && (!beta || run.beta == *beta)) values.push_back(metric(run));
+    if (run.failure.empty() && run.latent_dim == latent_dim && (!beta || run.beta == *beta))
+      values.push_back(metric(run));
   return values;
 }
 
@@ -382,6 +408,10 @@ std::vector<SweepCell> summarize(const ExperimentResult& result) {
       const std::vector<double> roc_aucs = collect(
           result, latent, [](const RunResult& r) { return r.roc_auc; }, beta);
       cell.runs = roc_aucs.size();
+      cell.failed = static_cast<std::size_t>(
+          std::count_if(result.runs.begin(), result.runs.end(), [&](const RunResult& run) {
+            return !run.failure.empty() && run.latent_dim == latent && run.beta == beta;
+          }));
       cell.roc_auc = spread(roc_aucs);
       cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
       cell.precision = over_seeds([](const RunResult& r) { return r.at_threshold.precision(); });
@@ -396,9 +426,14 @@ std::vector<SweepCell> summarize(const ExperimentResult& result) {
 SweepChoice choose(std::span<const SweepCell> cells) {
   require(!cells.empty(), "a sweep without configurations has nothing to choose");
   SweepChoice choice;
-  for (std::size_t i = 1; i < cells.size(); ++i)
-    if (cells[i].validation_error.mean < cells[choice.label_free].validation_error.mean)
-      choice.label_free = i;
+  std::optional<std::size_t> label_free;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (cells[i].runs == 0) continue;  // every run of it failed
+    if (!label_free || cells[i].validation_error.mean < cells[*label_free].validation_error.mean)
+      label_free = i;
+  }
+  if (!label_free) throw TrainingError("no configuration finished training: every model failed");
+  choice.label_free = *label_free;
   for (std::size_t i = 0; i < cells.size(); ++i) {
     if (!std::isfinite(cells[i].roc_auc.mean)) continue;
     if (!choice.best_roc_auc || cells[i].roc_auc.mean > cells[*choice.best_roc_auc].roc_auc.mean)

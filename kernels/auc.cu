@@ -7,7 +7,6 @@
 //            (2n - e_g - s_g + 1) / 2; AUC = (sum of anomaly ranks - P (P + 1) / 2) / (P N),
 //            kept exact as an integer sum of doubled ranks.
 //   AP:      sum over g of (anomalies of g / P) * (anomalies up to g / e_g).
-#include <thrust/count.h>
 #include <thrust/device_vector.h>
 #include <thrust/execution_policy.h>
 #include <thrust/functional.h>
@@ -39,8 +38,13 @@ using Count = unsigned long long;
 template <class Key>
 constexpr bool kSegmented = sizeof(Key) == 8;
 
-struct IsNan {
-  __device__ bool operator()(float value) const { return isnan(value); }
+struct NanCount {
+  __device__ Count operator()(float value) const { return isnan(value) ? 1ull : 0ull; }
+};
+
+struct SegmentOfIndex {
+  std::size_t n;
+  __device__ Count operator()(std::size_t i) const { return i / n; }
 };
 
 // Ascending order of the keys = segment order, then descending scores; -0 and +0 are one score.
@@ -162,14 +166,18 @@ std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint
   ws.next = 0;
   const auto policy = thrust::cuda::par(ws).on(stream);
   const thrust::device_ptr<const float> score_ptr(scores);
-  const auto nan_count = thrust::count_if(policy, score_ptr, score_ptr + total, IsNan{});
-  check_argument(nan_count == 0,
-                 "device_ranking_metrics: " + std::to_string(nan_count) + " scores are NaN");
+  // NaN scores per segment (a failed model's): that segment's metrics are NaN, the others stand.
+  const thrust::counting_iterator<std::size_t> index(0);
+  const thrust::device_ptr<Count> nan_segment_ids(ws.take<Count>(segments)),
+      nan_counts(ws.take<Count>(segments));
+  const auto segment_of_index = thrust::make_transform_iterator(index, SegmentOfIndex{n});
+  thrust::reduce_by_key(policy, segment_of_index, segment_of_index + total,
+                        thrust::make_transform_iterator(score_ptr, NanCount{}), nan_segment_ids,
+                        nan_counts);
 
   const thrust::device_ptr<Key> keys(ws.take<Key>(total));
   const thrust::device_ptr<std::uint8_t> sorted_labels(ws.take<std::uint8_t>(total));
   CUDA_CHECK(cudaMemcpyAsync(sorted_labels.get(), labels, total, cudaMemcpyDeviceToDevice, stream));
-  const thrust::counting_iterator<std::size_t> index(0);
   thrust::transform(policy, index, index + total, keys, SegmentScoreKey<Key>{scores, n});
   thrust::sort_by_key(policy, keys, keys + total, sorted_labels);  // radix sort
 
@@ -206,9 +214,11 @@ std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint
   check_argument(static_cast<std::size_t>(segments_found.first - segment_ids) == segments,
                  "device_ranking_metrics: a segment went missing");
 
-  // The one transfer back: three numbers per segment.
-  std::vector<Count> host_rank_sums(segments), host_positives(segments);
+  // The one transfer back: four numbers per segment.
+  std::vector<Count> host_rank_sums(segments), host_positives(segments), host_nans(segments);
   std::vector<double> host_precision_sums(segments);
+  CUDA_CHECK(cudaMemcpyAsync(host_nans.data(), nan_counts.get(), segments * sizeof(Count),
+                             cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaMemcpyAsync(host_rank_sums.data(), rank_sums.get(), segments * sizeof(Count),
                              cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaMemcpyAsync(host_positives.data(), positives.get(), segments * sizeof(Count),
@@ -224,7 +234,8 @@ std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint
     RankingMetrics& m = metrics[s];
     m.positives = p;
     m.negatives = n - p;
-    if (p == 0 || p == n) {
+    m.nan_scores = host_nans[s];
+    if (p == 0 || p == n || m.nan_scores > 0) {
       m.roc_auc = m.average_precision = nan;
       continue;
     }
@@ -257,6 +268,9 @@ RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* l
                                       RankingWorkspace* workspace) {
   const RankingMetrics metrics =
       device_ranking_metrics_segmented(scores, labels, 1, n, stream, workspace)[0];
+  check_argument(
+      metrics.nan_scores == 0,
+      "device_ranking_metrics: " + std::to_string(metrics.nan_scores) + " scores are NaN");
   check_argument(metrics.positives > 0 && metrics.positives < n,
                  "device_ranking_metrics needs both classes; found " +
                      std::to_string(metrics.positives) + " anomalies in " + std::to_string(n) +

@@ -15,6 +15,7 @@ struct RankingMetrics {
   double average_precision = 0.0;
   std::size_t positives = 0;
   std::size_t negatives = 0;
+  std::size_t nan_scores = 0;  // NaN scores make both metrics NaN
 };
 
 // Device memory the ranking metrics keep from call to call: with one, a repeated call of the same
@@ -40,7 +41,8 @@ RankingMetrics device_ranking_metrics(const float* scores, const std::uint8_t* l
                                       RankingWorkspace* workspace = nullptr);
 
 // The same for `segments` sets of n scores each ([segments][n], e.g. one per model) in one sort and
-// one pass; a segment without both classes gets NaN metrics. Only the results cross to the host.
+// one pass; a segment without both classes, or with a NaN score, gets NaN metrics (the other
+// segments are not affected). Only the results cross to the host.
 std::vector<RankingMetrics> device_ranking_metrics_segmented(const float* scores,
                                                              const std::uint8_t* labels,
                                                              std::size_t segments, std::size_t n,

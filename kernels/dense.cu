@@ -8,6 +8,7 @@
 // batches; the tile sizes here favour correctness and reasonable occupancy, and bench/ measures
 // them against cuBLAS.
 #include <algorithm>
+#include <climits>
 #include <string>
 
 #include "cuda_check.cuh"
@@ -193,6 +194,9 @@ void check_sizes(int rows, int in, int out, const char* name, int models = 1) {
   constexpr int kMaxTiled = 65535 * kTile;
   check_argument(rows <= kMaxTiled && out <= kMaxTiled,
                  std::string(name) + ": more than " + std::to_string(kMaxTiled) + " rows" + sizes);
+  // A layer's weights are indexed with int (add_partials): in * out + out must fit.
+  check_argument(static_cast<long long>(in) * out + out <= INT_MAX,
+                 std::string(name) + ": more than 2^31 - 1 weights" + sizes);
 }
 
 int chunk_rows_for(int rows) {

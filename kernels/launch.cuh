@@ -29,6 +29,7 @@ inline unsigned blocks_for(long long count, int block = kBlock) {
   return static_cast<unsigned>(blocks);
 }
 
+#if defined(__CUDACC__) || defined(__CUDA_EMU__)  // kernels' files: nvcc, or the emulated build
 template <class... Params, class... Args>
 void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream,
             Args&&... args) {
@@ -36,12 +37,13 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
 #if defined(__CUDA_EMU__)
   cuda_emu::launch_kernel({name, grid, block, 0, stream}, kernel, std::forward<Args>(args)...);
 #else
-  kernel<<<grid, block, 0, stream> > >(std::forward<Args>(args)...);
+  // clang-format off
+  kernel<<<grid, block, 0, stream>>>(std::forward<Args>(args)...);
+  // clang-format on
 #endif
   check_launch(cudaGetLastError(), name);
 }
 
-#if defined(__CUDACC__) || defined(__CUDA_EMU__)
 // The sum of `value` over a warp by a fixed shuffle tree: complete in lane 0.
 template <class T>
 __device__ T warp_sum(T value) {

@@ -1,4 +1,6 @@
+#include <climits>
 #include <cub/device/device_radix_sort.cuh>
+#include <string>
 
 #include "cuda_check.cuh"
 #include "data/shuffle.hpp"
@@ -19,7 +21,10 @@ __global__ void permutation_keys(std::uint64_t seed, std::uint32_t stream_id, st
 }  // namespace
 
 void DevicePermutation::reserve(std::size_t n) {
-  check_argument(n < (1ull << 32), "a permutation of more than 2^32 - 1 rows");
+  // CUB's sort counts its items in an int.
+  check_argument(n <= static_cast<std::size_t>(INT_MAX),
+                 "a permutation of " + std::to_string(n) + " rows: at most " +
+                     std::to_string(INT_MAX) + " can be sorted on the device");
   keys_in_.reserve(n);
   keys_out_.reserve(n);
   indices_in_.reserve(n);

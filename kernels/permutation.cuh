@@ -18,6 +18,7 @@ class DevicePermutation {
                cudaStream_t stream);
   const unsigned* order() const { return order_.data(); }
   // Allocates everything compute(n) needs, so that it can run while a graph is being captured.
+  // std::invalid_argument beyond INT_MAX rows (CUB's item count), before any allocation.
   void reserve(std::size_t n);
 
  private:

@@ -37,10 +37,10 @@ __global__ void gather_chunk_kernel(const float* rows, DataSlots slots, long lon
 // One warp per row; lane sums in feature order, then a fixed shuffle tree.
 __global__ void reconstruction_scores_kernel(const float* x, const float* x_hat, int rows,
                                              int features, float* scores, float* per_feature) {
-  const int row = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
-  const int lane = static_cast<int>(threadIdx.x % 32);
+  const long long row = (blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) / kWarp;
+  const int lane = static_cast<int>(threadIdx.x % kWarp);
   if (row >= rows) return;
-  const long long offset = static_cast<long long>(row) * features;
+  const long long offset = row * features;
   double sum = 0.0;
   for (int j = lane; j < features; j += 32) {
     const double diff = static_cast<double>(x[offset + j]) - x_hat[offset + j];

@@ -5,6 +5,9 @@
 
 #include <cstdint>
 
+#include "vaead/host_device.hpp"
+#include "vaead/model.hpp"
+
 namespace vaead::cuda {
 
 struct StepState {
@@ -28,5 +31,51 @@ struct TrainingStatus {
   int loss_non_finite;  // 1 when that step's loss was not finite
   int bad_gradient;     // smallest flat index of a non-finite gradient (INT_MAX when none)
 };
+
+// failed_step of a model frozen for the whole epoch (one that failed in an earlier epoch of a
+// sweep): no step of it is recorded or updates anything.
+inline constexpr int kFrozenStep = 2147483647;
+
+}  // namespace vaead::cuda
+
+namespace vaead::cuda {
+
+// Where the latent padding lies in one model's slice of a padded buffer (models of different
+// latent sizes trained side by side share the largest): the rows of the mu and logvar heads and
+// the columns of the first decoder layer at and beyond the model's own latent size.
+struct LatentPadding {
+  long long mu_weight = 0, mu_bias = 0, logvar_weight = 0, logvar_bias = 0, decoder_weight = 0;
+  int head_inputs = 0;      // columns of a head's weight
+  int decoder_outputs = 0;  // rows of the first decoder layer's weight
+  int latent_stride = 0;    // the padded latent size (0: no padding)
+};
+
+inline LatentPadding latent_padding(const ParameterLayout& padded) {
+  const auto offset = [](std::size_t value) { return static_cast<long long>(value); };
+  return LatentPadding{offset(padded.mu.weight_offset),
+                       offset(padded.mu.bias_offset),
+                       offset(padded.logvar.weight_offset),
+                       offset(padded.logvar.bias_offset),
+                       offset(padded.decoder[0].weight_offset),
+                       padded.mu.in,
+                       padded.decoder[0].out,
+                       padded.architecture.latent_dim};
+}
+
+// Whether flat index i of the padded layout is padding for a model of latent size `latent`.
+VAEAD_HOST_DEVICE inline bool is_latent_padding(const LatentPadding& p, long long i, int latent) {
+  if (latent >= p.latent_stride) return false;
+  const long long head = static_cast<long long>(p.latent_stride) * p.head_inputs;
+  if (i >= p.mu_weight && i < p.mu_weight + head)
+    return (i - p.mu_weight) / p.head_inputs >= latent;
+  if (i >= p.logvar_weight && i < p.logvar_weight + head)
+    return (i - p.logvar_weight) / p.head_inputs >= latent;
+  if (i >= p.mu_bias && i < p.mu_bias + p.latent_stride) return i - p.mu_bias >= latent;
+  if (i >= p.logvar_bias && i < p.logvar_bias + p.latent_stride) return i - p.logvar_bias >= latent;
+  const long long decoder = static_cast<long long>(p.decoder_outputs) * p.latent_stride;
+  if (i >= p.decoder_weight && i < p.decoder_weight + decoder)
+    return (i - p.decoder_weight) % p.latent_stride >= latent;
+  return false;
+}
 
 }  // namespace vaead::cuda

@@ -12,19 +12,22 @@ namespace vaead::cuda {
 namespace {
 
 // One thread per model.
-__global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, int models,
-                                   TrainingStatus* status) {
+__global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, const int* frozen,
+                                   int models, TrainingStatus* status) {
   const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (m >= models) return;
   state[m].step_in_epoch = 0;
   state[m].kl_weight = kl_weights[m];
-  status[m] = TrainingStatus{-1, 0, INT_MAX};
+  const bool stopped = frozen != nullptr && frozen[m] != 0;
+  status[m] = TrainingStatus{stopped ? kFrozenStep : -1, 0, INT_MAX};
 }
 
-__global__ void advance_step_kernel(StepState* state, int models) {
+// A model whose step was refused (or that is frozen) keeps its step count: its next update draws
+// the noise and takes the Adam step the refused one would have, as on the CPU.
+__global__ void advance_step_kernel(StepState* state, const TrainingStatus* status, int models) {
   const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (m >= models) return;
-  state[m].global_step += 1;
+  if (status[m].failed_step < 0) state[m].global_step += 1;
   state[m].step_in_epoch += 1;
 }
 
@@ -42,9 +45,11 @@ __global__ void draw_eps_kernel(ModelTable table, const StepState* state, int ro
   const int blocks_per_row = (latent_stride + 3) / 4;
   const long long index = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (index >= static_cast<long long>(table.models) * rows * blocks_per_row) return;
-  const int m = static_cast<int>(index / (static_cast<long long>(rows) * blocks_per_row));
-  const int within = static_cast<int>(index % (static_cast<long long>(rows) * blocks_per_row));
-  const int r = within / blocks_per_row, block = within % blocks_per_row;
+  const long long per_model = static_cast<long long>(rows) * blocks_per_row;
+  const int m = static_cast<int>(index / per_model);
+  const long long within = index % per_model;
+  const int r = static_cast<int>(within / blocks_per_row);
+  const int block = static_cast<int>(within % blocks_per_row);
   const int latent = table.latent[m];
   const CounterRng rng{table.seed[m], Stream::reparameterization};
   double normals[4] = {0.0, 0.0, 0.0, 0.0};
@@ -57,9 +62,9 @@ __global__ void draw_eps_kernel(ModelTable table, const StepState* state, int ro
 }
 
 __global__ void reparameterize_forward_kernel(const float* mu, const float* logvar_raw,
-                                              const float* eps, int count, float low, float high,
-                                              float* logvar, float* z) {
-  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+                                              const float* eps, long long count, float low,
+                                              float high, float* logvar, float* z) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= count) return;
   // As std::clamp on the CPU: NaN passes through (fminf/fmaxf would replace it).
   const float raw = logvar_raw[i];
@@ -71,12 +76,12 @@ __global__ void reparameterize_forward_kernel(const float* mu, const float* logv
 // One warp per row of every model (`rows` per model, the batch the mean is over).
 __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat, const float* mu,
                                              const float* logvar, int models, int rows,
-                                             int features, int latent, double* reconstruction,
-                                             double* kl, float* grad_x_hat) {
-  const int warp =
-      static_cast<int>((blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) / 32);
-  const int lane = static_cast<int>(threadIdx.x % 32);
-  if (warp >= models * rows) return;
+                                             int features, int latent, const int* latent_of,
+                                             double* reconstruction, double* kl,
+                                             float* grad_x_hat) {
+  const long long warp = (blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x) / kWarp;
+  const int lane = static_cast<int>(threadIdx.x % kWarp);
+  if (warp >= static_cast<long long>(models) * rows) return;
   const float two_over_rows = static_cast<float>(2.0 / rows);
   const long long row_offset = static_cast<long long>(warp) * features;
   double squared_error = 0.0;
@@ -87,7 +92,8 @@ __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat,
     squared_error += diff * diff;
   }
   double kl_sum = 0.0;
-  for (int l = lane; l < latent; l += 32) {
+  const int own_latent = latent_of == nullptr ? latent : latent_of[warp / rows];
+  for (int l = lane; l < own_latent; l += 32) {
     const long long i = static_cast<long long>(warp) * latent + l;
     const double m = mu[i], lv = logvar[i];
     kl_sum += 1.0 + lv - m * m - exp(lv);
@@ -125,12 +131,12 @@ __global__ void sum_loss_parts_kernel(const double* reconstruction, const double
 
 __global__ void reparameterize_backward_kernel(const float* grad_z, const float* mu,
                                                const float* logvar, const float* logvar_raw,
-                                               const float* eps, int rows, int latent, int count,
-                                               const StepState* state, float low, float high,
-                                               float* grad_mu, float* grad_logvar) {
-  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+                                               const float* eps, int rows, int latent,
+                                               long long count, const StepState* state, float low,
+                                               float high, float* grad_mu, float* grad_logvar) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= count) return;
-  const int model = i / (rows * latent);
+  const auto model = static_cast<int>(i / (static_cast<long long>(rows) * latent));
   const float kl_scale = static_cast<float>(state[model].kl_weight / rows);
   const float lv = logvar[i];
   const float sigma = expf(lv / 2.0f);
@@ -142,7 +148,8 @@ __global__ void reparameterize_backward_kernel(const float* grad_z, const float*
 
 // Model m = blockIdx.y; its gradients are grads[m * count, (m + 1) * count).
 __global__ void check_finite_kernel(const double* totals, std::size_t totals_stride,
-                                    const float* grads, std::size_t count, const StepState* state,
+                                    const float* grads, std::size_t count, LatentPadding padding,
+                                    const int* latent_of, const StepState* state,
                                     TrainingStatus* status) {
   const int model = static_cast<int>(blockIdx.y);
   state += model;
@@ -161,7 +168,9 @@ __global__ void check_finite_kernel(const double* totals, std::size_t totals_str
     status->loss_non_finite = 1;
     atomicCAS(&status->failed_step, -1, step);
   }
-  if (i < count && !isfinite(grads[i])) {
+  const bool own = latent_of == nullptr ||
+                   !is_latent_padding(padding, static_cast<long long>(i), latent_of[model]);
+  if (i < count && own && !isfinite(grads[i])) {
     atomicMin(&status->bad_gradient, static_cast<int>(i));
     atomicCAS(&status->failed_step, -1, step);
   }
@@ -196,14 +205,15 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
 
 }  // namespace
 
-void begin_epoch(StepState* state, const double* kl_weights, int models, TrainingStatus* status,
-                 cudaStream_t stream) {
+void begin_epoch(StepState* state, const double* kl_weights, const int* frozen, int models,
+                 TrainingStatus* status, cudaStream_t stream) {
   launch("begin_epoch", begin_epoch_kernel, blocks_for(models), kBlock, stream, state, kl_weights,
-         models, status);
+         frozen, models, status);
 }
 
-void advance_step(StepState* state, int models, cudaStream_t stream) {
-  launch("advance_step", advance_step_kernel, blocks_for(models), kBlock, stream, state, models);
+void advance_step(StepState* state, const TrainingStatus* status, int models, cudaStream_t stream) {
+  launch("advance_step", advance_step_kernel, blocks_for(models), kBlock, stream, state, status,
+         models);
 }
 
 void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream) {
@@ -221,17 +231,18 @@ void draw_eps(const ModelTable& table, const StepState* state, int rows, int lat
 void reparameterize_forward(const float* mu, const float* logvar_raw, const float* eps, int rows,
                             int latent, float low, float high, float* logvar, float* z,
                             cudaStream_t stream) {
-  const int count = rows * latent;
+  const long long count = static_cast<long long>(rows) * latent;
   launch("reparameterize_forward", reparameterize_forward_kernel, blocks_for(count), kBlock, stream,
          mu, logvar_raw, eps, count, low, high, logvar, z);
 }
 
 void loss_forward_backward(const float* x, const float* x_hat, const float* mu, const float* logvar,
-                           int models, int rows, int features, int latent, double* reconstruction,
-                           double* kl, float* grad_x_hat, cudaStream_t stream) {
+                           int models, int rows, int features, int latent, const int* latent_of,
+                           double* reconstruction, double* kl, float* grad_x_hat,
+                           cudaStream_t stream) {
   launch("loss_forward_backward", loss_forward_backward_kernel,
          blocks_for(static_cast<long long>(models) * rows * kWarp), kBlock, stream, x, x_hat, mu,
-         logvar, models, rows, features, latent, reconstruction, kl, grad_x_hat);
+         logvar, models, rows, features, latent, latent_of, reconstruction, kl, grad_x_hat);
 }
 
 void sum_loss_parts(const double* reconstruction, const double* kl, int models, int rows,
@@ -245,18 +256,18 @@ void reparameterize_backward(const float* grad_z, const float* mu, const float* 
                              const float* logvar_raw, const float* eps, int models, int rows,
                              int latent, const StepState* state, float low, float high,
                              float* grad_mu, float* grad_logvar, cudaStream_t stream) {
-  const int count = models * rows * latent;
+  const long long count = static_cast<long long>(models) * rows * latent;
   launch("reparameterize_backward", reparameterize_backward_kernel, blocks_for(count), kBlock,
          stream, grad_z, mu, logvar, logvar_raw, eps, rows, latent, count, state, low, high,
          grad_mu, grad_logvar);
 }
 
 void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
-                  std::size_t count, int models, const StepState* state, TrainingStatus* status,
-                  cudaStream_t stream) {
+                  std::size_t count, int models, const LatentPadding& padding, const int* latent_of,
+                  const StepState* state, TrainingStatus* status, cudaStream_t stream) {
   launch("check_finite", check_finite_kernel,
          dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
-         stream, totals, totals_stride, grads, count, state, status);
+         stream, totals, totals_stride, grads, count, padding, latent_of, state, status);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,

@@ -15,11 +15,13 @@ namespace vaead::cuda {
 // arrays of `models`, and each tensor is [models][...] with the model's slice contiguous.
 
 // Starts an epoch (or a lone step) of every model: step_in_epoch = 0, the model's KL weight
-// (kl_weights: device, [models]), a clean status.
-void begin_epoch(StepState* state, const double* kl_weights, int models, TrainingStatus* status,
-                 cudaStream_t stream);
-// Ends a step: global_step and step_in_epoch advance by one.
-void advance_step(StepState* state, int models, cudaStream_t stream);
+// (kl_weights: device, [models]), a clean status; a model with frozen[m] != 0 (device, [models],
+// or null for none) starts with status kFrozenStep instead: it computes, but never updates.
+void begin_epoch(StepState* state, const double* kl_weights, const int* frozen, int models,
+                 TrainingStatus* status, cudaStream_t stream);
+// Ends a step: step_in_epoch advances by one, and global_step too unless the model's step was
+// refused (its status has a failed step) or it is frozen.
+void advance_step(StepState* state, const TrainingStatus* status, int models, cudaStream_t stream);
 // Resets the whole state (new parameters): global_step = 0.
 void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream);
 
@@ -36,13 +38,15 @@ void reparameterize_forward(const float* mu, const float* logvar_raw, const floa
                             cudaStream_t stream);
 
 // One pass over each row: reconstruction[r] = sum_j (x - x_hat)^2 and
-// kl[r] = -1/2 sum_l (1 + logvar - mu^2 - exp(logvar)) (both in double), and the gradient of the
-// batch-mean loss with respect to x_hat, 2 (x_hat - x) / rows. Padded latents (mu = logvar = 0)
-// add exactly 0 to the KL.
+// kl[r] = -1/2 sum_l (1 + logvar - mu^2 - exp(logvar)) over the model's own latents l <
+// latent_of[m] (all `latent` when latent_of is null: the padding is not the model's, and with a
+// clamp that excludes 0 its logvar is not 0), both in double; and the gradient of the batch-mean
+// loss with respect to x_hat, 2 (x_hat - x) / rows.
 //   x, x_hat, grad_x_hat: [models][rows][features]   mu, logvar: [models][rows][latent]
 void loss_forward_backward(const float* x, const float* x_hat, const float* mu, const float* logvar,
-                           int models, int rows, int features, int latent, double* reconstruction,
-                           double* kl, float* grad_x_hat, cudaStream_t stream);
+                           int models, int rows, int features, int latent, const int* latent_of,
+                           double* reconstruction, double* kl, float* grad_x_hat,
+                           cudaStream_t stream);
 
 // totals[m * totals_stride + 2 s] = sum_r reconstruction[m][r], and + 1 the KL, with
 // s = state[m].step_in_epoch; one block per model, a fixed summation tree.
@@ -59,10 +63,12 @@ void reparameterize_backward(const float* grad_z, const float* mu, const float* 
                              float* grad_mu, float* grad_logvar, cudaStream_t stream);
 
 // Records in status[m] the first step whose loss total or any of model m's `count` gradients is
-// not finite (the gradient index is the model's own); later steps of a failed model are ignored.
+// not finite; later steps of a failed model are ignored. The gradient index is the smallest of the
+// model's own parameters (in the padded layout): positions that `padding` marks as padding for
+// latent_of[m] are not the model's and are skipped (latent_of null: no padding).
 void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
-                  std::size_t count, int models, const StepState* state, TrainingStatus* status,
-                  cudaStream_t stream);
+                  std::size_t count, int models, const LatentPadding& padding, const int* latent_of,
+                  const StepState* state, TrainingStatus* status, cudaStream_t stream);
 
 struct AdamHyper {
   double learning_rate, beta1, beta2, epsilon;

@@ -55,6 +55,27 @@ TEST_F(Cli, ExperimentPrintsTheTableAndWritesJson) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+// A model that fails is a warning and "failed" in the table; the others' results stand. When every
+// model fails there is nothing to report: one line and exit 1.
+TEST_F(Cli, FailedModelsAreReportedAndOnlyAllFailingIsAnError) {
+  const std::string small =
+      " --seeds 1 --epochs 3 --kl-warmup 2 --train-rows 600 --val-rows 200"
+      " --test-rows 300 --threads 1 --batch-size 64";
+  const Result sweep = run("sweep --latents 2 --betas 1,1e300" + small);
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  EXPECT_NE(sweep.out.find("(1 of 1 failed)"), std::string::npos) << sweep.out;
+  EXPECT_NE(sweep.err.find("warning: the model with latent 2, beta 1e+300, seed 0 failed: "
+                           "training stopped: non-finite gradient"),
+            std::string::npos)
+      << sweep.err;
+  const Result all = run("experiment --latents 2 --beta 1e300" + small);
+  EXPECT_EQ(all.exit_code, 1);
+  EXPECT_NE(all.err.find("every model failed; the first: training stopped: non-finite"),
+            std::string::npos)
+      << all.err;
+  EXPECT_EQ(all.out, "");
+}
+
 TEST_F(Cli, ConfigFileSetsFlags) {
   std::ofstream(dir_ / "study.toml") << "latents = [3]\nseeds = 1\nepochs = 1\ntrain-rows = 300\n"
                                         "val-rows = 100\ntest-rows = 100\nbeta = 0.5\n";
@@ -112,9 +133,10 @@ TEST_F(Cli, InvalidSyntheticConfigurationIsOneLine) {
 }
 
 TEST_F(Cli, DeviceCudaWithoutAGpuIsOneLineBeforeAnyWork) {
-  if (run("info").out.find("GPU 0: ") != std::string::npos)
+  const std::string no_emulated_device = "VAEAD_EMU_NO_DEVICE=1 ";  // the emulated build's GPU
+  if (run("info", no_emulated_device).out.find("GPU 0: ") != std::string::npos)
     GTEST_SKIP() << "this machine has a GPU: --device cuda is valid here";
-  const Result r = run("experiment --device cuda");
+  const Result r = run("experiment --device cuda", no_emulated_device);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(count_lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("--device cuda: "), std::string::npos) << r.err;

@@ -59,6 +59,40 @@ TEST(Sweep, ConcurrentModelsMatchSingleRunsBitwise) {
   EXPECT_NE(sweep.runs[0].parameters, sweep.runs[2].parameters);
 }
 
+// One model whose training fails (beta 1e300: its KL gradient overflows once the warm-up gives it
+// weight) is reported as failed, with the epochs it finished; the others finish as they would
+// alone.
+TEST(Sweep, AFailedModelIsReportedAndTheOthersFinish) {
+  ExperimentConfig config = tiny_sweep();
+  config.latent_dims = {3};
+  config.betas = {1.0, 1e300};
+  config.seed_count = 1;
+  const ExperimentResult sweep = run_experiment(config);
+  ASSERT_EQ(sweep.runs.size(), 2u);
+  const RunResult& healthy = sweep.runs[0];
+  const RunResult& failed = sweep.runs[1];
+  EXPECT_TRUE(healthy.failure.empty()) << healthy.failure;
+  expect_same_run(healthy, run_once(config, {3, 1.0, 0}));
+  EXPECT_NE(failed.failure.find("non-finite gradient"), std::string::npos) << failed.failure;
+  EXPECT_NE(failed.failure.find("epoch 2"), std::string::npos) << failed.failure;
+  EXPECT_EQ(failed.training.epochs.size(), 1u) << "the epoch before the failure is kept";
+  EXPECT_TRUE(std::isnan(failed.roc_auc));
+  EXPECT_TRUE(std::isnan(failed.validation_error));
+  // The summary counts the failure; the choices never pick a configuration whose runs all failed.
+  const std::vector<SweepCell> cells = summarize(sweep);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[0].runs, 1u);
+  EXPECT_EQ(cells[1].runs, 0u);
+  EXPECT_EQ(cells[1].failed, 1u);
+  EXPECT_TRUE(std::isnan(cells[1].roc_auc.mean));
+  const SweepChoice choice = choose(cells);
+  EXPECT_EQ(choice.label_free, 0u);
+  EXPECT_EQ(choice.best_roc_auc, std::optional<std::size_t>(0));
+  const nlohmann::json json = nlohmann::json::parse(sweep_json(sweep, cells, choice));
+  EXPECT_EQ(json["runs"][1]["failure"], failed.failure);
+  EXPECT_EQ(json["cells"][1]["failed"], 1);
+}
+
 TEST(Sweep, ResultsDoNotDependOnConcurrency) {
   ExperimentConfig config = tiny_sweep();
   config.latent_dims = {2};
@@ -245,6 +279,20 @@ TEST(SweepPadding, APaddedModelScoresExactlyAsTheModelAndUnpadsToItself) {
   const std::vector<float> own = initial_parameters(from, 5);
   const std::vector<float> padded = embed_parameters(from, to, own);
   ASSERT_EQ(padded.size(), to.size);
+  // Indices move as the values do: each of the model's own lands where embed_parameters put its
+  // value and comes back; an index of the padding has no place in the model.
+  std::size_t padding = 0;
+  for (std::size_t i = 0; i < to.size; ++i) {
+    const std::optional<std::size_t> back = index_in_layout(to, i, from);
+    if (!back) {
+      ++padding;
+      EXPECT_EQ(padded[i], 0.0f) << to.describe(i);
+      continue;
+    }
+    EXPECT_EQ(own[*back], padded[i]) << to.describe(i);
+    EXPECT_EQ(index_in_layout(from, *back, to), i);
+  }
+  EXPECT_EQ(padding, to.size - from.size);
   EXPECT_EQ(embed_parameters(to, from, padded), own);
   // The padding is zero: head rows 3..7 (weights and biases), decoder.0 columns 3..7.
   for (const LinearLayout* head : {&to.mu, &to.logvar})

@@ -1,4 +1,5 @@
 // `vaead experiment`: the seed study, and the table it prints.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -61,7 +62,12 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
         spread(collect(result, latent, [](const RunResult& r) { return r.training.seconds; }));
     const Spread rate = spread(collect(
         result, latent, [](const RunResult& r) { return r.training.samples_per_second(); }));
-    out << pad(fixed(seconds.mean, 1), 9, true) << pad(fixed(rate.mean, 0), 12, true) << '\n';
+    out << pad(fixed(seconds.mean, 1), 9, true) << pad(fixed(rate.mean, 0), 12, true);
+    const auto failed = std::count_if(result.runs.begin(), result.runs.end(), [&](const auto& r) {
+      return r.latent_dim == latent && !r.failure.empty();
+    });
+    if (failed > 0) out << "  (" << failed << " of " << c.seed_count << " failed)";
+    out << '\n';
   }
 }
 
@@ -80,6 +86,7 @@ void run(ExperimentOptions& options) {
     };
   }
   const ExperimentResult result = run_experiment(config, callbacks);
+  report_failed_runs(result);
   print_table(std::cout, result);
   const std::string json_path =
       result_json_path(options.json_path, options.report_dir, "experiment.json");

@@ -300,6 +300,18 @@ std::string mean_std(const Spread& s, int digits) {
   return fixed(s.mean, digits) + " ± " + fixed(s.std, digits);
 }
 
+void report_failed_runs(const ExperimentResult& result) {
+  std::size_t failed = 0;
+  for (const RunResult& run : result.runs) {
+    if (run.failure.empty()) continue;
+    ++failed;
+    std::cerr << "vaead: warning: the model with latent " << run.latent_dim << ", beta " << run.beta
+              << ", seed " << run.seed << " failed: " << run.failure << '\n';
+  }
+  if (failed > 0 && failed == result.runs.size())
+    throw TrainingError("every model failed; the first: " + result.runs.front().failure);
+}
+
 bool progress_enabled(bool requested) {
   return requested || isatty(fileno(stderr)) != 0;
 }

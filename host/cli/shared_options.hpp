@@ -64,6 +64,10 @@ EpochCallback epoch_progress(bool requested, const std::string& prefix, int epoc
 std::string fixed(double value, int digits);
 std::string mean_std(const Spread& spread, int digits);
 
+// One warning line on stderr per run of `result` whose training stopped; TrainingError (the first
+// run's reason) when every run stopped.
+void report_failed_runs(const ExperimentResult& result);
+
 // Pads `text` with spaces to `width` terminal columns (UTF-8 aware: "±" is one column).
 std::string pad(const std::string& text, std::size_t width, bool right_align = false);
 

@@ -61,8 +61,10 @@ void print_table(std::ostream& out, const ExperimentResult& result,
     beta << cell.beta;
     out << pad(std::to_string(cell.latent_dim), 7) << pad(beta.str(), 7);
     for (const Spread* s : {&cell.roc_auc, &cell.pr_auc, &cell.precision, &cell.recall})
-      out << pad(mean_std(*s, 3), kWidth);
-    out << pad(mean_std(cell.validation_error, 4), kWidth);
+      out << pad(cell.runs == 0 ? "failed" : mean_std(*s, 3), kWidth);
+    out << pad(cell.runs == 0 ? "failed" : mean_std(cell.validation_error, 4), kWidth);
+    if (cell.failed > 0)
+      out << " (" << cell.failed << " of " << cell.failed + cell.runs << " failed)";
     if (i == choice.label_free) out << " <- label-free choice";
     if (choice.best_roc_auc && i == *choice.best_roc_auc) out << " <- best ROC-AUC";
     out << '\n';
@@ -94,7 +96,8 @@ void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
   for (std::size_t index : chosen) {
     const SweepCell& cell = cells[index];
     for (const RunResult& run : result.runs) {
-      if (run.latent_dim != cell.latent_dim || run.beta != cell.beta) continue;
+      if (run.latent_dim != cell.latent_dim || run.beta != cell.beta || !run.failure.empty())
+        continue;
       std::ostringstream name;
       name << "L" << run.latent_dim << "_beta" << run.beta << "_seed" << run.seed << ".safetensors";
       const std::filesystem::path path = std::filesystem::path(directory) / name.str();
@@ -141,6 +144,7 @@ void run(SweepOptions& options) {
   const ExperimentResult result = run_experiment(config, callbacks);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report_failed_runs(result);
   const std::vector<SweepCell> cells = summarize(result);
   const SweepChoice choice = choose(cells);
   print_table(std::cout, result, cells, choice, seconds);

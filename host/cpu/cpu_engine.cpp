@@ -352,7 +352,8 @@ LossParts CpuEngine<T>::train_step(const Matrix& batch, const Matrix* eps, doubl
     draw_eps(batch.rows, step_);
   const LossParts parts =
       loss_and_gradients(act_.batch.data(), batch.rows, act_.eps.data(), kl_weight);
-  adam_update();
+  // As train_epoch: a non-finite loss or gradient takes no step (and the step count stays).
+  if (std::isfinite(parts.loss) && !first_non_finite_gradient()) adam_update();
   return parts;
 }
 

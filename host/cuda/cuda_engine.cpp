@@ -81,13 +81,15 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
     order_slots.push_back(it->second);
   }
 
-  CUDA_CHECK(cudaStreamCreate(&stream_));
+  // Non-blocking: the engine's work never waits for (nor holds up) the legacy default stream.
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   const auto count = static_cast<std::size_t>(models_);
   model_seed_.resize(count);
   model_latent_.resize(count);
   data_slot_.resize(count);
   order_slot_.resize(count);
   kl_weights_.resize(count);
+  frozen_.resize(count);
   model_seed_.upload(seeds.data(), count, stream_);
   model_latent_.upload(latents.data(), count, stream_);
   data_slot_.upload(slots.data(), count, stream_);
@@ -143,6 +145,15 @@ std::vector<float> CudaEngine::parameters_of(int model) const {
                    static_cast<std::size_t>(model) * layout_.size);
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   return embed_parameters(layout_, model_layouts_[static_cast<std::size_t>(model)], padded);
+}
+
+// Index `padded_index` of the padded layout, named in model m's own layout (as the CPU engine
+// names it for the model alone).
+std::string CudaEngine::describe_gradient(std::size_t model, int padded_index) const {
+  const ParameterLayout& own = model_layouts_[model];
+  const std::optional<std::size_t> index =
+      index_in_layout(layout_, static_cast<std::size_t>(padded_index), own);
+  return index ? own.describe(*index) : layout_.describe(static_cast<std::size_t>(padded_index));
 }
 
 std::vector<float> CudaEngine::gradients() const {
@@ -295,18 +306,19 @@ void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
     draw_eps(model_table(), state_.data(), rows, latent, act.eps.data(), stream_);
   enqueue_forward(act, act.batch.data(), rows, act.eps.data());
   loss_forward_backward(act.batch.data(), act.decoder.back().data(), act.mu.data(),
-                        act.logvar.data(), models_, rows, features, latent,
+                        act.logvar.data(), models_, rows, features, latent, model_latent_.data(),
                         act.reconstruction.data(), act.kl.data(), act.grad_a.data(), stream_);
   sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
                  step_totals_.data(), totals_stride_, stream_);
   enqueue_backward(act, act.batch.data(), rows);
   check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
-               state_.data(), status_.data(), stream_);
+               latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
+               stream_);
   const AdamConfig& adam = config_.adam;
   adam_update(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), layout_.size, models_,
               AdamHyper{adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon}, state_.data(),
               status_.data(), stream_);
-  advance_step(state_.data(), models_, stream_);
+  advance_step(state_.data(), status_.data(), models_, stream_);
 }
 
 CudaEngine::Graph CudaEngine::capture_step(int rows) {
@@ -346,9 +358,12 @@ EpochResult CudaEngine::train_epoch(int epoch, double kl_weight) {
   return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];
 }
 
-std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const double> kl_weights) {
+std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const double> kl_weights,
+                                                  std::span<const std::uint8_t> frozen) {
   require(train_count_ > 0, "train_epoch called before set_training_data");
   require(kl_weights.size() == static_cast<std::size_t>(models_), "one KL weight per model");
+  require(frozen.empty() || frozen.size() == static_cast<std::size_t>(models_),
+          "one frozen flag per model, or none");
   const auto batch = static_cast<std::size_t>(config_.batch_size);
   const std::size_t full = train_count_ / batch, last = train_count_ % batch;
   const std::size_t steps = full + (last > 0 ? 1 : 0);
@@ -358,7 +373,13 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
   if (last > 0 && !last_step_) last_step_ = capture_step(static_cast<int>(last));
 
   kl_weights_.upload(kl_weights.data(), kl_weights.size(), stream_);
-  begin_epoch(state_.data(), kl_weights_.data(), models_, status_.data(), stream_);
+  const int* frozen_flags = nullptr;
+  if (!frozen.empty()) {
+    frozen_host_.assign(frozen.begin(), frozen.end());
+    frozen_.upload(frozen_host_.data(), frozen_host_.size(), stream_);
+    frozen_flags = frozen_.data();
+  }
+  begin_epoch(state_.data(), kl_weights_.data(), frozen_flags, models_, status_.data(), stream_);
   for (std::size_t o = 0; o < order_seeds_.size(); ++o) {
     shuffle_.compute(order_seeds_[o], static_cast<std::uint32_t>(Stream::shuffle),
                      static_cast<std::uint32_t>(epoch), train_count_, stream_);
@@ -381,6 +402,7 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
     const TrainingStatus& status = statuses[m];
     const double* model_totals = totals.data() + m * totals_stride_;
     EpochResult& result = results[m];
+    if (status.failed_step == kFrozenStep) continue;  // took no step: nothing to report
     result.steps = status.failed_step >= 0 ? status.failed_step : static_cast<int>(steps);
     double seen = 0.0;
     for (int s = 0; s < result.steps; ++s) {
@@ -399,10 +421,9 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
     }
     if (status.failed_step >= 0)
       result.non_finite = NonFinite{
-          status.failed_step,
-          status.loss_non_finite != 0
-              ? std::string("loss")
-              : "gradient of " + layout_.describe(static_cast<std::size_t>(status.bad_gradient))};
+          status.failed_step, status.loss_non_finite != 0
+                                  ? std::string("loss")
+                                  : "gradient of " + describe_gradient(m, status.bad_gradient)};
   }
   return results;
 }
@@ -419,7 +440,8 @@ LossParts CudaEngine::train_step(const Matrix& batch, const Matrix* eps, double 
   train_act_.batch.upload(batch.values.data(), batch.values.size(), stream_);
   if (eps != nullptr) train_act_.eps.upload(eps->values.data(), eps->values.size(), stream_);
   kl_weights_.upload(&kl_weight, 1, stream_);
-  begin_epoch(state_.data(), kl_weights_.data(), models_, status_.data(), stream_);  // slot 0
+  begin_epoch(state_.data(), kl_weights_.data(), nullptr, models_, status_.data(),
+              stream_);  // slot 0
   enqueue_step(as_int(batch.rows, "batch"), BatchSource::uploaded,
                eps != nullptr ? NoiseSource::uploaded : NoiseSource::drawn);
   double totals[2] = {0.0, 0.0};

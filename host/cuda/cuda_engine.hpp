@@ -59,12 +59,17 @@ class CudaEngine final : public Engine {
 
   // Every model.
   int models() const { return models_; }
+  // The stream every kernel of the engine runs on.
+  cudaStream_t stream() const { return stream_; }
   // Model m's parameters in its own (unpadded) layout.
   std::vector<float> parameters_of(int model) const;
   // Draws data slot s with configs[s] (one config per slot), as load_synthetic does.
   std::vector<ResidentSplits> load_synthetic_slots(std::span<const SyntheticConfig> configs);
-  // One epoch of every model, model m with kl_weights[m]; one synchronisation.
-  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights);
+  // One epoch of every model, model m with kl_weights[m]; one synchronisation. A model with
+  // frozen[m] (empty: none) takes no step and keeps its parameters (a sweep freezes the models
+  // that failed); its result is empty.
+  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights,
+                                        std::span<const std::uint8_t> frozen = {});
   // [model][row]: each model's scores of its own slot's resident validation or test rows.
   std::vector<std::vector<float>> score_resident_models(ResidentSplit split);
   // [model][row]: every model's scores of `rows`.
@@ -105,6 +110,7 @@ class CudaEngine final : public Engine {
                          float* scores, float* per_feature);
   std::vector<std::vector<float>> last_scores(std::size_t count) const;
   ModelTable model_table() const;
+  std::string describe_gradient(std::size_t model, int padded_index) const;
   DataSlots train_slots() const;
   ModelStrides strides(int rows, int in, int out) const;
   float* weights(const LinearLayout& l) { return params_.data() + l.weight_offset; }
@@ -120,6 +126,8 @@ class CudaEngine final : public Engine {
   DeviceBuffer<std::uint64_t> model_seed_;
   DeviceBuffer<int> model_latent_, data_slot_, order_slot_;
   DeviceBuffer<double> kl_weights_;
+  DeviceBuffer<int> frozen_;                                          // [models]
+  std::vector<int> frozen_host_;                                      // its upload's source
   DeviceBuffer<float> params_, grads_, adam_m_, adam_v_, workspace_;  // [models][layout_.size]
   DeviceBuffer<StepState> state_;                                     // [models]
   DeviceBuffer<TrainingStatus> status_;                               // [models]

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "cuda/cuda_engine.hpp"
@@ -49,25 +48,23 @@ std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
   for (std::size_t m = 0; m < points.size(); ++m)
     schedules[m].beta = points[m].beta;
   std::vector<double> kl_weights(points.size());
+  // A model that fails is frozen (it keeps its last parameters) and reported; the others go on.
+  std::vector<std::uint8_t> frozen(points.size(), 0);
   using Clock = std::chrono::steady_clock;
   for (int epoch = 0; epoch < config.train.epochs; ++epoch) {
     const auto start = Clock::now();
     for (std::size_t m = 0; m < points.size(); ++m)
       kl_weights[m] = kl_weight_at(epoch, schedules[m]);
-    const std::vector<EpochResult> results = engine.train_epochs(epoch, kl_weights);
+    const std::vector<EpochResult> results = engine.train_epochs(epoch, kl_weights, frozen);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     for (std::size_t m = 0; m < points.size(); ++m) {
+      if (frozen[m] != 0) continue;
       const EpochResult& result = results[m];
       const SweepPoint& point = points[m];
       if (result.non_finite) {
-        std::ostringstream model;
-        model << "latent " << point.latent_dim << ", beta " << point.beta << ", seed "
-              << point.seed;
-        throw TrainingError("training stopped: model (" + model.str() + ") met a non-finite " +
-                            result.non_finite->quantity + " at epoch " + std::to_string(epoch + 1) +
-                            " of " + std::to_string(config.train.epochs) + ", step " +
-                            std::to_string(result.non_finite->step + 1) +
-                            " of the epoch (try a lower learning rate or a narrower logvar clamp)");
+        runs[m].failure = stopped_message(*result.non_finite, epoch, config.train.epochs);
+        frozen[m] = 1;
+        continue;
       }
       const EpochRecord record{epoch, kl_weights[m], result.mean, seconds};
       TrainingReport& report = runs[m].training;

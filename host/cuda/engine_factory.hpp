@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "vaead/engine.hpp"
@@ -24,6 +25,7 @@ struct DeviceRun {
   // ROC-AUC and AP from the one segmented pass over every model's test scores on the device;
   // unset when the test rows lack a class.
   std::optional<double> roc_auc, pr_auc;
+  std::string failure;  // why its training stopped; empty when it finished
 };
 
 // Every point of `config` trained concurrently in one CUDA engine (models as a launch dimension);

@@ -124,4 +124,26 @@ std::vector<float> embed_parameters(const ParameterLayout& from, const Parameter
   return out;
 }
 
+std::optional<std::size_t> index_in_layout(const ParameterLayout& from, std::size_t index,
+                                           const ParameterLayout& to) {
+  const std::vector<const LinearLayout*> source = from.layers(), target = to.layers();
+  require(source.size() == target.size(), "the two layouts have different layer counts");
+  for (std::size_t k = 0; k < source.size(); ++k) {
+    const LinearLayout &a = *source[k], &b = *target[k];
+    if (index >= a.weight_offset && index < a.bias_offset) {
+      const std::size_t row = (index - a.weight_offset) / static_cast<std::size_t>(a.in);
+      const std::size_t column = (index - a.weight_offset) % static_cast<std::size_t>(a.in);
+      if (row >= static_cast<std::size_t>(b.out) || column >= static_cast<std::size_t>(b.in))
+        return std::nullopt;
+      return b.weight_offset + row * static_cast<std::size_t>(b.in) + column;
+    }
+    if (index >= a.bias_offset && index < a.bias_offset + static_cast<std::size_t>(a.out)) {
+      const std::size_t row = index - a.bias_offset;
+      if (row >= static_cast<std::size_t>(b.out)) return std::nullopt;
+      return b.bias_offset + row;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace vaead

@@ -20,6 +20,13 @@ double kl_weight_at(int epoch, const TrainConfig& config) {
   return config.beta * std::min(1.0, static_cast<double>(epoch) / config.kl_warmup_epochs);
 }
 
+std::string stopped_message(const NonFinite& failure, int epoch, int epochs) {
+  return "training stopped: non-finite " + failure.quantity + " at epoch " +
+         std::to_string(epoch + 1) + " of " + std::to_string(epochs) + ", step " +
+         std::to_string(failure.step + 1) +
+         " of the epoch (try a lower learning rate, a smaller beta or a narrower logvar clamp)";
+}
+
 TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
                      const EpochCallback& on_epoch) {
   engine.set_training_data(rows);
@@ -38,11 +45,7 @@ TrainingReport train_resident(Engine& engine, const TrainConfig& config,
     EpochRecord record{epoch, kl_weight_at(epoch, config), {}, 0.0};
     const EpochResult result = engine.train_epoch(epoch, record.kl_weight);
     if (result.non_finite)
-      throw TrainingError("training stopped: non-finite " + result.non_finite->quantity +
-                          " at epoch " + std::to_string(epoch + 1) + " of " +
-                          std::to_string(config.epochs) + ", step " +
-                          std::to_string(result.non_finite->step + 1) + " of the epoch" +
-                          " (try a lower learning rate or a narrower logvar clamp)");
+      throw TrainingError(stopped_message(*result.non_finite, epoch, config.epochs));
     record.mean = result.mean;
     record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     report.seconds += record.seconds;

@@ -98,7 +98,8 @@ class Engine {
   // the last one partial; each batch is forward, backward and one Adam update.
   virtual EpochResult train_epoch(int epoch, double kl_weight) = 0;
   // One forward, backward and Adam update on `batch`. With `eps` (rows x latent_dim) the noise of
-  // the reparameterization is taken from it; without, it is drawn as train_epoch draws it.
+  // the reparameterization is taken from it; without, it is drawn as train_epoch draws it. As in
+  // train_epoch, a non-finite loss or gradient takes no update and does not advance the step.
   virtual LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) = 0;
 
   // Draws the synthetic splits where the engine computes (the CUDA engine on the device), fits the

@@ -79,6 +79,9 @@ struct RunResult {
   int latent_dim = 0;
   double beta = 1.0;
   std::uint64_t seed = 0;
+  // Why training stopped (a non-finite loss or gradient), empty when it finished. A failed run
+  // keeps the epochs it completed; its metrics are NaN.
+  std::string failure;
   double roc_auc = 0.0;  // NaN without labels
   double pr_auc = 0.0;   // average precision
   // Mean score of the validation rows (all normal): the label-free measure of a configuration.
@@ -111,26 +114,29 @@ struct ExperimentCallbacks {
 };
 
 // One model alone: draw the data of its seed inside the engine (or take the table's splits),
-// train, threshold, measure.
+// train, threshold, measure. When training stops on a non-finite value, the run says so in
+// `failure` instead of throwing.
 RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
                    const ExperimentCallbacks& callbacks = {});
 
 // Every point of the study, trained concurrently; runs in points() order. Each run is the same as
-// run_once of its point: bitwise on the CPU.
+// run_once of its point: bitwise on the CPU. A run whose training stops on a non-finite value is
+// reported as failed (RunResult::failure); the others finish.
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks = {});
 
 // The model file of one run (the validation rows play the held-out rows).
 ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run);
 
-// Mean and sample standard deviation (0 for one value).
+// Mean and sample standard deviation (0 for one value, NaN for none).
 struct Spread {
   double mean = 0.0;
   double std = 0.0;
 };
 Spread spread(std::span<const double> values);
 
-// A metric of every run with `latent_dim` (and `beta` when given), in seed order.
+// A metric of every run with `latent_dim` (and `beta` when given) that finished training, in seed
+// order.
 std::vector<double> collect(const ExperimentResult& result, int latent_dim,
                             const std::function<double(const RunResult&)>& metric,
                             std::optional<double> beta = std::nullopt);
@@ -139,7 +145,8 @@ std::vector<double> collect(const ExperimentResult& result, int latent_dim,
 struct SweepCell {
   int latent_dim = 0;
   double beta = 0.0;
-  std::size_t runs = 0;
+  std::size_t runs = 0;    // that finished training (the spreads are over these)
+  std::size_t failed = 0;  // that stopped on a non-finite value
   Spread roc_auc, pr_auc, precision, recall, f1, validation_error;
 };
 
@@ -147,7 +154,8 @@ struct SweepCell {
 std::vector<SweepCell> summarize(const ExperimentResult& result);
 
 // The configuration a label-free rule picks (lowest mean validation error; ties: the first) and,
-// when labels gave AUCs, the one with the highest mean ROC-AUC. Indices into the cells.
+// when labels gave AUCs, the one with the highest mean ROC-AUC, among those with a run that
+// finished; TrainingError when no run finished. Indices into the cells.
 struct SweepChoice {
   std::size_t label_free = 0;
   std::optional<std::size_t> best_roc_auc;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -70,5 +71,10 @@ std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64
 // into the model's own layout it removes the padding.
 std::vector<float> embed_parameters(const ParameterLayout& from, const ParameterLayout& to,
                                     std::span<const float> values);
+
+// Where flat index `index` of `from` lies in `to` (the same network with another latent size), as
+// embed_parameters moves it; nullopt when it lies outside `to` (padding).
+std::optional<std::size_t> index_in_layout(const ParameterLayout& from, std::size_t index,
+                                           const ParameterLayout& to);
 
 }  // namespace vaead

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "vaead/engine.hpp"
@@ -34,6 +35,10 @@ using EpochCallback = std::function<void(const EpochRecord&)>;
 
 // The KL weight of `epoch` (counted from 0): rises linearly from 0 to beta over the warm-up.
 double kl_weight_at(int epoch, const TrainConfig& config);
+
+// "training stopped: non-finite gradient of encoder.0.weight[3] at epoch 2 of 30, step 5 of the
+// epoch (...)": what a TrainingError says about `failure` in `epoch` (from 0) of `epochs`.
+std::string stopped_message(const NonFinite& failure, int epoch, int epochs);
 
 // Trains `engine` on `rows` (already standardized). Throws TrainingError naming the epoch, the step
 // and the quantity when a loss or gradient is not finite.

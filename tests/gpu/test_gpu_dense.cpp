@@ -6,6 +6,7 @@
 #include "cpu/dense_ops.hpp"
 #include "dense.cuh"
 #include "gpu_support.hpp"
+#include "launch.cuh"
 #include "test_support.hpp"
 
 namespace vaead {
@@ -95,6 +96,21 @@ TEST(GpuDense, BackwardParamsMatchCpuReferenceAndRepeatBitwise) {
     cuda::dense_backward_params(dgy.data(), dx.data(), s.rows, s.in, s.out, dgw.data(), dgb.data(),
                                 workspace.data(), nullptr);
     EXPECT_EQ(dgw.to_host(nullptr), first) << "a second run changed the bits";
+  }
+}
+
+// Sizes past 32-bit indexing: launch counts are 64-bit up to what a grid holds, and a layer with
+// more weights than its int indices reach is refused before anything is launched.
+TEST(GpuDense, SizesPastThirtyTwoBitsAreCountedOrRefused) {
+  VAEAD_REQUIRE_GPU();
+  EXPECT_EQ(cuda::blocks_for((1LL << 31) + 1), (1u << 23) + 1);
+  EXPECT_THROW(cuda::blocks_for(2147483648LL * cuda::kBlock), std::invalid_argument);
+  try {
+    cuda::dense_forward(nullptr, 1, 1 << 16, nullptr, nullptr, 1 << 16, false, nullptr, nullptr);
+    ADD_FAILURE() << "a layer of 2^32 weights was launched";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("2^31 - 1 weights"), std::string::npos)
+        << error.what();
   }
 }
 

@@ -124,6 +124,53 @@ TEST(GpuEngine, NonFiniteLossIsReportedAtTheCpuEnginesStep) {
       all_close(engine.parameters(), reference.parameters(), kParamAbsolute, kParamRelative));
 }
 
+// A refused step (non-finite loss) takes no Adam step and draws no noise on either engine, so
+// training that goes on afterwards draws the same noise and lands on the same parameters.
+TEST(GpuEngine, AfterARefusedStepTheCountersMatchTheCpuEngine) {
+  VAEAD_REQUIRE_GPU();
+  const EngineConfig config = odd_config(3, 50);
+  auto bad = random_matrix<float>(500, 13, 5);
+  bad(123, 7) = INFINITY;
+  const auto good = random_matrix<float>(500, 13, 6);
+  cpu::CpuEngine<float> reference(config);
+  cuda::CudaEngine engine(config);
+  reference.set_training_data(bad);
+  engine.set_training_data(bad);
+  ASSERT_TRUE(reference.train_epoch(0, 1.0).non_finite.has_value());
+  ASSERT_TRUE(engine.train_epoch(0, 1.0).non_finite.has_value());
+  reference.set_training_data(good);
+  engine.set_training_data(good);
+  for (int epoch = 1; epoch < 3; ++epoch) {
+    const EpochResult want = reference.train_epoch(epoch, 1.0);
+    const EpochResult got = engine.train_epoch(epoch, 1.0);
+    EXPECT_NEAR(got.mean.loss, want.mean.loss, kLossRelative * want.mean.loss) << "epoch " << epoch;
+  }
+  EXPECT_TRUE(
+      all_close(engine.parameters(), reference.parameters(), kParamAbsolute, kParamRelative));
+  // The same through train_step: a non-finite batch changes nothing, on either engine.
+  auto batch = random_matrix<float>(50, 13, 7);
+  const std::vector<float> before = reference.parameters();
+  batch(3, 3) = NAN;
+  reference.train_step(batch, nullptr, 1.0);
+  engine.train_step(batch, nullptr, 1.0);
+  EXPECT_EQ(reference.parameters(), before);
+  EXPECT_TRUE(all_close(engine.parameters(), before, kParamAbsolute, kParamRelative));
+  batch(3, 3) = 0.5f;
+  reference.train_step(batch, nullptr, 1.0);
+  engine.train_step(batch, nullptr, 1.0);
+  EXPECT_TRUE(
+      all_close(engine.parameters(), reference.parameters(), kParamAbsolute, kParamRelative));
+}
+
+// The engine's stream does not synchronize with the legacy default stream.
+TEST(GpuEngine, StreamIsNonBlocking) {
+  VAEAD_REQUIRE_GPU();
+  cuda::CudaEngine engine(odd_config(2, 16));
+  unsigned flags = 0;
+  ASSERT_EQ(cudaStreamGetFlags(engine.stream(), &flags), cudaSuccess);
+  EXPECT_EQ(flags, cudaStreamNonBlocking);
+}
+
 TEST(GpuEngine, ScoresMatchTheCpuEngine) {
   VAEAD_REQUIRE_GPU();
   const EngineConfig config = odd_config(5, 64);

@@ -7,6 +7,7 @@
 #include "gpu_support.hpp"
 #include "test_support.hpp"
 #include "vae_ops.cuh"
+#include "vaead/model.hpp"
 #include "vaead/philox.hpp"
 
 namespace vaead {
@@ -94,7 +95,7 @@ TEST(GpuOps, FusedLossPartsAndGradientAndTheirSums) {
     cuda::DeviceBuffer<double> recon(rows), kl(rows), totals(8);
     cuda::DeviceBuffer<float> grad(x.values.size());
     cuda::loss_forward_backward(dx.data(), dxh.data(), dmu.data(), dlv.data(), 1, rows, features,
-                                latent, recon.data(), kl.data(), grad.data(), nullptr);
+                                latent, nullptr, recon.data(), kl.data(), grad.data(), nullptr);
     auto state = device_state(0, 3, 1.0);  // slot 3
     cuda::sum_loss_parts(recon.data(), kl.data(), 1, rows, state.data(), totals.data(), 8, nullptr);
     std::vector<double> want_recon, want_kl, want_grad;
@@ -164,8 +165,8 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   auto totals = to_device(std::vector<double>{1.0, 2.0, 3.0, 4.0});
   auto status = to_device(std::vector<cuda::TrainingStatus>{{-1, 0, INT_MAX}});
   auto step1 = device_state(10, 1, 1.0);
-  cuda::check_finite(totals.data(), 4, dg.data(), grads.size(), 1, step1.data(), status.data(),
-                     nullptr);
+  cuda::check_finite(totals.data(), 4, dg.data(), grads.size(), 1, {}, nullptr, step1.data(),
+                     status.data(), nullptr);
   cuda::TrainingStatus got = status.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);
   EXPECT_EQ(got.loss_non_finite, 0);
@@ -174,8 +175,8 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   grads[5] = std::nanf("");
   auto dg2 = to_device(grads);
   auto step2 = device_state(11, 2, 1.0);
-  cuda::check_finite(totals.data(), 4, dg2.data(), grads.size(), 1, step2.data(), status.data(),
-                     nullptr);
+  cuda::check_finite(totals.data(), 4, dg2.data(), grads.size(), 1, {}, nullptr, step2.data(),
+                     status.data(), nullptr);
   got = status.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);
   EXPECT_EQ(got.bad_gradient, 77);
@@ -184,11 +185,37 @@ TEST(GpuOps, NonFiniteGuardNamesTheFirstStepAndTheSmallestIndex) {
   auto fresh = to_device(std::vector<cuda::TrainingStatus>{{-1, 0, INT_MAX}});
   std::vector<float> finite(5000, 0.5f);
   auto dg3 = to_device(finite);
-  cuda::check_finite(nan_totals.data(), 4, dg3.data(), finite.size(), 1, step1.data(), fresh.data(),
-                     nullptr);
+  cuda::check_finite(nan_totals.data(), 4, dg3.data(), finite.size(), 1, {}, nullptr, step1.data(),
+                     fresh.data(), nullptr);
   got = fresh.to_host(nullptr)[0];
   EXPECT_EQ(got.failed_step, 1);
   EXPECT_EQ(got.loss_non_finite, 1);
+}
+
+// A model of latent 2 trained beside one of latent 4 has padded head rows and decoder columns;
+// a non-finite gradient there is not the model's: the guard reports the first of its own.
+TEST(GpuOps, NonFiniteGuardSkipsTheLatentPaddingOfASmallerModel) {
+  VAEAD_REQUIRE_GPU();
+  const ParameterLayout padded = make_layout(Architecture{5, {6}, 4, {3}});
+  const cuda::LatentPadding padding = cuda::latent_padding(padded);
+  std::vector<float> grads(2 * padded.size, 0.0f);                        // two models
+  const std::size_t padded_row = padded.mu.weight_offset + 2 * 6 + 1;     // mu row 2: padding
+  const std::size_t padded_column = padded.decoder[0].weight_offset + 3;  // decoder.0 [0][3]
+  const std::size_t real = padded.decoder[0].weight_offset + 4 + 1;       // decoder.0 [1][1]
+  for (std::size_t i : {padded_row, padded_column, real})
+    grads[i] = std::nanf("");
+  grads[padded.size + padded_row] = std::nanf("");  // model 1 (latent 4): row 2 is its own
+  auto dg = to_device(grads);
+  auto totals = to_device(std::vector<double>{1.0, 2.0, 1.0, 2.0});
+  auto status = to_device(std::vector<cuda::TrainingStatus>(2, {-1, 0, INT_MAX}));
+  auto state = to_device(std::vector<cuda::StepState>(2, {0, 0, 1.0}));
+  auto latent = to_device(std::vector<int>{2, 4});
+  cuda::check_finite(totals.data(), 2, dg.data(), padded.size, 2, padding, latent.data(),
+                     state.data(), status.data(), nullptr);
+  const std::vector<cuda::TrainingStatus> got = status.to_host(nullptr);
+  EXPECT_EQ(got[0].bad_gradient, static_cast<int>(real));
+  EXPECT_EQ(got[1].bad_gradient, static_cast<int>(padded_row));
+  EXPECT_EQ(got[0].failed_step, 0);
 }
 
 }  // namespace

@@ -96,6 +96,56 @@ TEST(GpuSweep, NeighboursCannotLeakIntoAModel) {
   EXPECT_TRUE(all_close(a, b, 0.0, 1e-6, [](std::size_t i) { return std::to_string(i); }));
 }
 
+// A clamp that excludes 0 (logvar >= 0.5) puts the padded latents' logvar at 0.5, where their KL
+// term is not 0: the model's KL must still count only its own latents.
+TEST(GpuSweep, PaddedLatentsAddNoKlWhenTheClampExcludesZero) {
+  VAEAD_REQUIRE_GPU();
+  const Matrix rows = random_matrix<float>(300, 13, 8);
+  for (const auto& [low, high] : {std::pair{0.5, 3.0}, std::pair{-4.0, -0.5}}) {
+    SCOPED_TRACE("clamp [" + std::to_string(low) + ", " + std::to_string(high) + "]");
+    EngineConfig config = small_config();
+    config.logvar_min = low;
+    config.logvar_max = high;
+    const cuda::ModelSpec watched{2, 5, 0};
+    cuda::CudaEngine both(config, {watched, {6, 7, 0}}, 1);
+    both.set_training_data(rows);
+    config.architecture.latent_dim = watched.latent_dim;
+    config.seed = watched.seed;
+    cuda::CudaEngine alone(config);
+    alone.set_training_data(rows);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      const EpochResult beside = both.train_epochs(epoch, std::vector<double>{0.5, 0.5})[0];
+      const EpochResult own = alone.train_epoch(epoch, 0.5);
+      EXPECT_NEAR(beside.mean.kl, own.mean.kl, 1e-6 * std::abs(own.mean.kl)) << "epoch " << epoch;
+      EXPECT_NEAR(beside.mean.loss, own.mean.loss, 1e-6 * std::abs(own.mean.loss));
+    }
+    EXPECT_TRUE(all_close(both.parameters_of(0), alone.parameters(), 1e-6, 1e-5));
+  }
+}
+
+// One model whose training fails (beta 1e300 overflows its KL gradient from the second epoch) is
+// reported as failed; the others finish as they would alone.
+TEST(GpuSweep, AFailedModelIsReportedAndTheOthersFinish) {
+  VAEAD_REQUIRE_GPU();
+  ExperimentConfig config = testing::short_study(1500, 400, 600, 3);
+  config.train.kl_warmup_epochs = 2;
+  config.latent_dims = {2};
+  config.betas = {1.0, 1e300};
+  config.seed_count = 1;
+  config.device = EngineKind::cuda;
+  const ExperimentResult sweep = run_experiment(config);
+  ASSERT_EQ(sweep.runs.size(), 2u);
+  const RunResult& healthy = sweep.runs[0];
+  const RunResult& failed = sweep.runs[1];
+  EXPECT_TRUE(healthy.failure.empty()) << healthy.failure;
+  EXPECT_NE(failed.failure.find("non-finite"), std::string::npos) << failed.failure;
+  EXPECT_TRUE(std::isnan(failed.roc_auc));
+  EXPECT_EQ(failed.training.epochs.size(), 1u) << "the epoch before the failure is kept";
+  const RunResult alone = run_once(config, {2, 1.0, 0});
+  EXPECT_NEAR(healthy.roc_auc, alone.roc_auc, 1e-6);
+  EXPECT_EQ(healthy.training.epochs.size(), 3u);
+}
+
 TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
   VAEAD_REQUIRE_GPU();
   const std::size_t segments = 6, n = 20000;
@@ -112,7 +162,8 @@ TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
       scores[k] = static_cast<float>(s == 2 && i % 2 == 0 ? -value : value);
     }
   for (std::size_t i = 0; i < n; ++i)
-    labels[4 * n + i] = 0;  // segment 4: no anomaly
+    labels[4 * n + i] = 0;             // segment 4: no anomaly
+  scores[5 * n + 17] = std::nanf("");  // segment 5: a NaN score (a failed model)
   auto device_scores = testing::to_device(scores);
   auto device_labels = testing::to_device(labels);
   const auto metrics = cuda::device_ranking_metrics_segmented(
@@ -121,8 +172,9 @@ TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
   for (std::size_t s = 0; s < segments; ++s) {
     const std::span<const float> seg_scores(scores.data() + s * n, n);
     const std::span<const std::uint8_t> seg_labels(labels.data() + s * n, n);
-    if (s == 4) {
-      EXPECT_TRUE(std::isnan(metrics[s].roc_auc));
+    if (s == 4 || s == 5) {
+      EXPECT_TRUE(std::isnan(metrics[s].roc_auc)) << "segment " << s;
+      EXPECT_TRUE(std::isnan(metrics[s].average_precision)) << "segment " << s;
       continue;
     }
     EXPECT_NEAR(metrics[s].roc_auc, roc_auc(seg_scores, seg_labels), 1e-12) << "segment " << s;

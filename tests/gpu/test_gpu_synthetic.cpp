@@ -70,5 +70,19 @@ TEST(GpuSynthetic, SameSeedSameBitsOnTheDevice) {
   EXPECT_NE(draw_on_device(config).train, a.train);
 }
 
+// CUB counts its items in an int: a permutation of 2^31 rows or more is refused, naming the count,
+// before anything is allocated.
+TEST(GpuSynthetic, PermutationRefusesMoreRowsThanCubCounts) {
+  VAEAD_REQUIRE_GPU();
+  cuda::DevicePermutation permutation;
+  try {
+    permutation.reserve(std::size_t{1} << 31);
+    ADD_FAILURE() << "a permutation of 2^31 rows was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("2147483648"), std::string::npos) << error.what();
+  }
+  EXPECT_NO_THROW(permutation.reserve(1000));
+}
+
 }  // namespace
 }  // namespace vaead
