@@ -174,7 +174,8 @@ TEST(Npy, EveryBadFileIsRefusedWithItsReason) {
       {npy("<f4", "(0, 2)", f4, 0), "the array is empty"},
       {npy("<f4", "(4611686018427387904, 4)", f4, sizeof f4), "too large"},
   };
-  for (const auto& [bytes, expected] : cases) {
+  for (const auto& [file, expected] : cases) {
+    const auto& bytes = file;  // a plain reference: lambdas may not capture structured bindings
     const std::string message = error_of([&] { parse_npy(bytes, {}, "z.npy"); });
     EXPECT_NE(message.find(expected), std::string::npos)
         << "expected \"" << expected << "\", got \"" << message << "\"";
