@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cuda_check.cuh"
+#include "curand_philox.cuh"
 #include "data/shuffle.hpp"
 #include "launch.cuh"
 #include "permutation.cuh"
@@ -14,7 +15,7 @@ __global__ void permutation_keys(std::uint64_t seed, std::uint32_t stream_id, st
                                  unsigned n, unsigned* keys, unsigned* indices) {
   const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  keys[i] = permutation_key(CounterRng{seed, static_cast<Stream>(stream_id)}, i, sub);
+  keys[i] = permutation_key(DeviceRng{seed, static_cast<Stream>(stream_id)}, i, sub);
   indices[i] = i;
 }
 

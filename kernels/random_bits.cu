@@ -1,4 +1,5 @@
 // The device generator's raw words, one block of four per thread.
+#include "curand_philox.cuh"
 #include "launch.cuh"
 #include "random_bits.cuh"
 #include "vaead/philox.hpp"
@@ -11,7 +12,7 @@ __global__ void random_words_kernel(const RandomAddress* addresses, int count,
   const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (i >= count) return;
   const RandomAddress address = addresses[i];
-  const Philox4x32 block = CounterRng{address.seed, static_cast<Stream>(address.stream)}.bits(
+  const Philox4x32 block = DeviceRng{address.seed, static_cast<Stream>(address.stream)}.bits(
       address.a, address.b, address.c);
   for (int w = 0; w < 4; ++w)
     words[4 * i + w] = block.v[w];

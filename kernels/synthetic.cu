@@ -1,4 +1,5 @@
 #include "cuda_check.cuh"
+#include "curand_philox.cuh"
 #include "launch.cuh"
 #include "synthetic.cuh"
 
@@ -8,7 +9,8 @@ namespace {
 __global__ void loadings_kernel(synthetic::Params params, float* w) {
   const unsigned index = blockIdx.x * blockDim.x + threadIdx.x;
   if (index >= params.factors * params.features) return;
-  w[index] = synthetic::loading(params, index / params.features, index % params.features);
+  w[index] =
+      synthetic::loading<DeviceRng>(params, index / params.features, index % params.features);
 }
 
 // One thread per element: it redraws the row's ceil(k / 4) latent blocks, which is cheaper than
@@ -19,7 +21,7 @@ __global__ void normal_rows_kernel(synthetic::Params params, const float* w, std
   if (index >= count) return;
   const auto row = static_cast<std::uint32_t>(index / params.features);
   const auto j = static_cast<std::uint32_t>(index % params.features);
-  x[index] = synthetic::normal_value(params, w, split, row, j);
+  x[index] = synthetic::normal_value<DeviceRng>(params, w, split, row, j);
 }
 
 __global__ void assign_kinds_kernel(const unsigned* order, int rows, int first, int second,
@@ -40,9 +42,9 @@ __global__ void plant_kernel(synthetic::Params params, const std::uint8_t* kinds
                              const double* sigma, int rows, float* x) {
   const int row = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (row >= rows || kinds[row] == static_cast<std::uint8_t>(AnomalyKind::none)) return;
-  synthetic::plant_anomaly(params, static_cast<AnomalyKind>(kinds[row]),
-                           static_cast<std::uint32_t>(row), sigma,
-                           x + static_cast<long long>(row) * params.features);
+  synthetic::plant_anomaly<DeviceRng>(params, static_cast<AnomalyKind>(kinds[row]),
+                                      static_cast<std::uint32_t>(row), sigma,
+                                      x + static_cast<long long>(row) * params.features);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cuda_check.cuh"
+#include "curand_philox.cuh"
 #include "launch.cuh"
 #include "vae_ops.cuh"
 #include "vaead/philox.hpp"
@@ -51,7 +52,7 @@ __global__ void draw_eps_kernel(ModelTable table, const StepState* state, int ro
   const int r = static_cast<int>(within / blocks_per_row);
   const int block = static_cast<int>(within % blocks_per_row);
   const int latent = table.latent[m];
-  const CounterRng rng{table.seed[m], Stream::reparameterization};
+  const DeviceRng rng{table.seed[m], Stream::reparameterization};
   double normals[4] = {0.0, 0.0, 0.0, 0.0};
   if (4 * block < latent)
     rng.normal4(static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(r),

@@ -5,11 +5,31 @@
 #include <cmath>
 
 #include "vaead/error.hpp"
+#include "vaead/philox.hpp"
 #include "vaead/standardizer.hpp"
 #include "vaead/synthetic.hpp"
 
 namespace vaead {
 namespace {
+
+// Salmon et al.'s known-answer vectors for Philox4x32-10 (Random123's kat_vectors): the CPU's
+// generator, which the device's cuRAND words are held to (GpuRandom).
+TEST(Philox, MatchesTheKnownAnswers) {
+  const auto words = [](Philox4x32 v) {
+    return std::vector<std::uint32_t>{v.v[0], v.v[1], v.v[2], v.v[3]};
+  };
+  EXPECT_EQ(words(philox4x32_10({{0, 0, 0, 0}}, 0, 0)),
+            (std::vector<std::uint32_t>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(words(philox4x32_10({{~0u, ~0u, ~0u, ~0u}}, ~0u, ~0u)),
+            (std::vector<std::uint32_t>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
+  EXPECT_EQ(words(philox4x32_10({{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822,
+                                0x299f31d0)),
+            (std::vector<std::uint32_t>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+  // CounterRng's block (a, b, c) of a stream is the counter (a, b, c, stream) under the seed.
+  EXPECT_EQ(words(CounterRng{0x299f31d0a4093822ull, static_cast<Stream>(0x03707344)}.bits(
+                0x243f6a88, 0x85a308d3, 0x13198a2e)),
+            (std::vector<std::uint32_t>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+}
 
 TEST(Synthetic, SampleCovarianceIsWTransposeWPlusNoise) {
   SyntheticConfig config;

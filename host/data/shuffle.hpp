@@ -12,8 +12,10 @@
 
 namespace vaead {
 
-// The sort key of element i in permutation `sub` (e.g. the epoch).
-VAEAD_HOST_DEVICE inline std::uint32_t permutation_key(const CounterRng& rng, std::uint32_t i,
+// The sort key of element i in permutation `sub` (e.g. the epoch); Rng: CounterRng, or the
+// kernels' generator of the same words.
+template <class Rng>
+VAEAD_HOST_DEVICE inline std::uint32_t permutation_key(const Rng& rng, std::uint32_t i,
                                                        std::uint32_t sub) {
   return rng.bits(i, sub, 0).v[0];
 }

@@ -30,18 +30,23 @@ struct Params {
 // Validates `config` (InputError naming the value) and extracts the generator's numbers.
 Params params_of(const SyntheticConfig& config);
 
+// Every function draws with Rng: CounterRng on the CPU, the kernels' cuRAND-backed generator on
+// the device (the same words, kernels/curand_philox.cuh).
+
 // W[a][j] ~ N(0, 1/k).
+template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline float loading(const Params& p, std::uint32_t a, std::uint32_t j) {
-  const CounterRng rng{p.seed, Stream::loadings};
+  const Rng rng{p.seed, Stream::loadings};
   return static_cast<float>(rng.normal_at(a, 0, j) / std::sqrt(static_cast<double>(p.factors)));
 }
 
 // x[row][j] = sum_a z[a] W[a][j] + e[j] for a normal row of `split`, in double.
 //   w [factors][features]
+template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline float normal_value(const Params& p, const float* w, std::uint32_t split,
                                             std::uint32_t row, std::uint32_t j) {
-  const CounterRng latent{p.seed, Stream::latent_factors};
-  const CounterRng noise{p.seed, Stream::feature_noise};
+  const Rng latent{p.seed, Stream::latent_factors};
+  const Rng noise{p.seed, Stream::feature_noise};
   double value = p.noise_std * noise.normal_at(row, split, j);
   for (std::uint32_t block = 0; block < p.factors; block += 4) {
     double z[4];
@@ -53,9 +58,10 @@ VAEAD_HOST_DEVICE inline float normal_value(const Params& p, const float* w, std
 }
 
 // `count` distinct features of `row`, uniform over subsets (Floyd's algorithm).
+template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline void pick_features(const Params& p, std::uint32_t row, std::uint32_t count,
                                             std::uint32_t* picked) {
-  const CounterRng rng{p.seed, Stream::anomaly_features};
+  const Rng rng{p.seed, Stream::anomaly_features};
   for (std::uint32_t n = 0, j = p.features - count; j < p.features; ++j, ++n) {
     const std::uint32_t t = rng.below(j + 1, j, row, 0);
     bool taken = false;
@@ -66,12 +72,13 @@ VAEAD_HOST_DEVICE inline void pick_features(const Params& p, std::uint32_t row, 
 }
 
 // Turns test row `row` (raw units) into an anomaly of `kind`; sigma[j] is the training std.
+template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline void plant_anomaly(const Params& p, AnomalyKind kind, std::uint32_t row,
                                             const double* sigma, float* x) {
-  const CounterRng values{p.seed, Stream::anomaly_values};
+  const Rng values{p.seed, Stream::anomaly_values};
   std::uint32_t picked[kMaxShiftFeatures];
   const std::uint32_t touched = kind == AnomalyKind::mean_shift ? p.shift_features : 1;
-  pick_features(p, row, touched, picked);
+  pick_features<Rng>(p, row, touched, picked);
   for (std::uint32_t t = 0; t < touched; ++t) {
     const std::uint32_t j = picked[t];
     const double draw = values.normal_at(row, 0, t);

@@ -7,11 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define VAEAD_HOST_DEVICE __host__ __device__
-#else
-#define VAEAD_HOST_DEVICE
-#endif
+#include "vaead/host_device.hpp"
 
 namespace vaead {
 
@@ -49,14 +45,27 @@ enum class Stream : std::uint32_t {
   holdout = 10,            // which normal rows are held out for the threshold
 };
 
+// The raw words of block (a, b, c) of (seed, stream): Philox4x32-10 with the counter
+// (a, b, c, stream) and the key (low, high word of the seed). The CPU's own computation; the
+// kernels draw the same words through cuRAND (kernels/curand_philox.cuh).
+struct PhiloxWords {
+  VAEAD_HOST_DEVICE static Philox4x32 of(std::uint64_t seed, Stream stream, std::uint32_t a,
+                                         std::uint32_t b, std::uint32_t c) {
+    return philox4x32_10(Philox4x32{{a, b, c, static_cast<std::uint32_t>(stream)}},
+                         static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+  }
+};
+
 // Draws for one (seed, stream); the three 32-bit words (a, b, c) address one block of 4 numbers.
-struct CounterRng {
+// `Words` computes a block's raw words: PhiloxWords on the CPU, cuRAND in kernels; everything
+// made of them (uniforms, normals, bounded integers) is this one code.
+template <class Words>
+struct CounterRngOf {
   std::uint64_t seed = 0;
   Stream stream = Stream::loadings;
 
   VAEAD_HOST_DEVICE Philox4x32 bits(std::uint32_t a, std::uint32_t b, std::uint32_t c) const {
-    return philox4x32_10(Philox4x32{{a, b, c, static_cast<std::uint32_t>(stream)}},
-                         static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+    return Words::of(seed, stream, a, b, c);
   }
 
   // Uniform on [0, 1) with 32 random bits.
@@ -92,5 +101,7 @@ struct CounterRng {
     return block[i % 4];
   }
 };
+
+using CounterRng = CounterRngOf<PhiloxWords>;
 
 }  // namespace vaead
