@@ -6,11 +6,13 @@
 #   run: bash bench/device_check.sh correctness   carry: [".deps"]   timeout_s: ~540
 #   then, on the still-warm machine (the build is kept): bash bench/device_check.sh bench
 #   (or `all` for both in one call, when the lease allows ~15 minutes)
-# It builds for sm_90 on every core, runs the whole test suite (the GPU tests run here),
-# compute-sanitizer memcheck and racecheck over the GPU tests, the seed study on the GPU and on
-# the CPU, the training and sweep benchmarks with the PyTorch sweep peer, then prints a short
-# summary last. Logs go to $OUT (at
-# most 8 files). Phases go on after a failure, so one call reports everything.
+# It first checks that the driver is new enough for the toolkit (else it stops and says so), then
+# builds for sm_90 on every core, runs the CPU tests and the GPU test programs with
+# VAEAD_REQUIRE_GPU=1 (a GPU test that would skip fails instead) and reports their run / skipped /
+# failed counts from GoogleTest's own JSON, compute-sanitizer memcheck and racecheck over the GPU
+# tests, the seed study on the GPU and on the CPU, the training and sweep benchmarks with the
+# PyTorch sweep peer, then prints a short summary last. Logs go to $OUT. Phases go on after a
+# failure, so one call reports everything.
 set -u
 part="${1:-all}"  # correctness | bench | all
 case "$part" in correctness | bench | all) ;; *)
@@ -49,27 +51,48 @@ phase() {  # phase NAME LOG COMMAND...: runs COMMAND, appends its output to LOG,
   echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 } >"$out/machine.txt" 2>&1
 
+# The driver must support the toolkit's CUDA version, or every kernel launch fails.
+driver_cuda="$(nvidia-smi 2>/dev/null | grep -oE 'CUDA Version: [0-9.]+' | grep -oE '[0-9.]+$')"
+toolkit_cuda="$(nvcc --version 2>/dev/null | grep -oE 'release [0-9.]+' | grep -oE '[0-9.]+$')"
+if [ -z "$driver_cuda" ] || [ -z "$toolkit_cuda" ] ||
+  [ "$(printf '%s\n%s\n' "$toolkit_cuda" "$driver_cuda" | sort -V | head -1)" != "$toolkit_cuda" ]; then
+  echo "device check stopped: the driver supports CUDA '${driver_cuda:-none}' and the toolkit is" \
+    "CUDA '${toolkit_cuda:-none}'; the driver must support at least the toolkit's version" |
+    tee "$summary"
+  exit 3
+fi
+echo "driver supports CUDA $driver_cuda, toolkit CUDA $toolkit_cuda" >>"$out/machine.txt"
+
 deps=()
 [ -d "$root/.deps" ] && deps=(-DVAEAD_DEPS_DIR="$root/.deps")
 phase configure "$out/build.log" cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DVAEAD_WERROR=ON -DVAEAD_CUDA=ON "${deps[@]}"
 phase build "$out/build.log" cmake --build "$build" --parallel "$jobs"
 
-gpu_skipped=0
+gtest_json="$(mktemp -d)"
 if [ "$part" != bench ]; then
-phase tests "$out/tests.log" ctest --test-dir "$build" --output-on-failure --parallel 4 --timeout 300
-gpu_skipped=$(grep -c "Skipped" "$out/tests.log")
+# Every GPU test must run here: a skip is a failure.
+export VAEAD_REQUIRE_GPU=1
+phase cpu_tests "$out/tests.log" ctest --test-dir "$build" --output-on-failure --parallel 4 \
+  --timeout 300 --label-exclude gpu
+for program in vaead_gpu_kernel_tests vaead_gpu_engine_tests; do
+  phase "$program" "$out/tests.log" timeout 300 "$build/tests/$program" \
+    --gtest_output="json:$gtest_json/$program.json"
+done
 
-tests="$build/tests/vaead_tests"
+kernel_tests="$build/tests/vaead_gpu_kernel_tests"
+engine_tests="$build/tests/vaead_gpu_engine_tests"
 if command -v compute-sanitizer >/dev/null; then
   sanitizer=(compute-sanitizer --error-exitcode 99 --print-limit 20)
   # memcheck over every GPU test but the slowest (50 steps x 8 shapes; a million-score sort).
-  phase memcheck "$out/sanitizer.log" timeout 150 "${sanitizer[@]}" --tool memcheck "$tests" \
-    --gtest_brief=1 \
-    --gtest_filter='Gpu*:-GpuEngine.FiftySteps*:GpuAuc.Million*:GpuSweep.DeviceSweepAgrees*'
+  phase memcheck_kernels "$out/sanitizer.log" timeout 100 "${sanitizer[@]}" --tool memcheck \
+    "$kernel_tests" --gtest_brief=1 --gtest_filter='-GpuAuc.Million*'
+  phase memcheck_engine "$out/sanitizer.log" timeout 120 "${sanitizer[@]}" --tool memcheck \
+    "$engine_tests" --gtest_brief=1 \
+    --gtest_filter='-GpuEngine.FiftySteps*:GpuSweep.DeviceSweepAgrees*'
   # racecheck over the kernels that share memory between threads (tiles, block trees).
-  phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck "$tests" \
-    --gtest_brief=1 \
+  phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
+    "$kernel_tests" --gtest_brief=1 \
     --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
 else
   status+=("sanitizers|not run: compute-sanitizer not found|0")
@@ -114,7 +137,21 @@ fi
   echo
   echo "part: $part"
   [ -f "$out/tests.log" ] &&
-    echo "tests: $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1); skipped lines: $gpu_skipped"
+    echo "CPU tests (ctest): $(grep -E 'tests passed|tests failed' "$out/tests.log" | tail -1)"
+  python3 - "$gtest_json" <<'PY'
+import json, pathlib, sys
+# GoogleTest's own counts of each GPU test program (VAEAD_REQUIRE_GPU=1: a skip would be a failure).
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):
+    report = json.load(open(path))
+    tests = [t for suite in report["testsuites"] for t in suite["testsuite"]]
+    skipped = sum(t.get("result") == "SKIPPED" for t in tests)
+    failed = sum(bool(t.get("failures")) for t in tests)
+    print(f"GPU tests ({path.stem}, GoogleTest): {len(tests) - skipped} run, {skipped} skipped, "
+          f"{failed} failed")
+    for t in tests:
+        if t.get("failures"):
+            print(f"    failed: {t['classname']}.{t['name']}")
+PY
   [ -f "$out/sanitizer.log" ] && grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.log" | sed 's/^/    /'
   echo
   python3 - "$out/experiment_cuda.json" "$out/experiment_cpu.json" <<'PY'
