@@ -74,7 +74,7 @@ if [ "$part" != bench ]; then
 # Every GPU test must run here: a skip is a failure.
 export VAEAD_REQUIRE_GPU=1
 phase cpu_tests "$out/tests.log" ctest --test-dir "$build" --output-on-failure --parallel 4 \
-  --timeout 300 --label-exclude gpu
+  --timeout 300 --label-exclude "^gpu-"
 for program in vaead_gpu_kernel_tests vaead_gpu_engine_tests; do
   phase "$program" "$out/tests.log" timeout 300 "$build/tests/$program" \
     --gtest_output="json:$gtest_json/$program.json"

@@ -5,7 +5,8 @@
 #   build-emulated-asan/  the GPU tests with the kernels executed on the CPU by tests/emulator,
 #                         under AddressSanitizer + UndefinedBehaviorSanitizer (clang), with the
 #                         emulator's own tests and its must-fail mutants
-#   build-emulated-tsan/  the kernel tests and the emulator's tests under ThreadSanitizer
+#   build-emulated-tsan/  the kernel tests, the emulator's tests and its mutants under
+#                         ThreadSanitizer
 # Pass one of "ordinary", "asan", "tsan" to run only that part.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 parts="${1:-ordinary asan tsan}"
@@ -26,15 +27,14 @@ fi
 if [[ " $parts " == *" asan "* ]]; then
   vaead_build "$vaead_root/build-emulated-asan" "${emulated[@]}" \
     -DVAEAD_SANITIZE=address,undefined -- \
-    cuda_emu_tests vaead_gpu_kernel_tests vaead_gpu_engine_tests \
-    vaead_mutant_off_by_one vaead_mutant_unwritten_shared
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_gpu_engine_tests vaead_mutants
   (cd "$vaead_root/build-emulated-asan" &&
-    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu|emulator|mutant)$")
+    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|gpu-engine|emulator|mutant)$")
 fi
 
 if [[ " $parts " == *" tsan "* ]]; then
   vaead_build "$vaead_root/build-emulated-tsan" "${emulated[@]}" -DVAEAD_SANITIZE=thread -- \
-    cuda_emu_tests vaead_gpu_kernel_tests vaead_mutant_missing_barrier
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_mutants
   (cd "$vaead_root/build-emulated-tsan" &&
     ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|emulator|mutant)$")
 fi

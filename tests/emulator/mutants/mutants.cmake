@@ -5,6 +5,9 @@
 #
 #   vaead_kernel_mutant(NAME n SOURCE kernels/x.cu FIND text REPLACE text TESTS gtest-filter
 #                       EXPECT regex [SANITIZER address|thread] TEST_SOURCES tests/...)
+# Every mutant of this build (those of another sanitizer are not defined here).
+add_custom_target(vaead_mutants)
+
 function(vaead_kernel_mutant)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;SOURCE;FIND;REPLACE;TESTS;EXPECT;SANITIZER"
                         "TEST_SOURCES")
@@ -33,6 +36,7 @@ function(vaead_kernel_mutant)
   target_link_libraries(${target} PRIVATE cuda_emu GTest::gtest_main OpenMP::OpenMP_CXX
                                           nlohmann_json::nlohmann_json)
   vaead_target_options(${target})
+  add_dependencies(vaead_mutants ${target})
   add_test(NAME Mutant.${arg_NAME} COMMAND ${target} --gtest_filter=${arg_TESTS})
   set_tests_properties(Mutant.${arg_NAME} PROPERTIES PASS_REGULAR_EXPRESSION "${arg_EXPECT}"
                                                      LABELS "mutant")
