@@ -119,35 +119,29 @@ TEST_F(Emulator, WarpShufflesFollowCudasDefinitions) {
   }
 }
 
-TEST_F(Emulator, ThreadThatReturnsBeforeABarrierIsAFaultNotAHang) {
+// Each fault of faulty(which, ...) is reported, naming the kernel and what went wrong; none hangs.
+struct Fault {
+  const char* name;
+  int which;
+  const char* diagnosis;
+};
+
+class Faults : public Emulator, public ::testing::WithParamInterface<Fault> {};
+
+TEST_P(Faults, AreReportedNotHung) {
   Device<float> out(64);
-  expect_fault(emu_test::faulty(0, out.get(), nullptr), "returned");
+  expect_fault(emu_test::faulty(GetParam().which, out.get(), nullptr), GetParam().diagnosis);
 }
 
-TEST_F(Emulator, ThreadsAtDifferentBarriersAreAFault) {
-  Device<float> out(64);
-  expect_fault(emu_test::faulty(1, out.get(), nullptr), "different barriers");
-}
-
-TEST_F(Emulator, ShuffleOverAnInactiveLaneIsAFault) {
-  Device<float> out(64);
-  expect_fault(emu_test::faulty(2, out.get(), nullptr), "inactive lanes");
-}
-
-TEST_F(Emulator, MaskThatLeavesOutTheCallerIsAFault) {
-  Device<float> out(64);
-  expect_fault(emu_test::faulty(3, out.get(), nullptr), "leaves out its own lane");
-}
-
-TEST_F(Emulator, ShuffleFromALaneOutsideTheMaskIsAFault) {
-  Device<float> out(64);
-  expect_fault(emu_test::faulty(4, out.get(), nullptr), "not in the mask");
-}
-
-TEST_F(Emulator, BarrierAgainstAWarpOperationIsAFault) {
-  Device<float> out(64);
-  expect_fault(emu_test::faulty(5, out.get(), nullptr), "__syncthreads");
-}
+INSTANTIATE_TEST_SUITE_P(
+    Emulator, Faults,
+    ::testing::Values(Fault{"ThreadThatReturnsBeforeABarrier", 0, "returned"},
+                      Fault{"ThreadsAtDifferentBarriers", 1, "different barriers"},
+                      Fault{"ShuffleOverAnInactiveLane", 2, "inactive lanes"},
+                      Fault{"MaskThatLeavesOutTheCaller", 3, "leaves out its own lane"},
+                      Fault{"ShuffleFromALaneOutsideTheMask", 4, "not in the mask"},
+                      Fault{"BarrierAgainstAWarpOperation", 5, "__syncthreads"}),
+    [](const ::testing::TestParamInfo<Fault>& info) { return std::string(info.param.name); });
 
 TEST_F(Emulator, AFaultSticksUntilReset) {
   Device<float> out(64);

@@ -186,21 +186,24 @@ T atomicCAS(T* address, T compare, T value) {
   std::atomic_ref<T>(*address).compare_exchange_strong(compare, value, std::memory_order_relaxed);
   return compare;  // the old value, whether or not it was replaced
 }
-template <class T>
-T atomicMin(T* address, T value) {
+namespace cuda_emu {
+// Replaces *address by value while better(value, *address); returns the old value.
+template <class T, class Better>
+T atomic_replace_if(T* address, T value, Better better) {
   std::atomic_ref<T> ref(*address);
   T old = ref.load(std::memory_order_relaxed);
-  while (value < old && !ref.compare_exchange_weak(old, value, std::memory_order_relaxed)) {
+  while (better(value, old) && !ref.compare_exchange_weak(old, value, std::memory_order_relaxed)) {
   }
   return old;
 }
+}  // namespace cuda_emu
+template <class T>
+T atomicMin(T* address, T value) {
+  return cuda_emu::atomic_replace_if(address, value, [](T a, T b) { return a < b; });
+}
 template <class T>
 T atomicMax(T* address, T value) {
-  std::atomic_ref<T> ref(*address);
-  T old = ref.load(std::memory_order_relaxed);
-  while (old < value && !ref.compare_exchange_weak(old, value, std::memory_order_relaxed)) {
-  }
-  return old;
+  return cuda_emu::atomic_replace_if(address, value, [](T a, T b) { return b < a; });
 }
 
 // Bit casts and integer intrinsics.
