@@ -10,42 +10,11 @@
 namespace {
 
 using vaead::testing::Cli;
+using vaead::testing::CliData;
 using vaead::testing::count_lines;
 using vaead::testing::Result;
 using vaead::testing::slurp;
 namespace fs = std::filesystem;
-
-class CliData : public Cli {
- protected:
-  // generate's train.csv and test.csv, small, and a model trained on the first.
-  void make_data_and_model() {
-    ASSERT_EQ(run("generate --out " + dir_.string() +
-                  " --train-rows 1500 --val-rows 2 --test-rows 800 --seed 6")
-                  .exit_code,
-              0);
-    const Result r =
-        run("train --data " + path("train.csv") +
-            " --label-column label --epochs 4 --batch-size 64 --out " + path("model.safetensors"));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  static std::size_t occurrences(const std::string& text, const std::string& what) {
-    std::size_t count = 0;
-    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-      ++count;
-    return count;
-  }
-
-  // One bad run: its exit code, exactly one error line (notes may precede it), the words in it.
-  void expect_refused(const std::string& arguments, int exit_code, const std::string& words) {
-    const Result r = run(arguments);
-    EXPECT_EQ(r.exit_code, exit_code) << arguments << "\n" << r.err;
-    EXPECT_EQ(occurrences(r.err, "vaead: error: "), 1u) << arguments << "\n" << r.err;
-    EXPECT_EQ(count_lines(r.err), 1 + occurrences(r.err, "vaead: note: ")) << r.err;
-    EXPECT_NE(r.err.find(words), std::string::npos)
-        << arguments << "\nexpected: " << words << "\ngot: " << r.err;
-  }
-};
 
 TEST_F(CliData, TrainScoreEvaluateAsTheReadmeShows) {
   make_data_and_model();

@@ -233,32 +233,3 @@ TEST(ModelFile, NonFiniteParameterIsRefused) {
 
 }  // namespace
 }  // namespace vaead
-
-namespace vaead {
-namespace {
-
-TEST(AtomicFile, AFailedWriteKeepsTheEarlierFileAndLeavesNoTemporary) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "vaead_atomic_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const fs::path target = dir / "out.csv";
-  write_file_atomically(target, [](std::ostream& out) { out << "first\n"; });
-  EXPECT_THROW(write_file_atomically(target,
-                                     [](std::ostream& out) {
-                                       out << "half a fi";
-                                       throw InputError("disk on fire");
-                                     }),
-               InputError);
-  std::ifstream in(target);
-  std::stringstream content;
-  content << in.rdbuf();
-  EXPECT_EQ(content.str(), "first\n");
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1);
-  EXPECT_THROW(write_file_atomically(dir / "no" / "such" / "dir.csv", [](std::ostream&) {}),
-               InputError);
-  fs::remove_all(dir);
-}
-
-}  // namespace
-}  // namespace vaead

@@ -14,6 +14,7 @@ namespace {
 
 struct EvaluateOptions {
   std::string model;
+  std::shared_ptr<std::string> config;
   DataOptions data;
   std::string json_path;
   std::string report_dir;
@@ -23,7 +24,11 @@ struct EvaluateOptions {
 };
 
 void run(const EvaluateOptions& options) {
-  if (!options.json_path.empty()) check_output_directory(options.json_path);
+  if (!options.json_path.empty()) {
+    std::vector<NamedPath> named = inputs(options.data, *options.config);
+    named.emplace_back("--model", options.model);
+    check_output("--json", options.json_path, named);
+  }
   const ModelFile model = read_model(options.model);
   const Table table = load_table(options.data);
   const ThresholdRule rule = options.threshold.value_or(model.threshold_rule);
@@ -62,12 +67,13 @@ Command add_evaluate_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   add_data_file_options(*command, options->data, true);
-  command->add_option("--json", options->json_path, "Write the metrics here");
+  command->add_option("--json", options->json_path, "Write the metrics here")->check(a_path());
   add_report_option(*command, options->report_dir);
   add_threshold_override_option(*command, options->threshold);
   add_threads_option(*command, options->threads);
   add_device_option(*command, options->device);
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config};
 }
 
 }  // namespace vaead::cli

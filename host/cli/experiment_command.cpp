@@ -19,6 +19,7 @@ namespace {
 
 struct ExperimentOptions {
   ExperimentConfig config;
+  std::shared_ptr<std::string> config_file;
   DeviceChoice device = DeviceChoice::automatic;
   std::optional<std::uint64_t> data_seed;
   std::string json_path;
@@ -72,7 +73,8 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
 }
 
 void run(ExperimentOptions& options) {
-  if (!options.json_path.empty()) check_output_directory(options.json_path);
+  if (!options.json_path.empty())
+    check_output("--json", options.json_path, inputs(DataOptions{}, *options.config_file));
   ExperimentConfig& config = options.config;
   config.device = resolve_device(options.device);
   config.data_seed = options.data_seed;
@@ -118,10 +120,12 @@ Command add_experiment_command(CLI::App& app) {
   add_training_options(*command, options->config.train);
   add_threads_option(*command, options->config.engine.threads);
   add_device_option(*command, options->device);
-  command->add_option("--json", options->json_path, "Write the configuration and every run here");
+  command->add_option("--json", options->json_path, "Write the configuration and every run here")
+      ->check(a_path());
   add_report_option(*command, options->report_dir);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config_file = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config_file};
 }
 
 }  // namespace vaead::cli

@@ -13,21 +13,30 @@ namespace {
 struct GenerateOptions {
   SyntheticConfig data;
   std::string out_dir;
+  std::shared_ptr<std::string> config;
 };
 
 void run(const GenerateOptions& options) {
   namespace fs = std::filesystem;
-  require(!options.out_dir.empty(), "vaead generate needs --out DIR");
-  const SyntheticData data = generate_synthetic(options.data);
+  const fs::path dir(options.out_dir);
   std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error))
+    throw InputError("--out " + options.out_dir + " is not a directory");
+  for (const char* name : {"train.csv", "val.csv", "test.csv"})
+    if (fs::exists(dir, error)) check_output("--out", dir / name, inputs({}, *options.config));
+  const SyntheticData data = generate_synthetic(options.data);
   fs::create_directories(options.out_dir, error);
   if (error)
     throw InputError("cannot create directory " + options.out_dir + ": " + error.message());
-  const fs::path dir(options.out_dir);
   const std::pair<const char*, const Dataset*> files[] = {
       {"train.csv", &data.train}, {"val.csv", &data.validation}, {"test.csv", &data.test}};
+  // The three files are written together: a failure leaves the earlier three as they were.
+  std::vector<FileToWrite> writes;
+  for (const auto& [name, dataset] : files)
+    writes.push_back(
+        {dir / name, [dataset](std::ostream& out) { write_dataset_csv(out, *dataset); }});
+  write_files_atomically(writes);
   for (const auto& [name, dataset] : files) {
-    write_dataset_csv(dir / name, *dataset);
     std::cout << (dir / name).string() << ": " << dataset->rows() << " rows, "
               << dataset->features.cols << " features";
     if (dataset->count_label(1) > 0) {
@@ -49,10 +58,13 @@ Command add_generate_command(CLI::App& app) {
   auto options = std::make_shared<GenerateOptions>();
   CLI::App* command = app.add_subcommand(
       "generate", "Write the seed study's synthetic data as train.csv, val.csv and test.csv");
-  command->add_option("--out", options->out_dir, "Directory for the three files");
+  command->add_option("--out", options->out_dir, "Directory for the three files")
+      ->required()
+      ->check(a_path());
   command->add_option("--seed", options->data.seed, "Data seed")->capture_default_str();
   add_data_options(*command, options->data);
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config};
 }
 
 }  // namespace vaead::cli

@@ -17,6 +17,7 @@ namespace {
 
 struct ScoreOptions {
   std::string model;
+  std::shared_ptr<std::string> config;
   DataOptions data;
   std::string out;
   bool per_feature = false;
@@ -101,7 +102,11 @@ void print_top(const ScoredRows& scored, const std::vector<std::string>& feature
 }
 
 void run(const ScoreOptions& options) {
-  if (!options.out.empty()) check_output_directory(options.out);
+  if (!options.out.empty()) {
+    std::vector<NamedPath> named = inputs(options.data, *options.config);
+    named.emplace_back("--model", options.model);
+    check_output("--out", options.out, named);
+  }
   const ModelFile model = read_model(options.model);
   const Table table = load_table(options.data);
   const ThresholdRule rule = options.threshold.value_or(model.threshold_rule);
@@ -109,12 +114,16 @@ void run(const ScoreOptions& options) {
                                         options.per_feature || options.top > 0, options.threads);
   if (!options.out.empty())
     write_scores(options.out, scored, model.feature_names, options.per_feature);
+  // With the scores on stdout (--out /dev/stdout), the summary goes to stderr.
+  std::ostream& summary = is_standard_output(options.out) ? std::cerr : std::cout;
   const auto flagged = std::count(scored.flagged.begin(), scored.flagged.end(), 1);
-  std::printf("scored %zu rows of %s: %td flagged (%.2f%%) at threshold %.6g (%s)\n",
-              scored.scores.size(), table.source.c_str(), flagged,
-              100.0 * static_cast<double>(flagged) / static_cast<double>(scored.scores.size()),
-              scored.threshold, rule.describe().c_str());
-  if (!options.out.empty()) std::cout << "scores: " << options.out << '\n';
+  char line[256];
+  std::snprintf(line, sizeof line, "%td flagged (%.2f%%) at threshold %.6g", flagged,
+                100.0 * static_cast<double>(flagged) / static_cast<double>(scored.scores.size()),
+                scored.threshold);
+  summary << "scored " << scored.scores.size() << " rows of " << table.source << ": " << line
+          << " (" << rule.describe() << ")\n";
+  if (!options.out.empty()) summary << "scores: " << options.out << '\n';
   if (options.top > 0) print_top(scored, model.feature_names, options.top);
 }
 
@@ -127,8 +136,10 @@ Command add_score_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   add_data_file_options(*command, options->data, false);
-  command->add_option("--out", options->out,
-                      "CSV to write: row, score, is_anomaly (and errors with --per-feature)");
+  command
+      ->add_option("--out", options->out,
+                   "CSV to write: row, score, is_anomaly (and errors with --per-feature)")
+      ->check(a_path());
   command->add_flag("--per-feature", options->per_feature,
                     "Also each feature's squared error (standardized units)");
   command->add_option("--top", options->top, "Print the N most anomalous rows and why")
@@ -136,7 +147,8 @@ Command add_score_command(CLI::App& app) {
   add_threshold_override_option(*command, options->threshold);
   add_threads_option(*command, options->threads);
   add_device_option(*command, options->device);
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config};
 }
 
 }  // namespace vaead::cli

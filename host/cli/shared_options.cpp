@@ -283,10 +283,18 @@ Table load_table(const DataOptions& data) {
   return table;
 }
 
-void check_output_directory(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent))
-    throw InputError("cannot write " + path + ": directory " + parent.string() + " does not exist");
+std::vector<NamedPath> inputs(const DataOptions& data, const std::string& config_file) {
+  std::vector<NamedPath> named;
+  if (!data.path.empty()) named.emplace_back("--data", data.path);
+  if (!config_file.empty()) named.emplace_back("--config", config_file);
+  return named;
+}
+
+const CLI::Validator& a_path() {
+  static const CLI::Validator validator(
+      [](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; },
+      "PATH");
+  return validator;
 }
 
 std::string fixed(double value, int digits) {

@@ -2,9 +2,12 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vaead/engine.hpp"
 #include "vaead/experiment.hpp"
@@ -51,8 +54,13 @@ void add_data_file_options(CLI::App& command, DataOptions& data, bool label_requ
 // Reads the table; its notes go to stderr.
 Table load_table(const DataOptions& data);
 
-// Refuses an output path whose directory is missing, before any work is done.
-void check_output_directory(const std::string& path);
+// A path flag's value may not be empty (exit 2, as for any bad flag value).
+const CLI::Validator& a_path();
+
+// The files a command reads, by flag (--data, --config), for check_output: an output may not be
+// one of them.
+using NamedPath = std::pair<std::string, std::filesystem::path>;
+std::vector<NamedPath> inputs(const DataOptions& data, const std::string& config_file);
 
 // Progress goes to stderr when it is a terminal, or when asked for.
 bool progress_enabled(bool requested);

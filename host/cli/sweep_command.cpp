@@ -17,6 +17,7 @@ namespace {
 
 struct SweepOptions {
   ExperimentConfig config;
+  std::shared_ptr<std::string> config_file;
   DataOptions data;
   double validation_fraction = 0.2;
   double test_fraction = 0.2;
@@ -110,8 +111,12 @@ void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
 }
 
 void run(SweepOptions& options) {
-  for (const std::string* path : {&options.json_path, &options.csv_path})
-    if (!path->empty()) check_output_directory(*path);
+  std::vector<NamedPath> named = inputs(options.data, *options.config_file);
+  if (!options.json_path.empty()) {
+    check_output("--json", options.json_path, named);
+    named.emplace_back("--json", options.json_path);  // --csv may not overwrite it either
+  }
+  if (!options.csv_path.empty()) check_output("--csv", options.csv_path, named);
   if (!options.save_best_dir.empty()) {
     std::error_code error;
     std::filesystem::create_directories(options.save_best_dir, error);
@@ -206,13 +211,18 @@ Command add_sweep_command(CLI::App& app) {
   add_training_options(*command, config.train);
   add_threads_option(*command, config.engine.threads);
   add_device_option(*command, options->device);
-  command->add_option("--json", options->json_path, "Write the configuration, table and runs");
-  command->add_option("--csv", options->csv_path, "Write the table (one row per configuration)");
-  command->add_option("--save-best", options->save_best_dir,
-                      "Write the chosen configurations' models here, one per seed");
+  command->add_option("--json", options->json_path, "Write the configuration, table and runs")
+      ->check(a_path());
+  command->add_option("--csv", options->csv_path, "Write the table (one row per configuration)")
+      ->check(a_path());
+  command
+      ->add_option("--save-best", options->save_best_dir,
+                   "Write the chosen configurations' models here, one per seed")
+      ->check(a_path());
   add_report_option(*command, options->report_dir);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config_file = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config_file};
 }
 
 }  // namespace vaead::cli

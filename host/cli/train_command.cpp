@@ -5,12 +5,14 @@
 #include "cli/commands.hpp"
 #include "cli/shared_options.hpp"
 #include "vaead/detector.hpp"
+#include "vaead/io.hpp"
 
 namespace vaead::cli {
 namespace {
 
 struct TrainOptions {
   DataOptions data;
+  std::shared_ptr<std::string> config;
   DetectorOptions detector;
   DeviceChoice device = DeviceChoice::automatic;
   std::string out;
@@ -18,7 +20,7 @@ struct TrainOptions {
 };
 
 void run(TrainOptions& options) {
-  check_output_directory(options.out);
+  check_output("--out", options.out, inputs(options.data, *options.config));
   const Table table = load_table(options.data);
   DetectorOptions& detector = options.detector;
   detector.device = resolve_device(options.device);
@@ -56,7 +58,9 @@ Command add_train_command(CLI::App& app) {
   CLI::App* command =
       app.add_subcommand("train", "Train a detector on the normal rows of a table; write a model");
   add_data_file_options(*command, options->data, false);
-  command->add_option("--out", options->out, "Model file to write (.safetensors)")->required();
+  command->add_option("--out", options->out, "Model file to write (.safetensors)")
+      ->required()
+      ->check(a_path());
   EngineConfig& engine = options->detector.engine;
   command->add_option("--latent", engine.architecture.latent_dim, "Latent size L")
       ->check(at_least_one())
@@ -74,7 +78,8 @@ Command add_train_command(CLI::App& app) {
   add_threads_option(*command, engine.threads);
   add_device_option(*command, options->device);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
-  return {command, [options] { run(*options); }, add_config_option(*command)};
+  options->config = add_config_option(*command);
+  return {command, [options] { run(*options); }, options->config};
 }
 
 }  // namespace vaead::cli

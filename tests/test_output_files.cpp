@@ -1,0 +1,107 @@
+// Output files at the library's level: a failed write, a set of files of which one fails, and a
+// signal in the middle of a write leave what was there before, and no temporary.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "vaead/error.hpp"
+#include "vaead/io.hpp"
+
+namespace vaead {
+namespace {
+
+namespace fs = std::filesystem;
+
+class OutputFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vaead_output_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static std::string read(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  std::size_t files() const {
+    return static_cast<std::size_t>(
+        std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}));
+  }
+  fs::path dir_;
+};
+
+TEST_F(OutputFiles, AFailedWriteKeepsTheEarlierFileAndLeavesNoTemporary) {
+  const fs::path target = dir_ / "out.csv";
+  write_file_atomically(target, [](std::ostream& out) { out << "first\n"; });
+  EXPECT_THROW(write_file_atomically(target,
+                                     [](std::ostream& out) {
+                                       out << "half a fi";
+                                       throw InputError("disk on fire");
+                                     }),
+               InputError);
+  EXPECT_EQ(read(target), "first\n");
+  EXPECT_EQ(files(), 1u);
+  EXPECT_THROW(write_file_atomically(dir_ / "no" / "such" / "dir.csv", [](std::ostream&) {}),
+               InputError);
+}
+
+// Three files written together, the third failing: the first two keep their earlier content.
+TEST_F(OutputFiles, ASetOfFilesIsWrittenWhollyOrNotAtAll) {
+  const fs::path a = dir_ / "a.csv", b = dir_ / "b.csv", c = dir_ / "c.csv";
+  const auto text = [](const char* content) {
+    return [content](std::ostream& out) { out << content; };
+  };
+  const FileToWrite first[] = {{a, text("a1")}, {b, text("b1")}, {c, text("c1")}};
+  write_files_atomically(first);
+  const FileToWrite second[] = {{a, text("a2")}, {b, text("b2")}, {c, [](std::ostream& out) {
+                                                                     out << "c2";
+                                                                     throw InputError("disk full");
+                                                                   }}};
+  EXPECT_THROW(write_files_atomically(second), InputError);
+  EXPECT_EQ(read(a), "a1");
+  EXPECT_EQ(read(b), "b1");
+  EXPECT_EQ(read(c), "c1");
+  EXPECT_EQ(files(), 3u) << "no temporary is left";
+  const FileToWrite third[] = {{a, text("a3")}, {b, text("b3")}, {c, text("c3")}};
+  write_files_atomically(third);
+  EXPECT_EQ(read(a) + read(b) + read(c), "a3b3c3");
+  EXPECT_EQ(files(), 3u) << "no backup is left";
+}
+
+// SIGTERM or SIGINT in the middle of a write: the process dies of it, the temporary is removed and
+// the earlier file stands.
+TEST_F(OutputFiles, ASignalDuringAWriteRemovesTheTemporary) {
+  const fs::path target = dir_ / "out.json";
+  write_file_atomically(target, [](std::ostream& out) { out << "earlier\n"; });
+  for (int signal_number : {SIGTERM, SIGINT}) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      write_file_atomically(target, [signal_number](std::ostream& out) {
+        out << "half of the new";
+        out.flush();
+        raise(signal_number);
+      });
+      _exit(0);  // not reached
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "the signal ends the process, as without vaead";
+    EXPECT_EQ(WTERMSIG(status), signal_number);
+    EXPECT_EQ(read(target), "earlier\n");
+    EXPECT_EQ(files(), 1u) << "the temporary is removed";
+  }
+}
+
+}  // namespace
+}  // namespace vaead
