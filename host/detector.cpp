@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -21,6 +24,57 @@ std::string joined(const std::vector<std::string>& names) {
   return text;
 }
 
+std::string shown(double value) {
+  if (std::isnan(value)) return "NaN";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+// The cell of a row that most likely made its score not finite: the feature farthest from the
+// training mean in training standard deviations. raw(j) is the row's value of feature j.
+std::string farthest_cell(const std::function<double(std::size_t)>& raw,
+                          const Standardizer& standardizer, const std::vector<std::string>& names) {
+  std::size_t worst = 0;
+  double worst_z = -1.0;
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    double z = std::abs((raw(j) - standardizer.mean[j]) / standardizer.scale[j]);
+    if (!std::isfinite(z)) z = std::numeric_limits<double>::infinity();
+    if (z > worst_z) {
+      worst = j;
+      worst_z = z;
+    }
+  }
+  return "column '" + names[worst] + "' = " + shown(raw(worst)) + ", " + shown(worst_z) +
+         " training standard deviations from the training mean";
+}
+
+// A note for each column whose variance one training row holds almost alone (a sentinel such as
+// 1e30, or a unit error): the column's scale then comes from that one value.
+void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& table_rows,
+                            const Standardizer& standardizer, const Table& table,
+                            std::vector<std::string>& notes) {
+  if (rows.rows < 10) return;
+  for (std::size_t j = 0; j < rows.cols; ++j) {
+    double total = 0.0, largest = 0.0;
+    std::size_t at = 0;
+    for (std::size_t r = 0; r < rows.rows; ++r) {
+      const double d = rows(r, j) - standardizer.mean[j];
+      total += d * d;
+      if (d * d > largest) {
+        largest = d * d;
+        at = r;
+      }
+    }
+    if (total > 0 && largest > 0.9 * total)
+      notes.push_back(table.source + ": column '" + table.data.column_names[j] + "': row " +
+                      std::to_string(table_rows[at]) + " (" + shown(rows(at, j)) + ") holds " +
+                      shown(100.0 * largest / total) +
+                      "% of the column's variance in the training rows, so the column's scale "
+                      "comes from that one value (a sentinel or a unit error?)");
+  }
+}
+
 }  // namespace
 
 TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
@@ -30,6 +84,14 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   require(options.holdout_fraction > 0 && options.holdout_fraction < 1,
           "the held-out share must lie strictly between 0 and 1, got " +
               std::to_string(options.holdout_fraction));
+  // What the model file could not hold is refused before any work.
+  Architecture architecture = options.engine.architecture;
+  architecture.input_dim = static_cast<int>(data.features.cols);
+  try {
+    check_model_limits(architecture, data.column_names);
+  } catch (const InputError& error) {
+    throw InputError(source + ": " + error.what());
+  }
   std::vector<std::size_t> normal;
   for (std::size_t r = 0; r < data.rows(); ++r)
     if (data.labels.empty() || data.labels[r] == 0) normal.push_back(r);
@@ -60,6 +122,7 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   for (std::size_t c : model.standardizer.constant_columns)
     trained.notes.push_back(source + ": column '" + data.column_names[c] +
                             "' is constant in the training rows; it is centred, not scaled");
+  note_dominated_columns(train_x, train_rows, model.standardizer, table, trained.notes);
   model.standardizer.apply(train_x);
   model.standardizer.apply(holdout_x);
 
@@ -71,6 +134,15 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
 
   model.holdout_scores.resize(holdout_x.rows);
   engine->score(holdout_x, model.holdout_scores, nullptr);
+  // A held-out score that is not finite would make the threshold NaN: refuse, naming the row.
+  for (std::size_t i = 0; i < holdout_rows.size(); ++i)
+    if (!std::isfinite(model.holdout_scores[i]))
+      throw InputError(
+          source + ": row " + std::to_string(holdout_rows[i]) +
+          ", held out for the threshold, scores " + shown(model.holdout_scores[i]) + ": " +
+          farthest_cell([&](std::size_t j) { return data.features(holdout_rows[i], j); },
+                        model.standardizer, data.column_names) +
+          " (a sentinel or a unit error?); fix or remove the row");
   std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
   model.threshold_rule = options.threshold;
   model.threshold = options.threshold.kind == ThresholdRule::Kind::contamination
@@ -81,6 +153,7 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   model.training_rows = train_rows.size();
   model.holdout_rows = holdout_rows.size();
   model.parameters = engine->parameters();
+  trained.holdout_rows = std::move(holdout_rows);
   return trained;
 }
 
@@ -123,6 +196,16 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
   ScoredRows scored;
   scored.scores.resize(x.rows);
   engine->score(x, scored.scores, per_feature ? &scored.per_feature : nullptr);
+  // A score that is not finite is never "not anomalous": name the first such row.
+  for (std::size_t r = 0; r < x.rows; ++r)
+    if (!std::isfinite(scored.scores[r])) {
+      const Matrix raw = features_for_model(model, table);
+      throw InputError(table.source + ": row " + std::to_string(r) + " scores " +
+                       shown(scored.scores[r]) + " with this model: " +
+                       farthest_cell([&](std::size_t j) { return raw(r, j); }, model.standardizer,
+                                     model.feature_names) +
+                       " (a sentinel or a unit error?); fix or remove the row");
+    }
   scored.rule = rule;
   scored.threshold = fit_threshold(rule, model.holdout_scores, scored.scores);
   for (float s : scored.scores)

@@ -135,6 +135,25 @@ TEST_F(CliData, DamagedModelsAreRefusedAndOutputsSurviveFailures) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+// A row that scores NaN or inf is an error naming it (exit 1), never a silent "not flagged".
+TEST_F(CliData, ARowThatScoresNonFiniteIsOneLineNamingIt) {
+  make_data_and_model();
+  std::string csv = slurp(path("test.csv"));
+  const std::size_t row5 = [&] {  // the start of data row 5 (after the header)
+    std::size_t at = csv.find('\n');
+    for (int r = 0; r < 5; ++r)
+      at = csv.find('\n', at + 1);
+    return at + 1;
+  }();
+  csv.replace(row5, csv.find(',', row5) - row5, "3e38");
+  file("extreme.csv", csv);
+  file("scores.csv", "keep me\n");
+  expect_refused("score --model " + path("model.safetensors") + " --data " + path("extreme.csv") +
+                     " --label-column label --out " + path("scores.csv"),
+                 1, "extreme.csv: row 5 scores ");
+  EXPECT_EQ(slurp(path("scores.csv")), "keep me\n");
+}
+
 TEST_F(CliData, InvalidFlagsAreOneLineWithExitCodeTwo) {
   const std::string data = " --data x.csv --out m.safetensors";
   expect_refused("train" + data + " --latent 0", 2, "--latent: must be at least 1, got '0'");

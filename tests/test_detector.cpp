@@ -7,6 +7,7 @@
 
 #include "vaead/detector.hpp"
 #include "vaead/error.hpp"
+#include "vaead/model_file.hpp"
 #include "vaead/synthetic.hpp"
 
 namespace vaead {
@@ -145,6 +146,126 @@ TEST(Detector, ModelFileRoundTripScoresIdentically) {
   std::filesystem::remove(path);
   EXPECT_EQ(score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
             score_table(trained.model, table, EngineKind::cpu, back.threshold_rule, false).scores);
+}
+
+// Every option a model file records, written by train and read back: the same model, and the
+// same scores. Names with quotes, commas, spaces and non-ASCII letters; every threshold rule; deep
+// and shallow networks; a feature subset in another order.
+TEST(Detector, EveryOptionRoundTripsThroughTheModelFile) {
+  Table table = labelled_table();
+  const std::vector<std::string> names = {"a \"quoted\" name", "comma,name", "  spaced  ",
+                                          "température", "日本語"};
+  for (std::size_t j = 0; j < names.size(); ++j)
+    table.data.column_names[j] = names[j];
+  std::vector<DetectorOptions> variants;
+  for (const char* rule : {"mean-std:2.5", "percentile:99", "fpr:0.05", "contamination:0.1"}) {
+    DetectorOptions options = quick_options();
+    options.threshold = ThresholdRule::parse(rule);
+    variants.push_back(options);
+  }
+  DetectorOptions deep = quick_options();
+  deep.engine.architecture.encoder_hidden = {40, 30, 20};
+  deep.engine.architecture.decoder_hidden = {7};
+  deep.engine.architecture.latent_dim = 1;
+  deep.engine.logvar_min = -3.5;
+  deep.engine.logvar_max = 2.25;
+  deep.engine.adam.learning_rate = 3e-4;
+  deep.holdout_fraction = 0.35;
+  deep.train.beta = 0.01;
+  variants.push_back(deep);
+  for (const DetectorOptions& options : variants) {
+    SCOPED_TRACE(options.threshold.to_string());
+    const TrainedDetector trained = train_detector(table, options);
+    const ModelFile back = parse_model(serialize_model(trained.model), "memory");
+    EXPECT_EQ(back.feature_names, trained.model.feature_names);
+    EXPECT_EQ(back.parameters, trained.model.parameters);
+    EXPECT_EQ(back.threshold_rule.to_string(), options.threshold.to_string());
+    EXPECT_EQ(back.threshold, trained.model.threshold);
+    EXPECT_EQ(back.engine.architecture.encoder_hidden, options.engine.architecture.encoder_hidden);
+    EXPECT_EQ(back.engine.logvar_min, options.engine.logvar_min);
+    EXPECT_EQ(back.train.beta, options.train.beta);
+    EXPECT_EQ(back.holdout_fraction, options.holdout_fraction);
+    EXPECT_EQ(
+        score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
+        score_table(trained.model, table, EngineKind::cpu, back.threshold_rule, false).scores);
+  }
+}
+
+// What the model file cannot hold is refused before training, naming what and the limit.
+TEST(Detector, WhatAModelCannotHoldIsRefusedBeforeTraining) {
+  const Table table = labelled_table();
+  DetectorOptions options = quick_options();
+  options.engine.architecture.encoder_hidden = std::vector<int>(17, 8);  // 17 layers
+  EXPECT_THROW(train_detector(table, options), InputError);
+  options = quick_options();
+  options.engine.architecture.decoder_hidden = {70000};
+  try {
+    train_detector(table, options);
+    ADD_FAILURE() << "a layer of 70000 was trained";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("70000"), std::string::npos) << error.what();
+  }
+  Table twice = table;  // the same name for two columns (--features a,a)
+  twice.data.column_names[3] = twice.data.column_names[2];
+  try {
+    train_detector(twice, quick_options());
+    ADD_FAILURE() << "two columns named alike were trained";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("'" + twice.data.column_names[2] + "'"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// One extreme cell in a held-out row (a sentinel such as 1e30) would make a non-finite threshold
+// and an unreadable model: training is refused, naming the row and the column.
+TEST(Detector, AHeldOutRowThatScoresNonFiniteIsRefusedNamingRowAndColumn) {
+  Table table = labelled_table();
+  const std::size_t row = train_detector(table, quick_options()).holdout_rows.at(3);
+  table.data.features(row, 7) = 1e30f;
+  try {
+    const TrainedDetector trained = train_detector(table, quick_options());
+    ADD_FAILURE() << "trained; threshold " << trained.model.threshold;
+  } catch (const InputError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("synthetic.csv: row " + std::to_string(row)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("column 'x7'"), std::string::npos) << message;
+    EXPECT_NE(message.find("1e+30"), std::string::npos) << message;
+  }
+}
+
+// The same cell in a training row makes that one value the column's whole scale: a note says so.
+TEST(Detector, OneTrainingValueThatHoldsAColumnsVarianceIsANote) {
+  Table table = labelled_table();
+  const TrainedDetector clean = train_detector(table, quick_options());
+  std::size_t row = 0;
+  while (std::count(clean.holdout_rows.begin(), clean.holdout_rows.end(), row) > 0 ||
+         table.data.labels[row] != 0)
+    ++row;
+  table.data.features(row, 5) = 1e30f;
+  const TrainedDetector trained = train_detector(table, quick_options());
+  ASSERT_FALSE(trained.notes.empty());
+  EXPECT_NE(trained.notes.back().find("column 'x5'"), std::string::npos) << trained.notes.back();
+  EXPECT_NE(trained.notes.back().find("row " + std::to_string(row)), std::string::npos)
+      << trained.notes.back();
+}
+
+// A row whose score is not finite is never silently "not anomalous": scoring names the first one.
+TEST(Detector, ARowThatScoresNonFiniteIsAnErrorNamingIt) {
+  const Table table = labelled_table();
+  const TrainedDetector trained = train_detector(table, quick_options());
+  Table scored = table;
+  scored.data.features(17, 2) = 3e38f;
+  scored.data.features(30, 4) = -3e38f;
+  try {
+    score_table(trained.model, scored, EngineKind::cpu, trained.model.threshold_rule, false);
+    ADD_FAILURE() << "scored";
+  } catch (const InputError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("row 17"), std::string::npos) << message;
+    EXPECT_NE(message.find("column 'x2'"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

@@ -231,5 +231,35 @@ TEST(ModelFile, NonFiniteParameterIsRefused) {
   EXPECT_TRUE(refused_cleanly(serialize_model(m)));
 }
 
+// Finite values that make every score overflow (a weight of 3e38, a weight with a flipped exponent
+// bit, a standardizer scale of 1e-300) are refused at load, naming the value.
+TEST(ModelFile, ValuesThatWouldOverflowEveryScoreAreRefused) {
+  const auto refused_naming = [](const ModelFile& m, const std::string& words) {
+    try {
+      parse_model(serialize_model(m), "bad.safetensors");
+    } catch (const InputError& error) {
+      return std::string(error.what()).find(words) != std::string::npos
+                 ? ::testing::AssertionSuccess()
+                 : ::testing::AssertionFailure() << error.what();
+    }
+    return ::testing::AssertionFailure() << "accepted";
+  };
+  ModelFile m = small_model();
+  m.parameters[3] = 3e38f;
+  EXPECT_TRUE(refused_naming(m, "encoder.0.weight[3]"));
+  m = small_model();
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, &m.parameters[7], sizeof bits);
+  bits ^= 1u << 30;  // the exponent's top bit: 0.1 becomes about 3e37
+  std::memcpy(&m.parameters[7], &bits, sizeof bits);
+  EXPECT_TRUE(refused_naming(m, "encoder.0.weight[7]"));
+  m = small_model();
+  m.standardizer.scale[1] = 1e-300;
+  EXPECT_TRUE(refused_naming(m, "feature 1"));
+  m = small_model();
+  m.standardizer.mean[2] = 1e300;
+  EXPECT_TRUE(refused_naming(m, "feature 2"));
+}
+
 }  // namespace
 }  // namespace vaead

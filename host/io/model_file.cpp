@@ -6,6 +6,7 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -21,13 +22,17 @@
 namespace vaead {
 namespace {
 
+std::string shown_number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
 using nlohmann::json;
 static_assert(std::endian::native == std::endian::little, "model files are little-endian");
 
 constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
 constexpr int kMaxNesting = 32;
-constexpr int kMaxWidth = 1 << 16;
-constexpr std::size_t kMaxHiddenLayers = 16;
 
 json architecture_json(const Architecture& a) {
   return {{"input_dim", a.input_dim},   {"encoder_hidden", a.encoder_hidden},
@@ -191,7 +196,7 @@ class ModelParser {
 
   int width(const json& object, const char* key, const char* section) const {
     const auto value = get<long long>(object, key, section);
-    if (value < 1 || value > kMaxWidth)
+    if (value < 1 || value > kMaxModelWidth)
       fail(std::string(section) + "." + key + " = " + std::to_string(value) + " is out of range");
     return static_cast<int>(value);
   }
@@ -202,7 +207,8 @@ class ModelParser {
       fail(std::string("architecture.") + key + " must hold 1 to 16 layers");
     std::vector<int> out;
     for (long long v : values) {
-      if (v < 1 || v > kMaxWidth) fail(std::string("architecture.") + key + " has a bad width");
+      if (v < 1 || v > kMaxModelWidth)
+        fail(std::string("architecture.") + key + " has a bad width");
       out.push_back(static_cast<int>(v));
     }
     return out;
@@ -250,9 +256,15 @@ class ModelParser {
     if (mean.size() != size || scale.size() != size)
       fail("the standardizer has " + std::to_string(mean.size()) + " means and " +
            std::to_string(scale.size()) + " scales for " + std::to_string(size) + " features");
+    // (x - mean) / scale must be representable for any float x: a mean within the float range,
+    // a scale whose inverse a float holds.
+    constexpr double kFloatMax = std::numeric_limits<float>::max();
     for (std::size_t j = 0; j < size; ++j)
-      if (!std::isfinite(mean[j]) || !std::isfinite(scale[j]) || !(scale[j] > 0))
-        fail("the standardizer of feature " + std::to_string(j) + " is not finite and positive");
+      if (!(std::abs(mean[j]) <= kFloatMax) || !(scale[j] >= 1.0 / kFloatMax) ||
+          !(scale[j] <= kFloatMax))
+        fail("the standardizer of feature " + std::to_string(j) + " (mean " +
+             shown_number(mean[j]) + ", scale " + shown_number(scale[j]) +
+             ") is outside what a float table can have");
     m.standardizer.mean = mean;
     m.standardizer.scale = scale;
     m.standardizer.constant_columns = list<std::size_t>(s, "constant_columns", "standardizer");
@@ -322,8 +334,12 @@ class ModelParser {
     std::sort(ranges.begin(), ranges.end());
     for (std::size_t i = 1; i < ranges.size(); ++i)
       if (ranges[i].first < ranges[i - 1].second) fail("tensors overlap in the data");
-    for (float v : values)
-      if (!std::isfinite(v)) fail("a parameter is not finite");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) fail("parameter " + layout.describe(i) + " is not finite");
+      if (std::abs(values[i]) > kMaxParameter)
+        fail("parameter " + layout.describe(i) + " = " + shown_number(values[i]) +
+             " is beyond any trained model (a damaged file?)");
+    }
     return values;
   }
 
@@ -376,10 +392,41 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
 
 void write_model(const std::filesystem::path& path, const ModelFile& model) {
   const std::vector<std::uint8_t> bytes = serialize_model(model);
+  try {
+    parse_model(bytes, path.string());  // what cannot be read back is never written
+  } catch (const InputError& error) {
+    throw InputError("not writing " + path.string() + ": vaead could not read it back (" +
+                     error.what() + ")");
+  }
   write_file_atomically(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
   });
+}
+
+void check_model_limits(const Architecture& architecture,
+                        std::span<const std::string> feature_names) {
+  const auto check_width = [](int width, const std::string& what) {
+    if (width < 1 || width > kMaxModelWidth)
+      throw InputError(what + " is " + std::to_string(width) + "; a model file holds 1 to " +
+                       std::to_string(kMaxModelWidth));
+  };
+  check_width(architecture.input_dim, "the number of feature columns");
+  check_width(architecture.latent_dim, "the latent size");
+  for (const auto* hidden : {&architecture.encoder_hidden, &architecture.decoder_hidden}) {
+    const std::string side = hidden == &architecture.encoder_hidden ? "encoder" : "decoder";
+    if (hidden->empty() || hidden->size() > kMaxHiddenLayers)
+      throw InputError("the " + side + " has " + std::to_string(hidden->size()) +
+                       " hidden layers; a model file holds 1 to " +
+                       std::to_string(kMaxHiddenLayers));
+    for (int width : *hidden)
+      check_width(width, "a hidden layer of the " + side);
+  }
+  std::set<std::string> seen;
+  for (const std::string& name : feature_names)
+    if (!seen.insert(name).second)
+      throw InputError("two feature columns are named '" + name +
+                       "'; a model tells its columns apart by name");
 }
 
 ModelFile parse_model(std::span<const std::uint8_t> bytes, const std::string& source) {

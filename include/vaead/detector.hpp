@@ -26,7 +26,8 @@ struct DetectorOptions {
 struct TrainedDetector {
   ModelFile model;
   TrainingReport report;
-  std::vector<std::string> notes;  // warnings for the user (constant columns, ...)
+  std::vector<std::string> notes;         // warnings for the user (constant columns, ...)
+  std::vector<std::size_t> holdout_rows;  // the table rows held out for the threshold, ascending
 };
 
 // Trains on the rows labelled 0 (every row without labels). InputError when too few rows remain.

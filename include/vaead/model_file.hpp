@@ -21,6 +21,19 @@ namespace vaead {
 
 inline constexpr int kModelFormatVersion = 1;
 
+// What a model file holds, and the reader accepts: layer widths (input and latent included) of 1
+// to kMaxModelWidth, 1 to kMaxHiddenLayers hidden layers on each side, distinct feature names;
+// parameters of magnitude at most kMaxParameter (beyond it every score overflows: a damaged
+// file); standardizer scales whose inverse a float holds.
+inline constexpr int kMaxModelWidth = 1 << 16;
+inline constexpr std::size_t kMaxHiddenLayers = 16;
+inline constexpr double kMaxParameter = 1e18;
+
+// InputError naming the value when `architecture` or `feature_names` exceed what a model file
+// holds (train checks before any work; the reader refuses such a file).
+void check_model_limits(const Architecture& architecture,
+                        std::span<const std::string> feature_names);
+
 struct ModelFile {
   EngineConfig engine;  // architecture, optimizer, logvar clamp, batch size, seed
   TrainConfig train;
@@ -37,7 +50,8 @@ struct ModelFile {
 };
 
 std::vector<std::uint8_t> serialize_model(const ModelFile& model);
-// Written to a temporary name, then renamed.
+// Written to a temporary name, then renamed; refused (InputError, nothing written) when the
+// reader would not accept the bytes.
 void write_model(const std::filesystem::path& path, const ModelFile& model);
 
 // InputError naming the file and what is wrong, for anything short of a valid model.
