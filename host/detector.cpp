@@ -8,8 +8,10 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <span>
 
 #include "data/shuffle.hpp"
+#include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 
@@ -45,7 +47,7 @@ std::string farthest_cell(const std::function<double(std::size_t)>& raw,
       worst_z = z;
     }
   }
-  return "column '" + names[worst] + "' = " + shown(raw(worst)) + ", " + shown(worst_z) +
+  return "column " + text::shown(names[worst]) + " = " + shown(raw(worst)) + ", " + shown(worst_z) +
          " training standard deviations from the training mean";
 }
 
@@ -67,9 +69,9 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
       }
     }
     if (total > 0 && largest > 0.9 * total)
-      notes.push_back(table.source + ": column '" + table.data.column_names[j] + "': row " +
-                      std::to_string(table_rows[at]) + " (" + shown(rows(at, j)) + ") holds " +
-                      shown(100.0 * largest / total) +
+      notes.push_back(table.source + ": column " + text::shown(table.data.column_names[j]) +
+                      ": row " + std::to_string(table_rows[at]) + " (" + shown(rows(at, j)) +
+                      ") holds " + shown(100.0 * largest / total) +
                       "% of the column's variance in the training rows, so the column's scale "
                       "comes from that one value (a sentinel or a unit error?)");
   }
@@ -104,10 +106,10 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
       2, static_cast<std::size_t>(std::llround(options.holdout_fraction * normal.size())));
   const auto batch = static_cast<std::size_t>(options.engine.batch_size);
   require(normal.size() >= holdout + batch,
-          source + ": " + std::to_string(normal.size()) + " normal rows, " +
-              std::to_string(holdout) +
-              " held out for the threshold, leave fewer than one batch (" + std::to_string(batch) +
-              ") to train on: lower --batch-size or --holdout");
+          source + ": " + text::counted(normal.size(), "normal row") + "; training needs " +
+              std::to_string(holdout + batch) + " (" + std::to_string(holdout) +
+              " held out for the threshold and one batch of " + std::to_string(batch) +
+              "): lower --batch-size or --holdout");
   const std::vector<std::size_t> order =
       keyed_permutation(normal.size(), CounterRng{options.engine.seed, Stream::holdout}, 0);
   std::vector<std::size_t> holdout_rows, train_rows;
@@ -120,8 +122,8 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
 
   model.standardizer = Standardizer::fit(train_x);
   for (std::size_t c : model.standardizer.constant_columns)
-    trained.notes.push_back(source + ": column '" + data.column_names[c] +
-                            "' is constant in the training rows; it is centred, not scaled");
+    trained.notes.push_back(source + ": column " + text::shown(data.column_names[c]) +
+                            " is constant in the training rows; it is centred, not scaled");
   note_dominated_columns(train_x, train_rows, model.standardizer, table, trained.notes);
   model.standardizer.apply(train_x);
   model.standardizer.apply(holdout_x);
@@ -157,10 +159,13 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   return trained;
 }
 
-Matrix features_for_model(const ModelFile& model, const Table& table) {
+namespace {
+
+// Which table column each of the model's features is (matched by name); InputError listing the
+// missing and unexpected names when they differ.
+std::vector<std::size_t> model_columns(const ModelFile& model, const Table& table) {
   const std::vector<std::string>& have = table.data.column_names;
   const std::vector<std::string>& want = model.feature_names;
-  if (have == want) return table.data.features;
   std::map<std::string, std::size_t> column;
   for (std::size_t c = 0; c < have.size(); ++c)
     column[have[c]] = c;
@@ -178,36 +183,73 @@ Matrix features_for_model(const ModelFile& model, const Table& table) {
     if (!unexpected.empty()) message += "; not in the model: " + joined(unexpected);
     throw InputError(message);
   }
-  Matrix out(table.data.rows(), want.size());  // the same names in another order
-  for (std::size_t r = 0; r < out.rows; ++r)
-    for (std::size_t j = 0; j < want.size(); ++j)
-      out(r, j) = table.data.features(r, column[want[j]]);
+  std::vector<std::size_t> columns;
+  for (const std::string& name : want)
+    columns.push_back(column[name]);
+  return columns;
+}
+
+// Table rows [first, first + count) in the model's column order.
+Matrix rows_for_model(const Table& table, std::span<const std::size_t> columns, std::size_t first,
+                      std::size_t count) {
+  Matrix out(count, columns.size());
+  for (std::size_t r = 0; r < count; ++r) {
+    const float* row = table.data.features.row(first + r);
+    for (std::size_t j = 0; j < columns.size(); ++j)
+      out(r, j) = row[columns[j]];
+  }
   return out;
 }
 
+// Rows are scored this many values at a time, so that scoring adds a fixed 4 MB to the table,
+// not a standardized copy of it.
+constexpr std::size_t kScoreChunkValues = std::size_t{1} << 20;
+
+}  // namespace
+
+Matrix features_for_model(const ModelFile& model, const Table& table) {
+  return rows_for_model(table, model_columns(model, table), 0, table.data.rows());
+}
+
 ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
-                       const ThresholdRule& rule, bool per_feature, int threads) {
-  Matrix x = features_for_model(model, table);
-  model.standardizer.apply(x);
+                       const ThresholdRule& rule, bool per_feature, int threads,
+                       std::size_t chunk_rows) {
+  const std::vector<std::size_t> columns = model_columns(model, table);
+  const std::size_t rows = table.data.rows(), cols = columns.size();
   EngineConfig config = model.engine;
   config.threads = threads;
   const std::unique_ptr<Engine> engine = make_engine(device, config);
   engine->set_parameters(model.parameters);
   ScoredRows scored;
-  scored.scores.resize(x.rows);
-  engine->score(x, scored.scores, per_feature ? &scored.per_feature : nullptr);
+  scored.scores.resize(rows);
+  if (per_feature) scored.per_feature = Matrix(rows, cols);
+  const std::size_t chunk =
+      chunk_rows > 0
+          ? chunk_rows
+          : std::max<std::size_t>(1024, kScoreChunkValues / std::max<std::size_t>(cols, 1));
+  Matrix errors;
+  for (std::size_t first = 0; first < rows; first += chunk) {
+    const std::size_t count = std::min(chunk, rows - first);
+    Matrix x = rows_for_model(table, columns, first, count);
+    model.standardizer.apply(x);
+    engine->score(x, std::span<float>(scored.scores).subspan(first, count),
+                  per_feature ? &errors : nullptr);
+    if (per_feature)
+      std::copy(errors.values.begin(), errors.values.end(), scored.per_feature.row(first));
+  }
   // A score that is not finite is never "not anomalous": name the first such row.
-  for (std::size_t r = 0; r < x.rows; ++r)
+  for (std::size_t r = 0; r < rows; ++r)
     if (!std::isfinite(scored.scores[r])) {
-      const Matrix raw = features_for_model(model, table);
+      const float* raw = table.data.features.row(r);
       throw InputError(table.source + ": row " + std::to_string(r) + " scores " +
                        shown(scored.scores[r]) + " with this model: " +
-                       farthest_cell([&](std::size_t j) { return raw(r, j); }, model.standardizer,
-                                     model.feature_names) +
+                       farthest_cell([&](std::size_t j) { return raw[columns[j]]; },
+                                     model.standardizer, model.feature_names) +
                        " (a sentinel or a unit error?); fix or remove the row");
     }
   scored.rule = rule;
   scored.threshold = fit_threshold(rule, model.holdout_scores, scored.scores);
+  scored.flagged.reserve(rows);
   for (float s : scored.scores)
     scored.flagged.push_back(s > scored.threshold ? 1 : 0);
   return scored;

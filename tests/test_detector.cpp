@@ -70,7 +70,10 @@ TEST(Detector, TooFewRowsForABatchIsAnInputErrorThatSaysWhatToChange) {
     train_detector(table, options);
     FAIL() << "expected InputError";
   } catch (const InputError& error) {
-    EXPECT_NE(std::string(error.what()).find("fewer than one batch (1000)"), std::string::npos)
+    EXPECT_NE(std::string(error.what())
+                  .find("1200 normal rows; training needs 1240 (240 held out for the threshold and "
+                        "one batch of 1000)"),
+              std::string::npos)
         << error.what();
     EXPECT_NE(std::string(error.what()).find("--batch-size"), std::string::npos);
   }
@@ -135,6 +138,32 @@ TEST(Detector, ThresholdRulesAndEvaluation) {
   Table unlabelled = table;
   unlabelled.data.labels.clear();
   EXPECT_THROW(evaluate_scores(fpr, unlabelled), InputError);
+}
+
+// Scoring goes a chunk of rows at a time (memory: the table and one chunk); the chunks' scores,
+// per-feature errors, threshold and the first non-finite row's name are those of one pass.
+TEST(Detector, ScoringInChunksGivesTheScoresOfOnePass) {
+  Table table = labelled_table();
+  const TrainedDetector trained = train_detector(table, quick_options());
+  const ModelFile& m = trained.model;
+  const ScoredRows whole = score_table(m, table, EngineKind::cpu, m.threshold_rule, true);
+  for (std::size_t chunk : {1u, 7u, 1000u}) {
+    const ScoredRows parts =
+        score_table(m, table, EngineKind::cpu, m.threshold_rule, true, 0, chunk);
+    EXPECT_EQ(parts.scores, whole.scores) << chunk;
+    EXPECT_EQ(parts.per_feature.values, whole.per_feature.values) << chunk;
+    EXPECT_EQ(parts.flagged, whole.flagged) << chunk;
+  }
+  table.data.features(1201, 2) = 3e38f;
+  for (std::size_t chunk : {7u, 0u}) {
+    try {
+      score_table(m, table, EngineKind::cpu, m.threshold_rule, false, 0, chunk);
+      ADD_FAILURE() << "expected InputError";
+    } catch (const InputError& error) {
+      EXPECT_NE(std::string(error.what()).find("row 1201 scores"), std::string::npos)
+          << error.what();
+    }
+  }
 }
 
 TEST(Detector, ModelFileRoundTripScoresIdentically) {

@@ -2,10 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <limits>
 
+#include "data/decimal.hpp"
 #include "vaead/error.hpp"
 #include "vaead/table.hpp"
 
@@ -92,11 +97,11 @@ TEST(Csv, EveryBadInputNamesLineColumnAndText) {
        "t.csv: line 2, column 'b': '1e300' is beyond the float range"},
       {[&] { csv("a,label\n1,2\n", labelled); },
        "t.csv: line 2, column 'label': '2' is not a label (0 = normal, 1 = anomaly)"},
-      {[&] { csv("a,b\n1,2\n", labelled); }, "t.csv: no label column 'label' (columns: a, b)"},
+      {[&] { csv("a,b\n1,2\n", labelled); }, "t.csv: no label column 'label' (columns: 'a', 'b')"},
       {[&] { csv("a,b\n1,2\n", unknown_feature); }, "t.csv: no feature column 'zz'"},
       {[] { csv("a,a\n1,2\n"); }, "t.csv: column name 'a' appears twice in the header"},
-      {[] { csv("a,b\n\"1,2\n"); }, "t.csv: line 2: a quoted field is never closed"},
-      {[] { csv("a,b\n\"1\"x,2\n"); }, "t.csv: line 2: text after a closing quote"},
+      {[] { csv("a,b\n\"1,2\n"); }, "t.csv: line 2, column 'a': a quoted field is never closed"},
+      {[] { csv("a,b\n\"1\"x,2\n"); }, "t.csv: line 2, column 'a': text after a closing quote"},
       {[] { csv("a,b\nx,y\n"); }, "t.csv: no numeric feature columns"},
   };
   for (const auto& [run, expected] : cases) {
@@ -104,6 +109,176 @@ TEST(Csv, EveryBadInputNamesLineColumnAndText) {
     EXPECT_NE(message.find(expected), std::string::npos)
         << "expected \"" << expected << "\", got \"" << message << "\"";
   }
+}
+
+// The reader's fast path for plain decimals gives std::from_chars' double bit for bit, or leaves
+// the text to it: over numbers of every length, sign, exponent and digit count around its limits.
+TEST(Csv, TheFastNumberPathAgreesWithFromChars) {
+  std::vector<std::string> texts = {"0",
+                                    "-0",
+                                    "7",
+                                    "0.5",
+                                    ".5",
+                                    "-.5",
+                                    "5.",
+                                    "00012.5000",
+                                    "1e5",
+                                    "1E-5",
+                                    "2.5e+3",
+                                    "9007199254740992",
+                                    "9007199254740993",
+                                    "1234567890123456789",
+                                    "12345678901234567890",
+                                    "0.1234567890123456789",
+                                    "1e22",
+                                    "1e23",
+                                    "1e-22",
+                                    "1e-23",
+                                    "123456.78901234",
+                                    "-1.3897115",
+                                    "0.23234248",
+                                    "3.4028235e38",
+                                    "1e",
+                                    "1e+",
+                                    "-",
+                                    ".",
+                                    "1.2.3",
+                                    "1,5",
+                                    "0x10",
+                                    "inf",
+                                    "nan",
+                                    " 1",
+                                    "1 ",
+                                    "+1",
+                                    "--1",
+                                    "1e-400",
+                                    "4.9e-324",
+                                    "0.000000001"};
+  std::uint64_t state = 12345;
+  const auto next = [&] {
+    state = state * 6364136223846793005u + 1442695040888963407u;
+    return state >> 33;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    std::string text = next() % 2 ? "-" : "";
+    text += std::to_string(next() % 1000000 >> (next() % 20));
+    if (next() % 4 != 0) {
+      text += '.';
+      for (std::uint64_t d = next() % 20; d > 0; --d)
+        text += static_cast<char>('0' + next() % 10);
+    }
+    if (next() % 5 == 0) text += "e" + std::to_string(static_cast<int>(next() % 60) - 30);
+    texts.push_back(text);
+  }
+  std::size_t fast = 0;
+  for (const std::string& text : texts) {
+    // Padding after the text, as in a buffer (the fast path reads 8 bytes at a time).
+    const std::string padded = text + ",12345678";
+    const char* const end = padded.data() + text.size();
+    double expected = 0.0, got = 0.0;
+    const auto [stop, error] = std::from_chars(padded.data(), end, expected);
+    const char* const fast_stop = decimal::parse_fast(padded.data(), end, got);
+    if (fast_stop == nullptr) continue;
+    ++fast;
+    EXPECT_EQ(fast_stop, stop) << text;
+    EXPECT_EQ(error, std::errc()) << text;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(got), std::bit_cast<std::uint64_t>(expected)) << text;
+  }
+  EXPECT_GT(fast, texts.size() / 2);  // the fast path is taken for most of them
+}
+
+// Numbers beyond the float range are refused alike however far beyond; those below it read as 0
+// (or a float subnormal) however far below, keeping their sign.
+TEST(Csv, NumbersBeyondTheFloatRangeAreRefusedAndTinyOnesReadAsZero) {
+  for (const char* big : {"3.5e38", "1e39", "1e308", "1e400", "-1e4000"})
+    EXPECT_NE(error_of([&] {
+                csv(std::string("a\n") + big + "\n");
+              }).find("'" + std::string(big) + "' is beyond the float range"),
+              std::string::npos)
+        << big;
+  const Table tiny = csv("a\n1e-40\n1e-50\n1e-310\n1e-400\n-1e-400\n3.4e38\n");
+  const std::vector<float>& v = tiny.data.features.values;
+  ASSERT_EQ(v.size(), 6u);
+  EXPECT_EQ(v[0], 1e-40f);  // a float subnormal
+  for (std::size_t i = 1; i < 5; ++i)
+    EXPECT_EQ(v[i], 0.0f) << i;
+  EXPECT_TRUE(std::signbit(v[4]));
+  EXPECT_EQ(v[5], 3.4e38f);
+}
+
+// A cell or name in a message: cut at 40 characters with the full size, control characters,
+// quotes and bytes that are not UTF-8 escaped; a NUL does not end the message.
+TEST(Csv, MessagesShowCellsCutAndEscaped) {
+  std::string cell = "x";
+  cell += '\0';
+  cell += "y'\xFF";
+  EXPECT_NE(error_of([&] {
+              csv("a,b\n1,2\n1," + cell + "\n");
+            }).find("line 3, column 'b': 'x\\x00y\\x27\\xFF' is not a number"),
+            std::string::npos)
+      << error_of([&] { csv("a,b\n1,2\n1," + cell + "\n"); });
+  const std::string long_cell = std::string(100, '7') + "z";
+  EXPECT_NE(error_of([&] {
+              csv("a\n1\n" + long_cell + "\n");
+            }).find("'" + std::string(40, '7') + "... (101 bytes)' is not a number"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              csv("a,\xC3\xA9t\xE9\n1,2\n");
+            }).find("t.csv: line 1, column 2: the name '\xC3\xA9t\\xE9' is not valid UTF-8"),
+            std::string::npos);
+}
+
+// The reader streams a file through a fixed buffer; records that cross the buffer's edge (quoted
+// fields over several lines, CRLF, a byte-order mark, blank lines) read as they do from memory.
+TEST(Csv, AStreamReadsAsMemoryDoesAcrossBufferEdges) {
+  const std::string text =
+      "\xEF\xBB\xBF"
+      "a,\"b, quoted\",label\r\n"
+      "1,2,0\r\n"
+      "\n"
+      "\"3\",\" 4\",1\n"
+      "5.5,-6e-3,0\n"
+      "\"7\"\"\",8,0\n"  // a quote inside: not a number (checked below with a good file)
+      ;
+  const std::string good =
+      "\xEF\xBB\xBF"
+      "a,\"b, quoted\nover two lines\",label\r\n1,2,0\r\n\n \"3\" ,\" 4\",1\n5.5,-6e-3,0";
+  TableOptions labelled;
+  labelled.label_column = "label";
+  for (const std::string& input : {text, good}) {
+    std::string in_memory, streamed;
+    Table expected, got;
+    try {
+      expected = parse_csv(input, labelled, "s.csv");
+    } catch (const InputError& error) {
+      in_memory = error.what();
+    }
+    for (std::size_t buffer : {1u, 2u, 3u, 5u, 8u, 64u, 4096u}) {
+      std::FILE* stream = fmemopen(const_cast<char*>(input.data()), input.size(), "rb");
+      ASSERT_NE(stream, nullptr);
+      streamed.clear();
+      try {
+        got = read_csv(stream, labelled, "s.csv", buffer);
+      } catch (const InputError& error) {
+        streamed = error.what();
+      }
+      std::fclose(stream);
+      EXPECT_EQ(streamed, in_memory) << "buffer " << buffer;
+      if (!in_memory.empty()) continue;
+      EXPECT_EQ(got.data.column_names, expected.data.column_names) << "buffer " << buffer;
+      EXPECT_EQ(got.data.features.values, expected.data.features.values) << "buffer " << buffer;
+      EXPECT_EQ(got.data.labels, expected.data.labels) << "buffer " << buffer;
+    }
+  }
+  const Table g = parse_csv(good, labelled, "s.csv");
+  EXPECT_EQ(g.data.column_names, (std::vector<std::string>{"a", "b, quoted\nover two lines"}));
+  EXPECT_EQ(g.data.features.values, (std::vector<float>{1, 2, 3, 4, 5.5f, -6e-3f}));
+  EXPECT_EQ(g.data.labels, (std::vector<std::uint8_t>{0, 1, 0}));
+  EXPECT_NE(error_of([&] {
+              parse_csv(text, labelled, "s.csv");
+            }).find("s.csv: line 6, column 'a': '7\"' is not a number"),
+            std::string::npos)
+      << error_of([&] { parse_csv(text, labelled, "s.csv"); });
 }
 
 // A .npy file: magic, version, header length, the header dict padded to 64 bytes, the data.
@@ -149,6 +324,43 @@ TEST(Npy, ReadsFloatIntegerAndBigEndianArrays) {
   big = __builtin_bswap64(big);
   EXPECT_EQ(parse_npy(npy(">f8", "(1, 1)", &big, 8), {}, "f.npy").data.features.values,
             (std::vector<float>{2.5f}));
+}
+
+// A file is read a block of rows at a time (1 MB); one of several blocks reads as from memory, and
+// a bad value in a later block is named by its row.
+TEST(Npy, AFileReadInBlocksReadsAsMemoryDoes) {
+  const std::size_t rows = 70001, cols = 5;  // 1.4 MB of float32: two blocks and a bit
+  std::vector<float> values(rows * cols);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(i % 977) * 0.5f - 100.0f;
+  TableOptions labelled;
+  labelled.label_column = "x4";
+  for (std::size_t r = 0; r < rows; ++r)
+    values[r * cols + 4] = r % 9 == 0 ? 1.0f : 0.0f;
+  const std::vector<std::uint8_t> bytes =
+      npy("<f4", "(70001, 5)", values.data(), values.size() * sizeof(float));
+  const auto file = std::filesystem::temp_directory_path() / "vaead_blocks.npy";
+  const auto write = [&](const std::vector<std::uint8_t>& content) {
+    std::FILE* out = std::fopen(file.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(std::fwrite(content.data(), 1, content.size(), out), content.size());
+    std::fclose(out);
+  };
+  write(bytes);
+  const Table from_file = read_npy(file, labelled);
+  const Table from_memory = parse_npy(bytes, labelled, file.string());
+  EXPECT_EQ(from_file.data.features.values, from_memory.data.features.values);
+  EXPECT_EQ(from_file.data.labels, from_memory.data.labels);
+  EXPECT_EQ(from_file.data.rows(), rows);
+  EXPECT_EQ(from_file.data.features.values[4 * (rows - 1) + 3], values[cols * (rows - 1) + 3]);
+
+  values[cols * 65000 + 2] = std::numeric_limits<float>::infinity();
+  write(npy("<f4", "(70001, 5)", values.data(), values.size() * sizeof(float)));
+  EXPECT_NE(error_of([&] {
+              read_npy(file, labelled);
+            }).find("row 65000 (from 0), column 'x2': the value is not finite"),
+            std::string::npos);
+  std::filesystem::remove(file);
 }
 
 TEST(Npy, EveryBadFileIsRefusedWithItsReason) {

@@ -46,8 +46,11 @@ struct ScoredRows {
   std::vector<std::uint8_t> flagged;  // score > threshold
 };
 
+// Scores the table's rows `chunk_rows` at a time (0: about 4 MB of them), so that memory is the
+// table plus one standardized chunk. InputError naming the first row whose score is not finite.
 ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
-                       const ThresholdRule& rule, bool per_feature, int threads = 0);
+                       const ThresholdRule& rule, bool per_feature, int threads = 0,
+                       std::size_t chunk_rows = 0);
 
 // One of the most anomalous rows, with each feature's squared error.
 struct RankedRow {

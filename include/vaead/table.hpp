@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -29,10 +30,17 @@ struct Table {
   std::vector<std::string> notes;  // what the user should know: ignored columns, ...
 };
 
-// Reads `path` as .npy when its name ends in .npy, as CSV otherwise.
+// Reads `path` as .npy when its name ends in .npy, as CSV otherwise. The file is read in a stream:
+// memory is the table's floats and one buffer, not the file.
 Table read_table(const std::filesystem::path& path, const TableOptions& options);
+Table read_csv(const std::filesystem::path& path, const TableOptions& options);
+// CSV from an open stream (standard input, a pipe, a file), read through a buffer of
+// `buffer_bytes` (it grows to hold one record longer than it).
+Table read_csv(std::FILE* stream, const TableOptions& options, const std::string& source,
+               std::size_t buffer_bytes = std::size_t{4} << 20);
+Table read_npy(const std::filesystem::path& path, const TableOptions& options);
 
-// The parsers, on bytes in memory (`source` names them in messages).
+// The same parsers on bytes in memory (`source` names them in messages).
 Table parse_csv(std::string_view text, const TableOptions& options, const std::string& source);
 Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options,
                 const std::string& source);

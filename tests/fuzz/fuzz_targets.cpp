@@ -1,5 +1,7 @@
 #include "fuzz_targets.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "vaead/error.hpp"
@@ -18,6 +20,45 @@ void accept_or_refuse(Parse&& parse) {
   }
 }
 
+// What reading gave: the table, or the one-line error.
+struct Outcome {
+  Table table;
+  std::string error;
+};
+
+template <class Parse>
+Outcome outcome_of(Parse&& parse) {
+  try {
+    return {parse(), {}};
+  } catch (const InputError& error) {
+    return {{}, error.what()};
+  }
+}
+
+bool same(const Outcome& a, const Outcome& b) {
+  const Dataset &x = a.table.data, &y = b.table.data;
+  return a.error == b.error && x.column_names == y.column_names && x.labels == y.labels &&
+         x.features.rows == y.features.rows && x.features.cols == y.features.cols &&
+         x.features.values == y.features.values && a.table.notes == b.table.notes;
+}
+
+// The CSV read from memory and read as a stream through a small buffer (every record crosses a
+// refill) give the same table or the same error.
+void csv_stream_agrees(std::string_view text, const TableOptions& options) {
+  if (text.empty()) return;  // fmemopen refuses an empty buffer
+  const Outcome in_memory = outcome_of([&] { return parse_csv(text, options, "fuzz.csv"); });
+  std::FILE* stream = fmemopen(const_cast<char*>(text.data()), text.size(), "rb");
+  if (stream == nullptr) std::abort();
+  const Outcome streamed =
+      outcome_of([&] { return read_csv(stream, options, "fuzz.csv", /*buffer_bytes=*/7); });
+  std::fclose(stream);
+  if (!same(in_memory, streamed)) {
+    std::fprintf(stderr, "the CSV read from memory and from a stream differ: '%s' vs '%s'\n",
+                 in_memory.error.c_str(), streamed.error.c_str());
+    std::abort();
+  }
+}
+
 }  // namespace
 
 int csv_reader(const std::uint8_t* data, std::size_t size) {
@@ -30,6 +71,8 @@ int csv_reader(const std::uint8_t* data, std::size_t size) {
   labelled.label_column = "label";
   labelled.delimiter = ';';
   accept_or_refuse([&] { parse_csv(text, labelled, "fuzz.csv"); });
+  csv_stream_agrees(text, {});
+  csv_stream_agrees(text, labelled);
   return 0;
 }
 

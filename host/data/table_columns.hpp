@@ -1,0 +1,27 @@
+// What the CSV and .npy readers share: which columns are features and which is the label.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vaead/table.hpp"
+
+namespace vaead::table_columns {
+
+// The feature columns (in order) and the label column, by index into the file's columns.
+struct Selection {
+  std::vector<std::size_t> features;
+  std::optional<std::size_t> label;
+};
+
+// Picks the columns named by `options` (features, label), or every column for which `is_numeric`
+// holds but the label. Notes what was left out; InputError naming the file and the column.
+Selection select_columns(const std::vector<std::string>& names, const TableOptions& options,
+                         const std::function<bool(std::size_t)>& is_numeric,
+                         const std::string& source, std::vector<std::string>& notes);
+
+}  // namespace vaead::table_columns
