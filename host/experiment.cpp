@@ -11,6 +11,7 @@
 
 #include "cuda/engine_factory.hpp"
 #include "data/shuffle.hpp"
+#include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 
@@ -71,10 +72,10 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
   const std::size_t test = labelled ? share(test_fraction) : 0;
   const auto batch = static_cast<std::size_t>(batch_size);
   require(normal.size() >= validation + test + batch,
-          table.source + ": " + std::to_string(normal.size()) + " normal rows leave fewer than " +
-              "one batch (" + std::to_string(batch) + ") to train on after " +
-              std::to_string(validation) + " validation and " + std::to_string(test) +
-              " test rows: lower --batch-size");
+          table.source + ": " + text::counted(normal.size(), "normal row") + "; the study needs " +
+              std::to_string(validation + test + batch) + " (" + std::to_string(validation) +
+              " for validation, " + std::to_string(test) + " for the test and one batch of " +
+              std::to_string(batch) + "): lower --batch-size");
   const std::vector<std::size_t> order =
       keyed_permutation(normal.size(), CounterRng{seed, Stream::holdout}, 0);
   std::vector<std::size_t> validation_rows, test_rows, train_rows;
@@ -98,8 +99,8 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
       splits.test_labels.push_back(data.labels[r]);
   splits.standardizer = Standardizer::fit(splits.train);
   for (std::size_t c : splits.standardizer.constant_columns)
-    splits.notes.push_back(table.source + ": column '" + data.column_names[c] +
-                           "' is constant in the training rows; it is centred, not scaled");
+    splits.notes.push_back(table.source + ": column " + text::shown(data.column_names[c]) +
+                           " is constant in the training rows; it is centred, not scaled");
   for (Matrix* rows : {&splits.train, &splits.validation, &splits.test})
     splits.standardizer.apply(*rows);
   return splits;

@@ -93,7 +93,7 @@ TEST_F(Cli, ConfigFileSetsFlags) {
 TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
   const std::pair<const char*, const char*> cases[] = {
       {"experiment --batch-size 0", "--batch-size: must be at least 1, got '0'"},
-      {"experiment --latents 2,x", "--latents: must be at least 1, got 'x'"},
+      {"experiment --latents 2,x", "--latents: must be a whole number, at least 1, got 'x'"},
       {"experiment --lr -0.5", "--lr: must be positive, got '-0.5'"},
       {"experiment --adam-beta2 1", "--adam-beta2: must be in [0, 1), got '1'"},
       {"experiment --no-such-flag", "--no-such-flag"},

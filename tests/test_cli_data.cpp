@@ -77,8 +77,10 @@ TEST_F(CliData, BadTablesAreOneLineNamingFileLineColumnAndText) {
   expect_refused("train --data " + file("inf.csv", header + rows + "1,2,inf\n") + train, 1,
                  "inf.csv: line 42, column 'c': 'inf' is not finite");
   expect_refused("train --data " + file("few.csv", header + "1,2,3\n4,5,6\n7,8,9\n") + train, 1,
-                 "few.csv: 3 normal rows, 2 held out for the threshold, leave fewer than one "
-                 "batch (8) to train on");
+                 "few.csv: 3 normal rows; training needs 10 (2 held out for the threshold and "
+                 "one batch of 8): lower --batch-size or --holdout");
+  expect_refused("train --data " + file("one.csv", header + "1,2,3\n") + train, 1,
+                 "one.csv: 1 normal row; training needs 10");
   expect_refused("train --data " + file("npy.npy", "\x93NUMPY junk") + train, 1,
                  "npy.npy: unsupported .npy version");
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
@@ -161,9 +163,84 @@ TEST_F(CliData, InvalidFlagsAreOneLineWithExitCodeTwo) {
                  "--holdout: must be strictly between 0 and 1, got '1.5'");
   expect_refused("train" + data + " --device tpu", 2, "--device: must be auto, cpu or cuda");
   expect_refused("train" + data + " --threshold median:3", 2, "a threshold rule is mean-std:K");
-  expect_refused("train" + data + " --epochs -2", 2, "--epochs: must be at least 1, got '-2'");
+  expect_refused("train" + data + " --epochs -2", 2,
+                 "--epochs: must be a whole number, at least 1, got '-2'");
   expect_refused("train --out m.safetensors", 2, "--data is required");
   expect_refused("evaluate --model x --data y.csv", 2, "--model: File does not exist");
+}
+
+// Issue 12, item 4: the same kind of mistake gets the same kind of message, and a message never
+// floods the terminal nor stops at a NUL.
+TEST_F(CliData, MessagesAreConsistentShortAndExitTwoForFlags) {
+  const std::string data = " --data x.csv --out m.safetensors";
+  expect_refused("train" + data + " --seed -1", 2,
+                 "--seed: must be a whole number, 0 or more, got '-1'");
+  expect_refused(
+      "generate --train-rows 20 --val-rows 2 --test-rows 2 --out " + dir_.string() + " --seed -1",
+      2, "--seed: must be a whole number, 0 or more, got '-1'");
+  expect_refused("experiment --seeds 1 --latents 2 --epochs 1 --seed 18446744073709551616", 2,
+                 "--seed: must be at most 18446744073709551615");
+  expect_refused("train" + data + " --label-column ''", 2, "--label-column: must name a column");
+  expect_refused("train" + data + " --lr inf", 2, "--lr: must be a finite number, got 'inf'");
+  expect_refused("train" + data + " --logvar-max nan", 2, "--logvar-max: must be a finite number");
+  expect_refused("train" + data + " --kl-warmup 2.5", 2, "--kl-warmup: must be a whole number");
+  const std::string digits(300, '9');
+  for (const std::string& arguments :
+       {"train" + data + " --epochs " + digits, "train" + data + " --lr " + digits + "x",
+        "train" + data + " --no-such-" + digits}) {
+    const Result r = run(arguments);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_LT(r.err.size(), 200u) << r.err;
+    EXPECT_NE(r.err.find("..."), std::string::npos) << r.err;
+  }
+
+  // Cells: every number beyond the float range is refused alike; one below it reads as 0.
+  const std::string rows = [] {
+    std::string text;
+    for (int i = 0; i < 40; ++i)
+      text += std::to_string(i) + "," + std::to_string(i % 7) + "\n";
+    return text;
+  }();
+  const std::string train = " --epochs 1 --batch-size 8 --out " + path("m.safetensors");
+  for (const char* big : {"1e39", "1e400", "-1e4000"})
+    expect_refused(
+        "train --data " + file("big.csv", "a,b\n" + rows + "1," + big + "\n") + train, 1,
+        "big.csv: line 42, column 'b': '" + std::string(big) + "' is beyond the float range");
+  for (const char* tiny : {"1e-40", "1e-310", "1e-400"}) {
+    const Result r = run("train --data " + file("tiny.csv", "a,b\n" + rows + "1," + tiny + "\n") +
+                         " --epochs 1 --batch-size 8 --out " + path("tiny.safetensors"));
+    EXPECT_EQ(r.exit_code, 0) << tiny << ": " << r.err;
+  }
+  expect_refused("train --data " + file("long.csv", "a,b\n" + rows + "1,1" + digits + "\n") + train,
+                 1,
+                 "long.csv: line 42, column 'b': '1" + std::string(39, '9') +
+                     "... "
+                     "(301 bytes)' is beyond the float range");
+  std::string nul = "a,b\n" + rows + "1,x";
+  nul += '\0';
+  nul += "y\n";
+  expect_refused("train --data " + file("nul.csv", nul) + train, 1,
+                 "nul.csv: line 42, column 'b': 'x\\x00y' is not a number");
+  // A column name that is not UTF-8 is refused when the table is read, naming line and column.
+  expect_refused("train --data " + file("latin1.csv", "a,caf\xE9\n" + rows) + train, 1,
+                 "latin1.csv: line 1, column 2: the name 'caf\\xE9' is not valid UTF-8");
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+}
+
+// A data file whose name is not UTF-8 (Latin-1) is read, and the JSON that names it is written,
+// its bad byte as U+FFFD (JSON holds only UTF-8), not a library error after the whole run.
+TEST_F(CliData, AFileNameThatIsNotUtf8StillGivesItsJson) {
+  std::string text = "a,b,label\n";
+  for (int i = 0; i < 300; ++i)
+    text +=
+        std::to_string(i % 11) + "," + std::to_string(i % 7) + "," + (i % 30 ? "0" : "1") + "\n";
+  const std::string data = file("caf\xE9.csv", text);
+  const Result r = run("sweep --data '" + data +
+                       "' --label-column label --latents 2 --betas 1 --seeds 1 --epochs 1 "
+                       "--batch-size 8 --json " +
+                       path("sweep.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(slurp(path("sweep.json")).find("caf\xEF\xBF\xBD.csv"), std::string::npos);
 }
 
 // The model file loads into PyTorch (safetensors + load_state_dict) and gives the same scores.

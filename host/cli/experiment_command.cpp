@@ -110,9 +110,13 @@ Command add_experiment_command(CLI::App& app) {
   command->add_option("--seeds", options->config.seed_count, "Seeds per latent size")
       ->check(at_least_one())
       ->capture_default_str();
-  command->add_option("--seed", options->config.first_seed, "First seed")->capture_default_str();
-  command->add_option("--data-seed", options->data_seed,
-                      "Draw every run's data with this seed (default: the run's own seed)");
+  command->add_option("--seed", options->config.first_seed, "First seed")
+      ->check(a_seed())
+      ->capture_default_str();
+  command
+      ->add_option("--data-seed", options->data_seed,
+                   "Draw every run's data with this seed (default: the run's own seed)")
+      ->check(a_seed());
   add_threshold_option(*command, options->config.threshold,
                        "Threshold rule on the validation rows (contamination: on the test rows)");
   add_data_options(*command, options->config.data);

@@ -61,7 +61,9 @@ Command add_generate_command(CLI::App& app) {
   command->add_option("--out", options->out_dir, "Directory for the three files")
       ->required()
       ->check(a_path());
-  command->add_option("--seed", options->data.seed, "Data seed")->capture_default_str();
+  command->add_option("--seed", options->data.seed, "Data seed")
+      ->check(a_seed())
+      ->capture_default_str();
   add_data_options(*command, options->data);
   options->config = add_config_option(*command);
   return {command, [options] { run(*options); }, options->config};

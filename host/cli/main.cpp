@@ -1,5 +1,6 @@
 // vaead: anomaly detection in tables with variational autoencoders.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -7,7 +8,31 @@
 
 #include "cli/commands.hpp"
 #include "cli/shared_options.hpp"
+#include "text.hpp"
 #include "vaead/version.hpp"
+
+namespace {
+
+// CLI11's own messages quote what the user typed whole ("Could not convert: --epochs = 1000...");
+// a word longer than any flag or number should be, or one with control characters or bytes that
+// are not UTF-8, is shown cut and escaped, as in every other message.
+std::string shortened(const std::string& message) {
+  std::string out;
+  std::size_t at = 0;
+  while (at <= message.size()) {
+    const std::size_t end = std::min(message.find(' ', at), message.size());
+    const std::string_view word(message.data() + at, end - at);
+    const bool plain = word.size() <= 60 && vaead::text::valid_utf8(word) &&
+                       std::none_of(word.begin(), word.end(),
+                                    [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    out += plain ? std::string(word) : vaead::text::shown(word);
+    if (end < message.size()) out += ' ';
+    at = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace vaead::cli;
@@ -36,7 +61,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& request) {
     return app.exit(request);
   } catch (const CLI::ParseError& error) {  // a bad flag or config file: one line, exit code 2
-    std::cerr << "vaead: error: " << error.what() << " (see vaead --help)\n";
+    std::cerr << "vaead: error: " << shortened(error.what()) << " (see vaead --help)\n";
     return 2;
   } catch (const std::exception& error) {
     std::cerr << "vaead: error: " << error.what() << '\n';

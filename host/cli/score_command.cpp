@@ -143,7 +143,7 @@ Command add_score_command(CLI::App& app) {
   command->add_flag("--per-feature", options->per_feature,
                     "Also each feature's squared error (standardized units)");
   command->add_option("--top", options->top, "Print the N most anomalous rows and why")
-      ->check(CLI::NonNegativeNumber);
+      ->check(a_count());
   add_threshold_override_option(*command, options->threshold);
   add_threads_option(*command, options->threads);
   add_device_option(*command, options->device);

@@ -1,37 +1,71 @@
 #include "cli/shared_options.hpp"
 
+#include "text.hpp"
 #include "vaead/error.hpp"
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <sstream>
 
 namespace vaead::cli {
 namespace {
 
-// A validator that parses the value as a number and checks `accept`; its message names the value.
+// A validator that parses the value as a finite number and checks `accept`; its message names
+// the value (cut, as in every message).
 CLI::Validator number_check(const std::string& description,
                             const std::function<bool(double)>& accept) {
   return CLI::Validator(
       [description, accept](std::string& text) -> std::string {
         double value = 0.0;
-        if (!CLI::detail::lexical_cast(text, value) || !accept(value))
-          return "must be " + description + ", got '" + text + "'";
+        if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value))
+          return "must be a finite number, got " + text::shown(text);
+        if (!accept(value)) return "must be " + description + ", got " + text::shown(text);
         return {};
       },
       description);
 }
 
-const CLI::Validator kAtLeastOne = number_check("at least 1", [](double v) { return v >= 1; });
-const CLI::Validator kAtLeastTwo = number_check("at least 2", [](double v) { return v >= 2; });
+// A validator for a whole-number flag: decimal digits (no sign, point or exponent), from `least`
+// to `most` (the largest its variable holds), so that -1 never wraps to 2^64 - 1.
+CLI::Validator whole_check(std::uint64_t least, std::uint64_t most) {
+  const std::string description = least == 0 ? "a whole number, 0 or more"
+                                             : "a whole number, at least " + std::to_string(least);
+  return CLI::Validator(
+      [description, least, most](std::string& text) -> std::string {
+        std::uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        const bool digits = !text.empty() && stop == end &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && (error == std::errc::result_out_of_range || value > most))
+          return "must be at most " + std::to_string(most) + ", got " + text::shown(text);
+        if (!digits || error != std::errc())
+          return "must be " + description + ", got " + text::shown(text);
+        if (value < least)
+          return "must be at least " + std::to_string(least) + ", got " + text::shown(text);
+        return {};
+      },
+      description);
+}
+
+constexpr auto kMostInt = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+const CLI::Validator kAtLeastOne = whole_check(1, kMostInt);
+const CLI::Validator kAtLeastTwo = whole_check(2, kMostInt);
+const CLI::Validator kWholeNotNegative = whole_check(0, kMostInt);
+const CLI::Validator kSeed = whole_check(0, std::numeric_limits<std::uint64_t>::max());
 const CLI::Validator kPositive = number_check("positive", [](double v) { return v > 0; });
 const CLI::Validator kNotNegative = number_check("0 or more", [](double v) { return v >= 0; });
+const CLI::Validator kAnyNumber = number_check("a number", [](double) { return true; });
 const CLI::Validator kUnitInterval =
     number_check("between 0 and 1", [](double v) { return v >= 0 && v <= 1; });
 const CLI::Validator kOpenUnitInterval =
@@ -46,6 +80,15 @@ const CLI::Validator& at_least_one() {
 }
 const CLI::Validator& open_unit_interval() {
   return kOpenUnitInterval;
+}
+const CLI::Validator& not_negative() {
+  return kNotNegative;
+}
+const CLI::Validator& a_count() {
+  return kWholeNotNegative;
+}
+const CLI::Validator& a_seed() {
+  return kSeed;
 }
 
 void add_data_options(CLI::App& command, SyntheticConfig& data, const std::string& features_flag) {
@@ -111,9 +154,11 @@ void add_model_options(CLI::App& command, EngineConfig& engine) {
       ->capture_default_str()
       ->group(group);
   command.add_option("--logvar-min", engine.logvar_min, "logvar clamp, lower end")
+      ->check(kAnyNumber)
       ->capture_default_str()
       ->group(group);
   command.add_option("--logvar-max", engine.logvar_max, "logvar clamp, upper end")
+      ->check(kAnyNumber)
       ->capture_default_str()
       ->group(group);
   command.add_option("--batch-size", engine.batch_size, "Rows per training step")
@@ -151,14 +196,14 @@ void add_training_options(CLI::App& command, TrainConfig& train) {
   command
       .add_option("--kl-warmup", train.kl_warmup_epochs,
                   "Epochs over which the KL weight rises linearly from 0 to beta")
-      ->check(kNotNegative)
+      ->check(kWholeNotNegative)
       ->capture_default_str()
       ->group(group);
 }
 
 void add_threads_option(CLI::App& command, int& threads) {
   command.add_option("--threads", threads, "CPU threads (0 = every core)")
-      ->check(kNotNegative)
+      ->check(kWholeNotNegative)
       ->capture_default_str();
 }
 
@@ -236,7 +281,7 @@ void add_device_option(CLI::App& command, DeviceChoice& device) {
                                                           {"cpu", DeviceChoice::cpu},
                                                           {"cuda", DeviceChoice::cuda}};
         const auto found = choices.find(text);
-        if (found == choices.end()) return "must be auto, cpu or cuda, got '" + text + "'";
+        if (found == choices.end()) return "must be auto, cpu or cuda, got " + text::shown(text);
         text = std::to_string(static_cast<int>(found->second));
         return {};
       },
@@ -255,12 +300,14 @@ void add_data_file_options(CLI::App& command, DataOptions& data, bool label_requ
   auto* label = command
                     .add_option("--label-column", data.table.label_column,
                                 "Column of labels: 1 = anomaly, 0 = normal")
+                    ->check(a_name())
                     ->group(group);
   if (label_required) label->required();
   command
       .add_option("--features", data.table.features,
                   "Feature columns (default: every numeric column but the label)")
       ->delimiter(',')
+      ->check(a_name())
       ->group(group);
   command
       .add_flag("--no-header", data.no_header, "The CSV has no header row (columns x0, x1, ...)")
@@ -294,6 +341,15 @@ const CLI::Validator& a_path() {
   static const CLI::Validator validator(
       [](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; },
       "PATH");
+  return validator;
+}
+
+const CLI::Validator& a_name() {
+  static const CLI::Validator validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "must name a column, got ''" : "";
+      },
+      "NAME");
   return validator;
 }
 

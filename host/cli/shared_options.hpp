@@ -18,9 +18,13 @@
 
 namespace vaead::cli {
 
-// Validators whose messages name the value ("must be at least 1, got '0'").
+// Validators whose messages name the value ("must be at least 1, got '0'"); whole-number ones
+// take digits only, within their variable's range.
 const CLI::Validator& at_least_one();
 const CLI::Validator& open_unit_interval();  // strictly between 0 and 1
+const CLI::Validator& not_negative();        // a finite number, 0 or more
+const CLI::Validator& a_count();             // a whole number, 0 or more (an int)
+const CLI::Validator& a_seed();              // a whole number, 0 to 2^64 - 1
 
 // The generator's flags; the feature count is `features_flag` (where --features names columns).
 void add_data_options(CLI::App& command, SyntheticConfig& data,
@@ -56,6 +60,8 @@ Table load_table(const DataOptions& data);
 
 // A path flag's value may not be empty (exit 2, as for any bad flag value).
 const CLI::Validator& a_path();
+// Nor may a column name.
+const CLI::Validator& a_name();
 
 // The files a command reads, by flag (--data, --config), for check_output: an output may not be
 // one of them.

@@ -190,19 +190,23 @@ Command add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--betas", config.betas, "KL weights after the warm-up")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber)
+      ->check(not_negative())
       ->capture_default_str();
   command->add_option("--seeds", config.seed_count, "Seeds per configuration")
       ->check(at_least_one())
       ->capture_default_str();
-  command->add_option("--seed", config.first_seed, "First seed")->capture_default_str();
-  command->add_option("--data-seed", options->data_seed,
-                      "Synthetic: draw every run's data with this seed (default: the run's "
-                      "seed); --data: the seed of the split (default: --seed)");
+  command->add_option("--seed", config.first_seed, "First seed")
+      ->check(a_seed())
+      ->capture_default_str();
+  command
+      ->add_option("--data-seed", options->data_seed,
+                   "Synthetic: draw every run's data with this seed (default: the run's "
+                   "seed); --data: the seed of the split (default: --seed)")
+      ->check(a_seed());
   command
       ->add_option("--concurrency", config.concurrency,
                    "CPU: models trained at once (0 = one per core)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(a_count())
       ->capture_default_str();
   add_threshold_option(*command, config.threshold,
                        "Threshold rule on the validation rows (contamination: on the test rows)");

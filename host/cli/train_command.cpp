@@ -66,6 +66,7 @@ Command add_train_command(CLI::App& app) {
       ->check(at_least_one())
       ->capture_default_str();
   command->add_option("--seed", engine.seed, "Seed of the initial weights, shuffles and hold-out")
+      ->check(a_seed())
       ->capture_default_str();
   command
       ->add_option("--holdout", options->detector.holdout_fraction,

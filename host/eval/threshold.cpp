@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "text.hpp"
 #include "vaead/error.hpp"
 
 namespace vaead {
@@ -31,8 +32,8 @@ std::string shortest(double value) {
 ThresholdRule ThresholdRule::parse(std::string_view text) {
   const std::string usage =
       "a threshold rule is mean-std:K, percentile:P (0-100), fpr:F (0-1) "
-      "or contamination:C (0-1), got '" +
-      std::string(text) + "'";
+      "or contamination:C (0-1), got " +
+      text::shown(text);
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) throw InputError(usage);
   const std::string_view name = text.substr(0, colon), number = text.substr(colon + 1);

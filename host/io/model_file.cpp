@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "io/config_json.hpp"
+#include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
 #include "vaead/table.hpp"
@@ -103,7 +104,7 @@ class ModelParser {
     const auto [end, status] =
         std::from_chars(version.data(), version.data() + version.size(), number);
     if (status != std::errc() || end != version.data() + version.size())
-      fail("format version '" + version.substr(0, 20) + "' is not a number");
+      fail("format version " + text::shown(version) + " is not a number");
     if (number != kModelFormatVersion)
       fail("format version " + version + ", this vaead reads version " +
            std::to_string(kModelFormatVersion));
@@ -425,8 +426,8 @@ void check_model_limits(const Architecture& architecture,
   std::set<std::string> seen;
   for (const std::string& name : feature_names)
     if (!seen.insert(name).second)
-      throw InputError("two feature columns are named '" + name +
-                       "'; a model tells its columns apart by name");
+      throw InputError("two feature columns are named " + text::shown(name) +
+                       "; a model tells its columns apart by name");
 }
 
 ModelFile parse_model(std::span<const std::uint8_t> bytes, const std::string& source) {

@@ -14,6 +14,12 @@ namespace {
 
 using nlohmann::json;
 
+// The JSON text of a results file. A path that is not UTF-8 (a Latin-1 file name) cannot be held
+// by JSON: its bad bytes are written as U+FFFD instead of failing after the whole run.
+std::string document(const json& value) {
+  return value.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 json number_or_null(double value) {
   return std::isfinite(value) ? json(value) : json(nullptr);
 }
@@ -172,15 +178,12 @@ std::string evaluation_json(const Evaluation& e, const std::string& model,
                                {"anomaly", row.anomaly},
                                {"feature_errors", row.feature_errors}});
   out["kind"] = "evaluation";
-  return out.dump(2) + "\n";
+  return document(out);
 }
 
 std::string experiment_json(const ExperimentResult& result) {
-  return json{{"kind", "experiment"},
-              {"config", config_json(result.config)},
-              {"runs", runs_json(result)}}
-             .dump(2) +
-         "\n";
+  return document(json{
+      {"kind", "experiment"}, {"config", config_json(result.config)}, {"runs", runs_json(result)}});
 }
 
 std::string sweep_json(const ExperimentResult& result, std::span<const SweepCell> cells,
@@ -210,11 +213,12 @@ std::string sweep_json(const ExperimentResult& result, std::span<const SweepCell
                  {"label_free_rule", "lowest mean validation error (normal rows)"},
                  {"best_roc_auc",
                   choice.best_roc_auc ? cell_json(cells[*choice.best_roc_auc]) : json(nullptr)}};
-  return json{{"kind", "sweep"},  {"config", config_json(result.config)},
-              {"grid", grid},     {"cells", cells_out},
-              {"choice", chosen}, {"runs", runs_json(result)}}
-             .dump(2) +
-         "\n";
+  return document(json{{"kind", "sweep"},
+                       {"config", config_json(result.config)},
+                       {"grid", grid},
+                       {"cells", cells_out},
+                       {"choice", chosen},
+                       {"runs", runs_json(result)}});
 }
 
 std::string sweep_csv(std::span<const SweepCell> cells) {
