@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "cpu/worker_pool.hpp"
 #include "cuda/engine_factory.hpp"
 #include "data/shuffle.hpp"
 #include "text.hpp"
@@ -266,9 +267,7 @@ namespace {
 std::vector<RunResult> run_concurrently(const ExperimentConfig& config,
                                         const std::vector<SweepPoint>& points,
                                         const ExperimentCallbacks& callbacks) {
-  const int cores = config.engine.threads > 0
-                        ? config.engine.threads
-                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int cores = config.engine.threads > 0 ? config.engine.threads : cpu::available_cores();
   const int wanted = config.concurrency > 0 ? config.concurrency : cores;
   const int workers = std::clamp(wanted, 1, static_cast<int>(points.size()));
   ExperimentConfig worker_config = config;

@@ -4,9 +4,9 @@
 #                         test; the GPU tests run on a GPU and skip without one
 #   build-emulated-asan/  the GPU tests with the kernels executed on the CPU by tests/emulator,
 #                         under AddressSanitizer + UndefinedBehaviorSanitizer (clang), with the
-#                         emulator's own tests and its must-fail mutants
-#   build-emulated-tsan/  the kernel tests, the emulator's tests and its mutants under
-#                         ThreadSanitizer
+#                         emulator's own tests and its must-fail mutants, and the thread pool's
+#   build-emulated-tsan/  the kernel tests, the emulator's tests and its mutants, and the CPU
+#                         engine's thread pool, under ThreadSanitizer
 # Pass one of "ordinary", "asan", "tsan" to run only that part.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 parts="${1:-ordinary asan tsan}"
@@ -27,14 +27,15 @@ fi
 if [[ " $parts " == *" asan "* ]]; then
   vaead_build "$vaead_root/build-emulated-asan" "${emulated[@]}" \
     -DVAEAD_SANITIZE=address,undefined -- \
-    cuda_emu_tests vaead_gpu_kernel_tests vaead_gpu_engine_tests vaead_mutants
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_gpu_engine_tests vaead_mutants vaead_thread_tests
   (cd "$vaead_root/build-emulated-asan" &&
-    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|gpu-engine|emulator|mutant)$")
+    ctest --output-on-failure --parallel "$jobs" \
+      --label-regex "^(gpu-kernels|gpu-engine|emulator|mutant|threads)$")
 fi
 
 if [[ " $parts " == *" tsan "* ]]; then
   vaead_build "$vaead_root/build-emulated-tsan" "${emulated[@]}" -DVAEAD_SANITIZE=thread -- \
-    cuda_emu_tests vaead_gpu_kernel_tests vaead_mutants
+    cuda_emu_tests vaead_gpu_kernel_tests vaead_mutants vaead_thread_tests
   (cd "$vaead_root/build-emulated-tsan" &&
-    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|emulator|mutant)$")
+    ctest --output-on-failure --parallel "$jobs" --label-regex "^(gpu-kernels|emulator|mutant|threads)$")
 fi

@@ -74,23 +74,25 @@ void expect_tiled_ops_equal_plain_loops() {
         std::vector<T> wt(out * in);
         cpu::transpose_rows(w.data(), out, in, 0, in, wt.data());
         for (int threads : {1, 3}) {
+          // Every loop split over the threads, however small (work_per_thread 1).
+          cpu::WorkerPool pool(threads, 1.0);
           MatrixT<T> want(rows, out), got(rows, out);
           PlainLayer<T>::forward(x, w, bias, true, want);
           cpu::linear_forward(x.data(), rows, in, wt.data(), bias.data(), out, true, got.data(),
-                              threads);
+                              &pool);
           EXPECT_EQ(got.values, want.values) << "forward, threads " << threads;
 
           MatrixT<T> gx_want = random_matrix<T>(rows, in, 99), gx_got = gx_want;
           PlainLayer<T>::backward_input(gy, w, &mask, gx_want);
           cpu::linear_backward_input(gy.data(), rows, out, w.data(), in, true, mask.data(),
-                                     gx_got.data(), threads);
+                                     gx_got.data(), &pool);
           EXPECT_EQ(gx_got.values, gx_want.values) << "backward input, threads " << threads;
 
           MatrixT<T> gw_want(out, in), gw_got(out, in);
           std::vector<T> gb_want(out), gb_got(out);
           PlainLayer<T>::backward_params(gy, x, gw_want, gb_want);
           cpu::linear_backward_params(gy.data(), x.data(), rows, in, out, gw_got.data(),
-                                      gb_got.data(), threads);
+                                      gb_got.data(), &pool);
           EXPECT_EQ(gw_got.values, gw_want.values) << "backward params, threads " << threads;
           EXPECT_EQ(gb_got, gb_want) << "bias gradient, threads " << threads;
         }
@@ -272,10 +274,11 @@ TEST(CpuEngine, ScoresAreMeanSquaredErrorOfTheMeanReconstruction) {
 }
 
 TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
-  EngineConfig one = small_config(4), two = small_config(4);
+  EngineConfig one = small_config(4), three = small_config(4);
   one.threads = 1;
-  two.threads = 2;
-  CpuEngine<float> a(one), b(two);
+  three.threads = 3;
+  // Every loop of `b` split over its 3 threads, however small (work_per_thread 1).
+  CpuEngine<float> a(one), b(three, 1.0);
   const auto rows = random_matrix<float>(700, 5, 77);
   a.set_training_data(rows);
   b.set_training_data(rows);

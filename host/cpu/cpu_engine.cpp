@@ -1,7 +1,5 @@
 #include "cpu/cpu_engine.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <utility>
@@ -12,12 +10,20 @@
 #include "vaead/philox.hpp"
 
 namespace vaead::cpu {
+namespace {
+
+// The cost of an element that calls exp() or draws a normal, in multiply-adds (for the thread
+// count only).
+constexpr double kCallCost = 20.0;
+
+}  // namespace
 
 template <class T>
-CpuEngine<T>::CpuEngine(const EngineConfig& config)
+CpuEngine<T>::CpuEngine(const EngineConfig& config, double work_per_thread)
     : config_(config), layout_(make_layout(config.architecture)), layers_(layout_.layers()) {
   config_.validate();
-  threads_ = config.threads > 0 ? config.threads : std::max(1, omp_get_num_procs());
+  threads_ = config.threads > 0 ? config.threads : available_cores();
+  if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_, work_per_thread);
   grads_.assign(layout_.size, T(0));
   transposed_.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -79,12 +85,13 @@ void CpuEngine<T>::reserve(std::size_t rows) {
 template <class T>
 void CpuEngine<T>::refresh_transposed_weights() {
   // One task per row of every W^T: copies only, any split over the threads gives the same bits.
-  parallel_for(threads_, transpose_rows_.size(), [&](std::size_t t) {
-    const auto [l, i] = transpose_rows_[t];
-    const LinearLayout& layer = *layers_[l];
-    transpose_rows(weights(layer), static_cast<std::size_t>(layer.out),
-                   static_cast<std::size_t>(layer.in), i, i + 1, transposed_[l].data());
-  });
+  parallel_for(
+      pool(), transpose_rows_.size(), static_cast<double>(layout_.size), [&](std::size_t t) {
+        const auto [l, i] = transpose_rows_[t];
+        const LinearLayout& layer = *layers_[l];
+        transpose_rows(weights(layer), static_cast<std::size_t>(layer.out),
+                       static_cast<std::size_t>(layer.in), i, i + 1, transposed_[l].data());
+      });
 }
 
 template <class T>
@@ -95,7 +102,7 @@ void CpuEngine<T>::forward(const T* x, std::size_t rows, const T* eps) {
     const LinearLayout& l = *layers_[layer_index];
     linear_forward(input, rows, static_cast<std::size_t>(l.in), transposed(layer_index),
                    params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), relu, output,
-                   threads_);
+                   pool());
   };
   const std::size_t encoder_layers = layout_.encoder.size();
   const T* input = x;
@@ -109,7 +116,7 @@ void CpuEngine<T>::forward(const T* x, std::size_t rows, const T* eps) {
   // Reparameterization z = mu + exp(logvar / 2) * eps, with logvar clamped first.
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  parallel_for(threads_, rows, [&](std::size_t r) {
+  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
       const T logvar = std::clamp(act_.logvar_raw[i], low, high);
       act_.logvar[i] = logvar;
@@ -130,20 +137,22 @@ LossParts CpuEngine<T>::loss_parts(const T* x, std::size_t rows, double kl_weigh
   const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
   const T* x_hat = act_.decoder.back().data();
-  parallel_for(threads_, rows, [&](std::size_t r) {
-    double squared_error = 0.0;
-    for (std::size_t j = 0; j < features; ++j) {
-      const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-      squared_error += diff * diff;
-    }
-    double kl = 0.0;
-    for (std::size_t l = 0; l < latent; ++l) {
-      const double mu = act_.mu[r * latent + l], logvar = act_.logvar[r * latent + l];
-      kl += 1.0 + logvar - mu * mu - std::exp(logvar);
-    }
-    act_.reconstruction[r] = squared_error;
-    act_.kl[r] = -0.5 * kl;
-  });
+  parallel_for(pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
+               [&](std::size_t r) {
+                 double squared_error = 0.0;
+                 for (std::size_t j = 0; j < features; ++j) {
+                   const double diff =
+                       static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
+                   squared_error += diff * diff;
+                 }
+                 double kl = 0.0;
+                 for (std::size_t l = 0; l < latent; ++l) {
+                   const double mu = act_.mu[r * latent + l], logvar = act_.logvar[r * latent + l];
+                   kl += 1.0 + logvar - mu * mu - std::exp(logvar);
+                 }
+                 act_.reconstruction[r] = squared_error;
+                 act_.kl[r] = -0.5 * kl;
+               });
   LossParts parts;
   for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
     parts.reconstruction += act_.reconstruction[r];
@@ -169,12 +178,12 @@ void CpuEngine<T>::backward(const T* x, std::size_t rows, const T* eps, double k
   auto params_grad = [&](const LinearLayout& l, const T* gy, const T* input) {
     linear_backward_params(gy, input, rows, static_cast<std::size_t>(l.in),
                            static_cast<std::size_t>(l.out), grads_.data() + l.weight_offset,
-                           grads_.data() + l.bias_offset, threads_);
+                           grads_.data() + l.bias_offset, pool());
   };
   auto input_grad = [&](const LinearLayout& l, const T* gy, bool accumulate, const T* relu_output,
                         T* gx) {
     linear_backward_input(gy, rows, static_cast<std::size_t>(l.out), weights(l),
-                          static_cast<std::size_t>(l.in), accumulate, relu_output, gx, threads_);
+                          static_cast<std::size_t>(l.in), accumulate, relu_output, gx, pool());
   };
 
   const T* x_hat = act_.decoder.back().data();
@@ -192,7 +201,7 @@ void CpuEngine<T>::backward(const T* x, std::size_t rows, const T* eps, double k
   // grad now holds dLoss/dz.
   const T kl_scale = static_cast<T>(kl_weight * inv_rows);
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
-  parallel_for(threads_, rows, [&](std::size_t r) {
+  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
       const T logvar = act_.logvar[i];
       const T sigma = std::exp(logvar / T(2));
@@ -252,15 +261,17 @@ void CpuEngine<T>::adam_update() {
   // Element-wise: chunks over the threads (no sum, so the bits do not depend on them).
   constexpr std::size_t kChunk = 4096;
   const std::size_t count = params_.size();
-  parallel_for(threads_, (count + kChunk - 1) / kChunk, [&](std::size_t chunk) {
-    const std::size_t end = std::min(count, (chunk + 1) * kChunk);
-    for (std::size_t i = chunk * kChunk; i < end; ++i) {
-      const T g = grads[i];
-      m[i] = beta1 * m[i] + (T(1) - beta1) * g;
-      v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
-      params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + epsilon);
-    }
-  });
+  parallel_for(pool(), (count + kChunk - 1) / kChunk, kCallCost * static_cast<double>(count),
+               [&](std::size_t chunk) {
+                 const std::size_t end = std::min(count, (chunk + 1) * kChunk);
+                 for (std::size_t i = chunk * kChunk; i < end; ++i) {
+                   const T g = grads[i];
+                   m[i] = beta1 * m[i] + (T(1) - beta1) * g;
+                   v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
+                   params[i] -=
+                       step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + epsilon);
+                 }
+               });
 }
 
 template <class T>
@@ -268,7 +279,7 @@ void CpuEngine<T>::draw_eps(std::size_t rows, std::int64_t step) {
   const CounterRng rng{config_.seed, Stream::reparameterization};
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
   T* eps = act_.eps.data();
-  parallel_for(threads_, rows, [&](std::size_t r) {
+  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t block = 0; block < latent; block += 4) {
       double normals[4];
       rng.normal4(static_cast<std::uint32_t>(block / 4), static_cast<std::uint32_t>(r),
@@ -372,7 +383,7 @@ void CpuEngine<T>::score(const Matrix& rows, std::span<float> scores, Matrix* pe
     forward(act_.batch.data(), count, nullptr);  // z = mu: deterministic
     const T* x = act_.batch.data();
     const T* x_hat = act_.decoder.back().data();
-    parallel_for(threads_, count, [&](std::size_t r) {
+    parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
       double sum = 0.0;
       for (std::size_t j = 0; j < features; ++j) {
         const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "cpu/worker_pool.hpp"
 #include "vaead/engine.hpp"
 
 namespace vaead::cpu {
@@ -14,7 +16,9 @@ namespace vaead::cpu {
 template <class T>
 class CpuEngine final : public Engine {
  public:
-  explicit CpuEngine(const EngineConfig& config);
+  // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads).
+  explicit CpuEngine(const EngineConfig& config,
+                     double work_per_thread = TeamPolicy::kWorkPerThread);
 
   std::string name() const override { return "cpu"; }
   const ParameterLayout& layout() const override { return layout_; }
@@ -67,6 +71,8 @@ class CpuEngine final : public Engine {
   ParameterLayout layout_;
   std::vector<const LinearLayout*> layers_;  // buffer order, indexes transposed_
   int threads_ = 1;
+  std::unique_ptr<WorkerPool> pool_;  // none when threads_ is 1
+  WorkerPool* pool() { return pool_.get(); }
   std::vector<T> params_, grads_, adam_m_, adam_v_;
   std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
   std::vector<std::vector<T>> transposed_;

@@ -15,14 +15,22 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "cpu/worker_pool.hpp"
+
 namespace vaead::cpu {
 
+// body(i) for i in [0, count), on the pool's threads (nullptr: on the caller alone); `work` is the
+// whole loop's cost (multiply-adds or the like), which decides how many threads it is worth.
 template <class Body>
-void parallel_for(int threads, std::size_t count, const Body& body) {
-  const auto n = static_cast<std::ptrdiff_t>(count);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n > 1)
-  for (std::ptrdiff_t i = 0; i < n; ++i)
-    body(static_cast<std::size_t>(i));
+void parallel_for(WorkerPool* pool, std::size_t count, double work, const Body& body) {
+  const auto items = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i)
+      body(i);
+  };
+  if (pool == nullptr)
+    items(0, count);
+  else
+    pool->run(count, work, items);
 }
 
 // Tiles are kTileRows rows by 32, 16 or 8 contiguous columns (two, one or half an AVX-512
@@ -84,7 +92,7 @@ void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, st
 //   y  [rows][out]  layer output         bias [out]
 template <class T>
 void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, const T* bias,
-                    std::size_t out, bool relu, T* y, int threads) {
+                    std::size_t out, bool relu, T* y, WorkerPool* pool) {
   // One row, columns [begin, end): the sum the tiles compute, in the same order.
   const auto row_columns = [&](std::size_t r, std::size_t begin, std::size_t end) {
     const T* xr = x + r * in;
@@ -98,7 +106,7 @@ void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, c
     }
   };
   const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
-  parallel_for(threads, tiles, [&](std::size_t t) {
+  parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
     const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
     if (r_end - r0 == kTileRows) {
       const std::size_t done = column_tiles(out, true, [&](auto width, std::size_t o0) {
@@ -130,7 +138,7 @@ void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, c
 template <class T>
 void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const T* w,
                            std::size_t in, bool accumulate, const T* relu_output, T* gx,
-                           int threads) {
+                           WorkerPool* pool) {
   const auto row_columns = [&](std::size_t r, std::size_t begin, std::size_t end) {
     const T* gyr = gy + r * out;
     T* gxr = gx + r * in;
@@ -143,7 +151,7 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
     }
   };
   const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
-  parallel_for(threads, tiles, [&](std::size_t t) {
+  parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
     const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
     if (r_end - r0 == kTileRows) {
       // Accumulating tiles read gx: no overlap.
@@ -176,7 +184,7 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
 //   gw [out][in]    weight gradient (overwritten)    gb [out]       bias gradient (overwritten)
 template <class T>
 void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
-                            std::size_t out, T* gw, T* gb, int threads) {
+                            std::size_t out, T* gw, T* gb, WorkerPool* pool) {
   const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end) {
     T* gwo = gw + o * in;
     std::fill(gwo + begin, gwo + end, T(0));
@@ -188,7 +196,7 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     }
   };
   const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
-  parallel_for(threads, tiles, [&](std::size_t t) {
+  parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
     const std::size_t o0 = t * kTileRows, o_end = std::min(out, o0 + kTileRows);
     if (o_end - o0 == kTileRows) {
       const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {

@@ -42,7 +42,7 @@ TEST(GpuDense, ForwardMatchesCpuReferenceWithAndWithoutRelu) {
       std::vector<double> wt(static_cast<std::size_t>(s.in) * s.out), expected(s.rows * s.out);
       cpu::transpose_rows(as_double(w.values).data(), s.out, s.in, 0, s.in, wt.data());
       cpu::linear_forward(as_double(x.values).data(), s.rows, s.in, wt.data(),
-                          as_double(b.values).data(), s.out, relu, expected.data(), 1);
+                          as_double(b.values).data(), s.out, relu, expected.data(), nullptr);
       auto dx = to_device(x.values), dw = to_device(w.values), db = to_device(b.values);
       cuda::DeviceBuffer<float> dy(expected.size());
       cuda::dense_forward(dx.data(), s.rows, s.in, dw.data(), db.data(), s.out, relu, dy.data(),
@@ -64,7 +64,7 @@ TEST(GpuDense, BackwardInputMatchesCpuReferenceWithMaskAndAccumulation) {
       std::vector<double> expected = as_double(start.values);
       cpu::linear_backward_input(as_double(gy.values).data(), s.rows, s.out,
                                  as_double(w.values).data(), s.in, accumulate,
-                                 as_double(relu_output.values).data(), expected.data(), 1);
+                                 as_double(relu_output.values).data(), expected.data(), nullptr);
       auto dgy = to_device(gy.values), dw = to_device(w.values);
       auto drelu = to_device(relu_output.values), dgx = to_device(start.values);
       cuda::dense_backward_input(dgy.data(), s.rows, s.out, dw.data(), s.in, accumulate,
@@ -82,7 +82,7 @@ TEST(GpuDense, BackwardParamsMatchCpuReferenceAndRepeatBitwise) {
     const auto x = random_matrix<float>(s.rows, s.in, 9 + s.in);
     std::vector<double> gw(static_cast<std::size_t>(s.out) * s.in), gb(s.out);
     cpu::linear_backward_params(as_double(gy.values).data(), as_double(x.values).data(), s.rows,
-                                s.in, s.out, gw.data(), gb.data(), 1);
+                                s.in, s.out, gw.data(), gb.data(), nullptr);
     auto dgy = to_device(gy.values), dx = to_device(x.values);
     cuda::DeviceBuffer<float> dgw(gw.size()), dgb(gb.size()),
         workspace(cuda::dense_backward_params_workspace(s.rows, s.in, s.out));
