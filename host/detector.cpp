@@ -207,10 +207,6 @@ constexpr std::size_t kScoreChunkValues = std::size_t{1} << 20;
 
 }  // namespace
 
-Matrix features_for_model(const ModelFile& model, const Table& table) {
-  return rows_for_model(table, model_columns(model, table), 0, table.data.rows());
-}
-
 ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
                        const ThresholdRule& rule, bool per_feature, int threads,
                        std::size_t chunk_rows) {

@@ -509,11 +509,7 @@ Table read_csv(std::FILE* stream, const TableOptions& options, const std::string
 }
 
 Table read_csv(const std::filesystem::path& path, const TableOptions& options) {
-  const std::string source = path.string();
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(source.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) throw InputError("cannot open " + source + ": " + std::strerror(errno));
-  return read_csv(file.get(), options, source);
+  return read_csv(table_columns::open_input(path).get(), options, path.string());
 }
 
 }  // namespace vaead

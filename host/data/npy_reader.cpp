@@ -8,9 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
+
+#include <sys/stat.h>
 
 #include "data/table_columns.hpp"
 #include "text.hpp"
@@ -289,18 +290,20 @@ Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options
 
 Table read_npy(const std::filesystem::path& path, const TableOptions& options) {
   const std::string source = path.string();
-  std::error_code error;
-  const std::uintmax_t size = std::filesystem::file_size(path, error);
-  std::ifstream in(path, std::ios::binary);
-  if (error || !in) throw InputError("cannot open " + source);
+  const table_columns::InputFile file = table_columns::open_input(path);
+  struct stat status {};
+  if (fstat(fileno(file.get()), &status) != 0 || !S_ISREG(status.st_mode))
+    return parse_npy(table_columns::read_rest(file.get(), source), options, source);  // a pipe
+  const auto size = static_cast<std::uint64_t>(status.st_size);
   if (size == 0) throw InputError(source + " is empty");
-  std::vector<std::uint8_t> head(std::min<std::uintmax_t>(size, kMaxNpyHeader + 12));
-  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  std::vector<std::uint8_t> head(std::min<std::uint64_t>(size, kMaxNpyHeader + 12));
+  if (std::fread(head.data(), 1, head.size(), file.get()) != head.size())
+    throw InputError("cannot read " + source + ": the file ended early");
   const NpyLayout layout = npy_layout(head, size, source);
-  in.seekg(static_cast<std::streamoff>(layout.data_offset));
+  std::fseek(file.get(), static_cast<long>(layout.data_offset), SEEK_SET);
   return npy_table(layout, options, source, [&](std::uint8_t* out, std::size_t count) {
-    in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
-    if (!in) throw InputError("cannot read " + source + ": the file ended early");
+    if (std::fread(out, 1, count, file.get()) != count)
+      throw InputError("cannot read " + source + ": the file ended early");
   });
 }
 

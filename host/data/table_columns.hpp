@@ -1,8 +1,13 @@
-// What the CSV and .npy readers share: which columns are features and which is the label.
+// What the CSV and .npy readers share: opening the file, and which columns are features and which
+// is the label.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +16,15 @@
 #include "vaead/table.hpp"
 
 namespace vaead::table_columns {
+
+using InputFile = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+// `path` opened to read; InputError "cannot read PATH: it is a directory", "cannot open PATH: no
+// such file", "... permission denied" or the system's reason.
+InputFile open_input(const std::filesystem::path& path);
+
+// The rest of `file`, as bytes (`source` names it in messages).
+std::vector<std::uint8_t> read_rest(std::FILE* file, const std::string& source);
 
 // The feature columns (in order) and the label column, by index into the file's columns.
 struct Selection {

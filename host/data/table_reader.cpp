@@ -2,8 +2,9 @@
 // readers share: which columns are features and which is the label.
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -80,33 +81,38 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
   return selection;
 }
 
-}  // namespace table_columns
-
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error))
-    throw InputError("cannot read " + path.string() + ": it is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw InputError("cannot open " + path.string() + ": " +
-                     (std::filesystem::exists(path, error) ? "permission denied" : "no such file"));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
-  if (in.bad()) throw InputError("cannot read " + path.string());
-  return bytes;
-}
-
-Table read_table(const std::filesystem::path& path, const TableOptions& options) {
+InputFile open_input(const std::filesystem::path& path) {
   const std::string source = path.string();
   std::error_code error;
   if (std::filesystem::is_directory(path, error))
     throw InputError("cannot read " + source + ": it is a directory");
-  if (!std::filesystem::exists(path, error))
-    throw InputError("cannot open " + source + ": no such file");
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw InputError("cannot open " + source + ": permission denied");
+  InputFile file(std::fopen(source.c_str(), "rb"), &std::fclose);
+  if (!file) {
+    const int reason = errno;
+    throw InputError("cannot open " + source + ": " +
+                     (reason == ENOENT   ? std::string("no such file")
+                      : reason == EACCES ? std::string("permission denied")
+                                         : std::string(std::strerror(reason))));
   }
+  return file;
+}
+
+std::vector<std::uint8_t> read_rest(std::FILE* file, const std::string& source) {
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t block[1 << 16];
+  for (std::size_t read; (read = std::fread(block, 1, sizeof block, file)) > 0;)
+    bytes.insert(bytes.end(), block, block + read);
+  if (std::ferror(file)) throw InputError("cannot read " + source + ": " + std::strerror(errno));
+  return bytes;
+}
+
+}  // namespace table_columns
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  return table_columns::read_rest(table_columns::open_input(path).get(), path.string());
+}
+
+Table read_table(const std::filesystem::path& path, const TableOptions& options) {
   if (path.extension() == ".npy") return read_npy(path, options);
   return read_csv(path, options);
 }

@@ -34,10 +34,6 @@ struct TrainedDetector {
 TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
                                const EpochCallback& on_epoch = {});
 
-// The table's feature columns in the model's order (matched by name); InputError listing the
-// missing and unexpected names when they differ.
-Matrix features_for_model(const ModelFile& model, const Table& table);
-
 struct ScoredRows {
   std::vector<float> scores;  // mean squared error of the standardized reconstruction
   Matrix per_feature;         // rows x features, squared errors (standardized units), on request
