@@ -152,6 +152,7 @@ void measure(const ExperimentConfig& config, StudyData& data, RunResult& run,
     run.roc_auc = run.pr_auc = nan;
     return;
   }
+  run.labelled = true;
   if (device != nullptr && device->roc_auc && device->pr_auc) {
     run.roc_auc = *device->roc_auc;
     run.pr_auc = *device->pr_auc;
@@ -414,9 +415,14 @@ std::vector<SweepCell> summarize(const ExperimentResult& result) {
           }));
       cell.roc_auc = spread(roc_aucs);
       cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
-      cell.precision = over_seeds([](const RunResult& r) { return r.at_threshold.precision(); });
-      cell.recall = over_seeds([](const RunResult& r) { return r.at_threshold.recall(); });
-      cell.f1 = over_seeds([](const RunResult& r) { return r.at_threshold.f1(); });
+      // Without labels there is no confusion matrix: n/a (NaN), not 0.
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      cell.precision = over_seeds(
+          [&](const RunResult& r) { return r.labelled ? r.at_threshold.precision() : nan; });
+      cell.recall = over_seeds(
+          [&](const RunResult& r) { return r.labelled ? r.at_threshold.recall() : nan; });
+      cell.f1 =
+          over_seeds([&](const RunResult& r) { return r.labelled ? r.at_threshold.f1() : nan; });
       cell.validation_error = over_seeds([](const RunResult& r) { return r.validation_error; });
       cells.push_back(cell);
     }

@@ -266,6 +266,35 @@ TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
   EXPECT_EQ(scores, run.validation_scores);
 }
 
+// Without labels nothing at the threshold is measured: n/a (NaN, null in JSON), never 0.
+TEST(SweepTable, WithoutLabelsPrecisionAndRecallAreNotApplicable) {
+  Table table = labelled_table(600, 30);
+  table.data.labels.clear();
+  ExperimentConfig config = tiny_sweep();
+  config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
+  config.latent_dims = {2};
+  config.betas = {1.0};
+  config.train.epochs = 2;
+  const ExperimentResult result = run_experiment(config);
+  const std::vector<SweepCell> cells = summarize(result);
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0].runs, 2u);
+  EXPECT_TRUE(std::isfinite(cells[0].validation_error.mean));
+  for (const Spread* s : {&cells[0].roc_auc, &cells[0].precision, &cells[0].recall, &cells[0].f1})
+    EXPECT_TRUE(std::isnan(s->mean));
+  const nlohmann::json json = nlohmann::json::parse(sweep_json(result, cells, choose(cells)));
+  for (const char* key : {"precision", "recall", "f1", "confusion"})
+    EXPECT_TRUE(json["runs"][0][key].is_null()) << key;
+  EXPECT_TRUE(json["cells"][0]["precision"]["mean"].is_null());
+  // With labels they are measured.
+  ExperimentConfig labelled = config;
+  labelled.table =
+      std::make_shared<TableSplits>(split_table(labelled_table(600, 30), 0.2, 0.2, 0, 64));
+  const ExperimentResult measured = run_experiment(labelled);
+  EXPECT_TRUE(measured.runs[0].labelled);
+  EXPECT_TRUE(std::isfinite(summarize(measured)[0].precision.mean));
+}
+
 TEST(SweepPadding, APaddedModelScoresExactlyAsTheModelAndUnpadsToItself) {
   // The padding the GPU sweep uses, checked with the CPU engine: a latent-3 model embedded in a
   // latent-8 network (zero head rows, zero decoder columns) scores every row exactly as before.

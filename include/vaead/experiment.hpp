@@ -87,6 +87,8 @@ struct RunResult {
   // Mean score of the validation rows (all normal): the label-free measure of a configuration.
   double validation_error = 0.0;
   double threshold = 0.0;
+  // The test rows held both classes: the AUCs and at_threshold were measured (n/a otherwise).
+  bool labelled = false;
   Confusion at_threshold;
   std::array<double, 3> per_kind_roc_auc{};  // normal vs each kind, in kAnomalyKinds order
   TrainingReport training;
