@@ -1,6 +1,8 @@
 #include "vaead/detector.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -13,6 +15,7 @@
 #include "data/shuffle.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
+#include "vaead/experiment.hpp"
 #include "vaead/philox.hpp"
 
 namespace vaead {
@@ -77,15 +80,132 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
   }
 }
 
+// Trains the members of `model` (seeds engine.seed, engine.seed + 1, ...) on `rows` at once, as a
+// sweep trains its models: spread over the CPU's threads, or together on the GPU. One member
+// trains exactly as train() would. Sets the parameters; TrainingError when a member fails.
+void train_members(ModelFile& model, int members, const Matrix& rows, const Matrix& holdout,
+                   EngineKind device, TrainingReport& report, const EpochCallback& on_epoch) {
+  ExperimentConfig study;
+  study.engine = model.engine;
+  study.train = model.train;
+  study.device = device;
+  study.latent_dims = {model.engine.architecture.latent_dim};
+  study.seed_count = members;
+  study.first_seed = model.engine.seed;
+  auto splits = std::make_shared<TableSplits>();
+  splits->train = rows;
+  splits->validation = holdout;
+  splits->test = Matrix(0, rows.cols);
+  study.table = splits;
+  // The progress of the whole: an epoch is reported when every member has trained it.
+  std::size_t finished = 0;
+  ExperimentCallbacks callbacks;
+  if (on_epoch)
+    callbacks.on_epoch = [&](const SweepPoint&, const EpochRecord& record) {
+      if (++finished % static_cast<std::size_t>(members) != 0) return;
+      EpochRecord whole = record;
+      whole.epoch = static_cast<int>(finished / static_cast<std::size_t>(members)) - 1;
+      on_epoch(whole);
+    };
+  const auto start = std::chrono::steady_clock::now();
+  ExperimentResult result = run_experiment(study, callbacks);
+  for (std::size_t k = 0; k < result.runs.size(); ++k) {
+    RunResult& run = result.runs[k];
+    if (!run.failure.empty())
+      throw TrainingError(members == 1 ? run.failure
+                                       : "ensemble member " + std::to_string(k) + " (seed " +
+                                             std::to_string(run.seed) + "): " + run.failure);
+    if (k == 0)
+      model.parameters = std::move(run.parameters);
+    else
+      model.more_members.push_back(std::move(run.parameters));
+    report.samples += run.training.samples;
+  }
+  report.epochs = result.runs[0].training.epochs;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Member k of an ensemble as a model of its own.
+ModelFile member_model(const ModelFile& model, std::size_t k) {
+  ModelFile alone;
+  alone.engine = model.engine;
+  alone.engine.seed = model.engine.seed + k;
+  alone.parameters = model.member_parameters(k);
+  return alone;
+}
+
 }  // namespace
+
+std::int64_t Schedule::steps() const {
+  const auto per_epoch =
+      static_cast<std::int64_t>((training_rows + static_cast<std::size_t>(batch_size) - 1) /
+                                static_cast<std::size_t>(batch_size));
+  return per_epoch * epochs;
+}
+
+Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
+                       const std::string& source) {
+  Schedule plan;
+  if (options.holdout_fraction) {
+    const double share = *options.holdout_fraction;
+    require(share > 0 && share < 1,
+            "the held-out share must lie strictly between 0 and 1, got " + std::to_string(share));
+    plan.holdout_rows = std::max<std::size_t>(
+        2, static_cast<std::size_t>(std::llround(share * static_cast<double>(normal_rows))));
+  } else {
+    // A threshold set on a handful of scores is a guess: tiny tables hold out a larger share.
+    plan.holdout_rows =
+        std::max<std::size_t>({2,
+                               static_cast<std::size_t>(std::llround(
+                                   kDefaultHoldoutFraction * static_cast<double>(normal_rows))),
+                               std::min(kMinHoldoutRows, normal_rows / 3)});
+  }
+  plan.training_rows = normal_rows > plan.holdout_rows ? normal_rows - plan.holdout_rows : 0;
+  if (options.batch_size) {
+    plan.batch_size = *options.batch_size;
+  } else {
+    const std::size_t eighth = std::max<std::size_t>(plan.training_rows / 8, 1);
+    plan.batch_size = static_cast<int>(
+        std::clamp<std::size_t>(std::bit_floor(eighth), kMinAutoBatch, kMaxAutoBatch));
+    plan.batch_size = static_cast<int>(std::min<std::size_t>(
+        static_cast<std::size_t>(plan.batch_size), std::max<std::size_t>(plan.training_rows, 1)));
+  }
+  const auto batch = static_cast<std::size_t>(plan.batch_size);
+  const bool automatic = !options.batch_size && !options.holdout_fraction;
+  require(plan.training_rows >= batch && plan.training_rows > 0,
+          source + ": " + text::counted(normal_rows, "normal row") + "; training needs " +
+              std::to_string(plan.holdout_rows + std::max<std::size_t>(batch, 1)) + " (" +
+              std::to_string(plan.holdout_rows) + " held out for the threshold and one batch of " +
+              std::to_string(batch) + ")" + (automatic ? "" : ": lower --batch-size or --holdout"));
+  if (options.epochs) {
+    plan.epochs = *options.epochs;
+  } else {
+    const std::size_t per_epoch = (plan.training_rows + batch - 1) / batch;
+    const std::size_t for_budget =
+        (static_cast<std::size_t>(std::max(options.step_budget, 0)) + per_epoch - 1) / per_epoch;
+    plan.epochs = static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
+  }
+  plan.kl_warmup_epochs = options.kl_warmup_epochs ? *options.kl_warmup_epochs : plan.epochs / 3;
+  if (options.members) {
+    plan.members = *options.members;
+    require(plan.members >= 1 && static_cast<std::size_t>(plan.members) <= kMaxMembers,
+            "an ensemble has 1 to " + std::to_string(kMaxMembers) + " members, got " +
+                std::to_string(plan.members));
+  } else {
+    // As many members as fit in kEnsembleSamples training samples, at most kDefaultMembers: a
+    // large table trains one model, as long as it always did.
+    const double member_samples = static_cast<double>(plan.epochs) *
+                                  static_cast<double>(std::max<std::size_t>(plan.training_rows, 1));
+    plan.members = static_cast<int>(std::clamp(std::floor(kEnsembleSamples / member_samples), 1.0,
+                                               static_cast<double>(kDefaultMembers)));
+  }
+  return plan;
+}
 
 TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
                                const EpochCallback& on_epoch) {
   const Dataset& data = table.data;
   const std::string& source = table.source;
-  require(options.holdout_fraction > 0 && options.holdout_fraction < 1,
-          "the held-out share must lie strictly between 0 and 1, got " +
-              std::to_string(options.holdout_fraction));
   // What the model file could not hold is refused before any work.
   Architecture architecture = options.engine.architecture;
   architecture.input_dim = static_cast<int>(data.features.cols);
@@ -102,14 +222,9 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   model.dropped_anomalies = data.rows() - normal.size();
 
   // Hold out a seeded random share of the normal rows; train on the rest.
-  const std::size_t holdout = std::max<std::size_t>(
-      2, static_cast<std::size_t>(std::llround(options.holdout_fraction * normal.size())));
-  const auto batch = static_cast<std::size_t>(options.engine.batch_size);
-  require(normal.size() >= holdout + batch,
-          source + ": " + text::counted(normal.size(), "normal row") + "; training needs " +
-              std::to_string(holdout + batch) + " (" + std::to_string(holdout) +
-              " held out for the threshold and one batch of " + std::to_string(batch) +
-              "): lower --batch-size or --holdout");
+  const Schedule plan = plan_schedule(normal.size(), options, source);
+  trained.schedule = plan;
+  const std::size_t holdout = plan.holdout_rows;
   const std::vector<std::size_t> order =
       keyed_permutation(normal.size(), CounterRng{options.engine.seed, Stream::holdout}, 0);
   std::vector<std::size_t> holdout_rows, train_rows;
@@ -130,12 +245,28 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
 
   model.engine = options.engine;
   model.engine.architecture.input_dim = static_cast<int>(data.features.cols);
+  model.engine.batch_size = plan.batch_size;
   model.train = options.train;
-  const std::unique_ptr<Engine> engine = make_engine(options.device, model.engine);
-  trained.report = train(*engine, train_x, options.train, on_epoch);
+  model.train.epochs = plan.epochs;
+  model.train.kl_warmup_epochs = plan.kl_warmup_epochs;
+  train_members(model, plan.members, train_x, holdout_x, options.device, trained.report, on_epoch);
 
+  // Each member's scale is its mean held-out score; the ensemble's held-out scores follow.
+  EngineConfig scoring = model.engine;
+  if (model.members() > 1) {
+    for (std::size_t k = 0; k < model.members(); ++k) {
+      const ModelFile alone = member_model(model, k);
+      std::vector<float> scores(holdout_x.rows);
+      MemberScorer(alone, options.device, scoring).score(holdout_x, scores, nullptr);
+      double sum = 0.0;
+      for (float s : scores)
+        sum += s;
+      const double mean = sum / static_cast<double>(scores.size());
+      model.member_scales.push_back(mean > 0 ? mean : 1.0);
+    }
+  }
   model.holdout_scores.resize(holdout_x.rows);
-  engine->score(holdout_x, model.holdout_scores, nullptr);
+  MemberScorer(model, options.device, scoring).score(holdout_x, model.holdout_scores, nullptr);
   // A held-out score that is not finite would make the threshold NaN: refuse, naming the row.
   for (std::size_t i = 0; i < holdout_rows.size(); ++i)
     if (!std::isfinite(model.holdout_scores[i]))
@@ -151,10 +282,10 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
                         ? 0.0
                         : fit_threshold(options.threshold, model.holdout_scores);
   model.feature_names = data.column_names;
-  model.holdout_fraction = options.holdout_fraction;
+  model.holdout_fraction = options.holdout_fraction.value_or(
+      static_cast<double>(holdout_rows.size()) / static_cast<double>(normal.size()));
   model.training_rows = train_rows.size();
   model.holdout_rows = holdout_rows.size();
-  model.parameters = engine->parameters();
   trained.holdout_rows = std::move(holdout_rows);
   return trained;
 }
@@ -201,6 +332,51 @@ Matrix rows_for_model(const Table& table, std::span<const std::size_t> columns, 
   return out;
 }
 
+}  // namespace
+
+MemberScorer::MemberScorer(const ModelFile& model, EngineKind device, const EngineConfig& config)
+    : scales_(model.member_scales) {
+  for (std::size_t k = 0; k < model.members(); ++k) {
+    EngineConfig member = config;
+    member.seed = model.engine.seed + k;
+    engines_.push_back(make_engine(device, member));
+    engines_.back()->set_parameters(model.member_parameters(k));
+  }
+}
+
+MemberScorer::~MemberScorer() = default;
+
+void MemberScorer::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
+  if (engines_.size() == 1) {
+    engines_[0]->score(rows, scores, per_feature);
+    return;
+  }
+  // The mean over members of score / scale, accumulated in double in member order.
+  std::vector<double> sum(rows.rows, 0.0), feature_sum;
+  if (per_feature) feature_sum.assign(rows.rows * rows.cols, 0.0);
+  std::vector<float> member(rows.rows);
+  Matrix member_errors;
+  for (std::size_t k = 0; k < engines_.size(); ++k) {
+    engines_[k]->score(rows, member, per_feature ? &member_errors : nullptr);
+    const double inverse = 1.0 / scales_[k];
+    for (std::size_t r = 0; r < rows.rows; ++r)
+      sum[r] += member[r] * inverse;
+    if (per_feature)
+      for (std::size_t i = 0; i < feature_sum.size(); ++i)
+        feature_sum[i] += member_errors.values[i] * inverse;
+  }
+  const double members = static_cast<double>(engines_.size());
+  for (std::size_t r = 0; r < rows.rows; ++r)
+    scores[r] = static_cast<float>(sum[r] / members);
+  if (per_feature) {
+    *per_feature = Matrix(rows.rows, rows.cols);
+    for (std::size_t i = 0; i < feature_sum.size(); ++i)
+      per_feature->values[i] = static_cast<float>(feature_sum[i] / members);
+  }
+}
+
+namespace {
+
 // Rows are scored this many values at a time, so that scoring adds a fixed 4 MB to the table,
 // not a standardized copy of it.
 constexpr std::size_t kScoreChunkValues = std::size_t{1} << 20;
@@ -214,8 +390,7 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
   const std::size_t rows = table.data.rows(), cols = columns.size();
   EngineConfig config = model.engine;
   config.threads = threads;
-  const std::unique_ptr<Engine> engine = make_engine(device, config);
-  engine->set_parameters(model.parameters);
+  MemberScorer scorer(model, device, config);
   ScoredRows scored;
   scored.scores.resize(rows);
   if (per_feature) scored.per_feature = Matrix(rows, cols);
@@ -228,8 +403,8 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
     const std::size_t count = std::min(chunk, rows - first);
     Matrix x = rows_for_model(table, columns, first, count);
     model.standardizer.apply(x);
-    engine->score(x, std::span<float>(scored.scores).subspan(first, count),
-                  per_feature ? &errors : nullptr);
+    scorer.score(x, std::span<float>(scored.scores).subspan(first, count),
+                 per_feature ? &errors : nullptr);
     if (per_feature)
       std::copy(errors.values.begin(), errors.values.end(), scored.per_feature.row(first));
   }

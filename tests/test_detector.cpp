@@ -35,13 +35,22 @@ Table labelled_table() {
   return table;
 }
 
+// Member 0 of an ensemble as a model file of its own.
+ModelFile member_of(const ModelFile& m) {
+  ModelFile one = m;
+  one.more_members.clear();
+  one.member_scales.clear();
+  return one;
+}
+
 DetectorOptions quick_options() {
   DetectorOptions options;
   options.engine.architecture.latent_dim = 6;
-  options.engine.batch_size = 64;
+  options.batch_size = 64;
   options.engine.threads = 2;
-  options.train.epochs = 4;
-  options.train.kl_warmup_epochs = 2;
+  options.epochs = 4;
+  options.kl_warmup_epochs = 2;
+  options.members = 1;
   return options;
 }
 
@@ -65,7 +74,7 @@ TEST(Detector, TrainsOnNormalRowsAndSetsTheThresholdOnTheHeldOutShare) {
 TEST(Detector, TooFewRowsForABatchIsAnInputErrorThatSaysWhatToChange) {
   Table table = labelled_table();
   DetectorOptions options = quick_options();
-  options.engine.batch_size = 1000;
+  options.batch_size = 1000;
   try {
     train_detector(table, options);
     FAIL() << "expected InputError";
@@ -213,7 +222,7 @@ TEST(Detector, EveryOptionRoundTripsThroughTheModelFile) {
     EXPECT_EQ(back.engine.architecture.encoder_hidden, options.engine.architecture.encoder_hidden);
     EXPECT_EQ(back.engine.logvar_min, options.engine.logvar_min);
     EXPECT_EQ(back.train.beta, options.train.beta);
-    EXPECT_EQ(back.holdout_fraction, options.holdout_fraction);
+    EXPECT_EQ(back.holdout_fraction, options.holdout_fraction.value_or(0.2));
     EXPECT_EQ(
         score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
         score_table(trained.model, table, EngineKind::cpu, back.threshold_rule, false).scores);
@@ -295,6 +304,148 @@ TEST(Detector, ARowThatScoresNonFiniteIsAnErrorNamingIt) {
     EXPECT_NE(message.find("row 17"), std::string::npos) << message;
     EXPECT_NE(message.find("column 'x2'"), std::string::npos) << message;
   }
+}
+
+}  // namespace
+}  // namespace vaead
+
+namespace vaead {
+namespace {
+
+// The schedule: small tables get small batches and enough epochs for the step budget; large ones
+// keep 30 epochs of batch 256; what the user gives is kept.
+TEST(Schedule, SmallTablesTrainForTheStepBudgetLargeOnesKeepThirtyEpochs) {
+  const DetectorOptions automatic;
+  const Schedule tiny = plan_schedule(20, automatic, "t.csv");
+  EXPECT_EQ(tiny.holdout_rows, 6u);  // a third: 20% would be 4 scores for the threshold
+  EXPECT_EQ(tiny.training_rows, 14u);
+  EXPECT_EQ(tiny.batch_size, 14);  // never above the training rows
+  EXPECT_EQ(tiny.epochs, kDefaultStepBudget);
+  EXPECT_EQ(tiny.steps(), kDefaultStepBudget);
+
+  const Schedule small = plan_schedule(266, automatic, "t.csv");  // the table refused before
+  EXPECT_EQ(small.holdout_rows, 53u);
+  EXPECT_EQ(small.batch_size, 16);
+  EXPECT_GE(small.steps(), kDefaultStepBudget);
+  EXPECT_LT(small.steps(), kDefaultStepBudget + 14);
+  EXPECT_EQ(small.kl_warmup_epochs, small.epochs / 3);
+
+  const Schedule mid = plan_schedule(5000, automatic, "t.csv");
+  EXPECT_EQ(mid.holdout_rows, 1000u);
+  EXPECT_EQ(mid.batch_size, 256);
+  EXPECT_EQ(mid.epochs, 188);  // 16 steps an epoch
+
+  const Schedule large = plan_schedule(100000, automatic, "t.csv");
+  EXPECT_EQ(large.batch_size, 256);
+  EXPECT_EQ(large.epochs, kMinEpochs);
+  EXPECT_EQ(large.kl_warmup_epochs, 10);
+
+  DetectorOptions given;
+  given.batch_size = 64;
+  given.epochs = 4;
+  given.kl_warmup_epochs = 0;
+  given.holdout_fraction = 0.5;
+  const Schedule kept = plan_schedule(1000, given, "t.csv");
+  EXPECT_EQ(kept.holdout_rows, 500u);
+  EXPECT_EQ(kept.batch_size, 64);
+  EXPECT_EQ(kept.epochs, 4);
+  EXPECT_EQ(kept.kl_warmup_epochs, 0);
+
+  EXPECT_THROW(plan_schedule(2, automatic, "t.csv"), InputError);
+
+  // An ensemble of five where the training samples allow; one model for a large table.
+  EXPECT_EQ(small.members, kDefaultMembers);
+  EXPECT_EQ(mid.members, kDefaultMembers);
+  EXPECT_EQ(large.members, 1);
+  EXPECT_EQ(plan_schedule(60000, automatic, "t.csv").members, 2);  // 48000 rows x 30 epochs
+  given.members = 3;
+  EXPECT_EQ(plan_schedule(1000, given, "t.csv").members, 3);
+}
+
+// Member k of an ensemble is exactly the model that seed + k trains alone; the ensemble's score is
+// the mean over members of score / scale; the file keeps every member.
+TEST(Ensemble, MembersAreTheSeedsOwnModelsAndTheScoreTheirScaledMean) {
+  const Table table = labelled_table();
+  DetectorOptions options = quick_options();
+  options.members = 3;
+  options.engine.seed = 10;
+  const TrainedDetector trained = train_detector(table, options);
+  const ModelFile& m = trained.model;
+  ASSERT_EQ(m.members(), 3u);
+  ASSERT_EQ(m.member_scales.size(), 3u);
+  // Member 0 is the model seed 10 trains alone (same hold-out, same rows, same seed).
+  DetectorOptions single = quick_options();
+  single.engine.seed = 10;
+  const TrainedDetector one = train_detector(table, single);
+  EXPECT_EQ(one.holdout_rows, trained.holdout_rows);
+  EXPECT_EQ(one.model.parameters, m.parameters);
+  std::vector<ScoredRows> alone;
+  for (std::size_t k = 0; k < 3; ++k) {
+    ModelFile member = member_of(m);
+    member.parameters = m.member_parameters(k);
+    member.engine.seed = 10 + k;
+    alone.push_back(score_table(member, table, EngineKind::cpu, m.threshold_rule, true));
+  }
+  for (std::size_t k = 1; k < 3; ++k)
+    EXPECT_NE(m.member_parameters(k), m.parameters);
+  const ScoredRows scored = score_table(m, table, EngineKind::cpu, m.threshold_rule, true);
+  for (std::size_t r = 0; r < table.data.rows(); ++r) {
+    double sum = 0.0;
+    for (std::size_t k = 0; k < 3; ++k)
+      sum += alone[k].scores[r] * (1.0 / m.member_scales[k]);
+    ASSERT_EQ(scored.scores[r], static_cast<float>(sum / 3.0)) << "row " << r;
+    double features = 0.0;
+    for (std::size_t j = 0; j < scored.per_feature.cols; ++j)
+      features += scored.per_feature(r, j);
+    ASSERT_NEAR(features / static_cast<double>(scored.per_feature.cols), scored.scores[r],
+                1e-4 * scored.scores[r]);
+  }
+  // A member's scale is its mean held-out score, so the ensemble's held-out scores average ~1.
+  double held = 0.0;
+  for (float s : m.holdout_scores)
+    held += s;
+  EXPECT_NEAR(held / static_cast<double>(m.holdout_scores.size()), 1.0, 1e-3);
+  EXPECT_GT(evaluate_scores(scored, table).roc_auc, 0.8);
+
+  // The file: version 2, every member and scale back; scores identical.
+  const std::vector<std::uint8_t> bytes = serialize_model(m);
+  const ModelFile back = parse_model(bytes, "memory");
+  EXPECT_EQ(back.more_members, m.more_members);
+  EXPECT_EQ(back.member_scales, m.member_scales);
+  EXPECT_EQ(score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
+            scored.scores);
+  const std::string header(bytes.begin() + 8, bytes.begin() + 8 + bytes[0] + 256 * bytes[1]);
+  EXPECT_NE(header.find("\"format_version\":\"2\""), std::string::npos);
+  EXPECT_NE(header.find("members.2.decoder.4.bias"), std::string::npos);
+  // One model keeps format version 1.
+  const std::vector<std::uint8_t> lone = serialize_model(member_of(m));
+  EXPECT_NE(std::string(lone.begin(), lone.begin() + 600).find("\"format_version\":\"1\""),
+            std::string::npos);
+  // A scale that is not positive is a damaged file.
+  std::string text(bytes.begin(), bytes.end());
+  const std::size_t at = text.find("score_scales\\\":[");
+  ASSERT_NE(at, std::string::npos);
+  text[at + 17] = '-';
+  EXPECT_THROW(parse_model(std::vector<std::uint8_t>(text.begin(), text.end()), "bad"), InputError);
+}
+
+TEST(Schedule, ATwentyRowTableTrainsWithTheDefaults) {
+  Table table;
+  table.source = "tiny.csv";
+  table.data.column_names = {"a", "b", "c"};
+  table.data.features = Matrix(20, 3);
+  for (std::size_t r = 0; r < 20; ++r)
+    for (std::size_t j = 0; j < 3; ++j)
+      table.data.features(r, j) = static_cast<float>((r * 7 + j * 3) % 11);
+  DetectorOptions options;
+  options.engine.threads = 1;
+  options.step_budget = 200;  // the rule, at a test's cost
+  const TrainedDetector trained = train_detector(table, options);
+  EXPECT_EQ(trained.model.training_rows, 14u);
+  EXPECT_EQ(trained.model.engine.batch_size, 14);
+  EXPECT_EQ(trained.model.train.epochs, 200);
+  EXPECT_EQ(trained.report.epochs.size(), 200u);
+  EXPECT_TRUE(std::isfinite(trained.model.threshold));
 }
 
 }  // namespace

@@ -173,7 +173,9 @@ TEST(ModelFile, HostileHeadersAreRefusedWithTheirReason) {
       {with_header([](J& h) { h["extra.weight"] = h["mu.bias"]; }), "tensors the architecture"},
       {with_header([](J& h) { h.erase("decoder.4.bias"); }), "tensor decoder.4.bias is missing"},
       {with_header([](J& h) { h.erase("__metadata__"); }), "no __metadata__"},
-      {with_header([](J& h) { h["__metadata__"]["format_version"] = "2"; }), "format version 2"},
+      {with_header([](J& h) { h["__metadata__"]["format_version"] = "3"; }), "format version 3"},
+      {with_header([](J& h) { h["__metadata__"]["format_version"] = "2"; }),
+       "metadata 'ensemble' is missing"},
       {with_header([](J& h) { h["__metadata__"]["format_version"] = "1x"; }),
        "format version '1x' is not a number"},  // found by the model fuzzer (std::stoi threw)
       {with_header([](J& h) { h["__metadata__"]["architecture"] = "{not json"; }),

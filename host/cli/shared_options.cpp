@@ -139,7 +139,7 @@ void add_data_options(CLI::App& command, SyntheticConfig& data, const std::strin
       ->group(group);
 }
 
-void add_model_options(CLI::App& command, EngineConfig& engine) {
+void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions* detector) {
   const char* group = "Model and optimizer";
   command
       .add_option("--encoder-hidden", engine.architecture.encoder_hidden, "Encoder hidden widths")
@@ -161,10 +161,17 @@ void add_model_options(CLI::App& command, EngineConfig& engine) {
       ->check(kAnyNumber)
       ->capture_default_str()
       ->group(group);
-  command.add_option("--batch-size", engine.batch_size, "Rows per training step")
-      ->check(kAtLeastOne)
-      ->capture_default_str()
-      ->group(group);
+  if (detector)
+    command
+        .add_option("--batch-size", detector->batch_size,
+                    "Rows per training step (default: from the number of rows, 16 to 256)")
+        ->check(kAtLeastOne)
+        ->group(group);
+  else
+    command.add_option("--batch-size", engine.batch_size, "Rows per training step")
+        ->check(kAtLeastOne)
+        ->capture_default_str()
+        ->group(group);
   command.add_option("--lr", engine.adam.learning_rate, "Adam learning rate")
       ->check(kPositive)
       ->capture_default_str()
@@ -183,22 +190,44 @@ void add_model_options(CLI::App& command, EngineConfig& engine) {
       ->group(group);
 }
 
-void add_training_options(CLI::App& command, TrainConfig& train) {
+void add_training_options(CLI::App& command, TrainConfig& train, DetectorOptions* detector) {
   const char* group = "Training";
-  command.add_option("--epochs", train.epochs, "Passes over the training rows")
-      ->check(kAtLeastOne)
-      ->capture_default_str()
-      ->group(group);
+  if (detector) {
+    command
+        .add_option("--epochs", detector->epochs,
+                    "Passes over the training rows (default: at least 30, enough for --steps)")
+        ->check(kAtLeastOne)
+        ->group(group);
+    command
+        .add_option("--steps", detector->step_budget,
+                    "Optimizer steps the automatic epochs reach at least")
+        ->check(kWholeNotNegative)
+        ->capture_default_str()
+        ->group(group);
+  } else {
+    command.add_option("--epochs", train.epochs, "Passes over the training rows")
+        ->check(kAtLeastOne)
+        ->capture_default_str()
+        ->group(group);
+  }
   command.add_option("--beta", train.beta, "KL weight after the warm-up")
       ->check(kNotNegative)
       ->capture_default_str()
       ->group(group);
-  command
-      .add_option("--kl-warmup", train.kl_warmup_epochs,
-                  "Epochs over which the KL weight rises linearly from 0 to beta")
-      ->check(kWholeNotNegative)
-      ->capture_default_str()
-      ->group(group);
+  if (detector)
+    command
+        .add_option("--kl-warmup", detector->kl_warmup_epochs,
+                    "Epochs over which the KL weight rises linearly from 0 to beta (default: a "
+                    "third of the epochs)")
+        ->check(kWholeNotNegative)
+        ->group(group);
+  else
+    command
+        .add_option("--kl-warmup", train.kl_warmup_epochs,
+                    "Epochs over which the KL weight rises linearly from 0 to beta")
+        ->check(kWholeNotNegative)
+        ->capture_default_str()
+        ->group(group);
 }
 
 void add_threads_option(CLI::App& command, int& threads) {

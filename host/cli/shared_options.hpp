@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "vaead/detector.hpp"
 #include "vaead/engine.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/synthetic.hpp"
@@ -29,8 +30,12 @@ const CLI::Validator& a_seed();              // a whole number, 0 to 2^64 - 1
 // The generator's flags; the feature count is `features_flag` (where --features names columns).
 void add_data_options(CLI::App& command, SyntheticConfig& data,
                       const std::string& features_flag = "--features");
-void add_model_options(CLI::App& command, EngineConfig& engine);
-void add_training_options(CLI::App& command, TrainConfig& train);
+// With `detector` (train), the batch size, epochs and KL warm-up are optional: unset, the
+// detector's schedule chooses them from the table.
+void add_model_options(CLI::App& command, EngineConfig& engine,
+                       DetectorOptions* detector = nullptr);
+void add_training_options(CLI::App& command, TrainConfig& train,
+                          DetectorOptions* detector = nullptr);
 void add_threads_option(CLI::App& command, int& threads);
 // --threshold RULE: mean-std:K | percentile:P | fpr:F | contamination:C
 void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::string& help = "");

@@ -24,8 +24,14 @@ void run(TrainOptions& options) {
   const Table table = load_table(options.data);
   DetectorOptions& detector = options.detector;
   detector.device = resolve_device(options.device);
-  const TrainedDetector trained = train_detector(
-      table, detector, epoch_progress(options.progress, "training", detector.train.epochs));
+  // The progress line needs the number of epochs, which the schedule chooses from the rows.
+  std::size_t normal = 0;
+  for (std::size_t r = 0; r < table.data.rows(); ++r)
+    normal += table.data.labels.empty() || table.data.labels[r] == 0 ? 1 : 0;
+  const Schedule planned = plan_schedule(normal, detector, table.source);
+  const TrainedDetector trained =
+      train_detector(table, detector, epoch_progress(options.progress, "training", planned.epochs));
+  const Schedule& plan = trained.schedule;
   for (const std::string& note : trained.notes)
     std::cerr << "vaead: note: " << note << '\n';
   write_model(options.out, trained.model);
@@ -38,9 +44,16 @@ void run(TrainOptions& options) {
   if (m.dropped_anomalies > 0)
     std::cout << " (left out " << m.dropped_anomalies << " rows labelled anomalous)";
   std::cout << "; " << m.holdout_rows << " normal rows held out for the threshold\n";
-  std::printf("%d epochs in %.1f s (%.0f samples/s) on the %s engine; final loss %.4f\n",
-              detector.train.epochs, trained.report.seconds, trained.report.samples_per_second(),
-              engine_kind_name(detector.device), trained.report.epochs.back().mean.loss);
+  if (plan.members > 1)
+    std::printf("an ensemble of %d models (seeds %llu to %llu), each ", plan.members,
+                static_cast<unsigned long long>(m.engine.seed),
+                static_cast<unsigned long long>(m.engine.seed + plan.members - 1));
+  std::printf(
+      "%d epochs of batch %d (%lld steps) in %.1f s (%.0f samples/s) on the %s engine; "
+      "final loss %.4f\n",
+      plan.epochs, plan.batch_size, static_cast<long long>(plan.steps()), trained.report.seconds,
+      trained.report.samples_per_second(), engine_kind_name(detector.device),
+      trained.report.epochs.back().mean.loss);
   if (m.threshold_rule.kind == ThresholdRule::Kind::contamination)
     std::cout << "threshold: " << m.threshold_rule.describe() << ", set when scoring\n";
   else
@@ -70,12 +83,17 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str();
   command
       ->add_option("--holdout", options->detector.holdout_fraction,
-                   "Share of the normal rows held out to set the threshold")
-      ->check(open_unit_interval())
-      ->capture_default_str();
+                   "Share of the normal rows held out to set the threshold (default: 0.2, at "
+                   "least 10 rows where a third of the rows allows)")
+      ->check(open_unit_interval());
+  command
+      ->add_option("--members", options->detector.members,
+                   "Models in the ensemble, seeds --seed, --seed + 1, ... (default: 5, fewer "
+                   "where the table is large: as many as 4 million training samples allow)")
+      ->check(CLI::Range(1, static_cast<int>(kMaxMembers)));
   add_threshold_option(*command, options->detector.threshold);
-  add_model_options(*command, engine);
-  add_training_options(*command, options->detector.train);
+  add_model_options(*command, engine, &options->detector);
+  add_training_options(*command, options->detector.train, &options->detector);
   add_threads_option(*command, engine.threads);
   add_device_option(*command, options->device);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");

@@ -105,15 +105,32 @@ class ModelParser {
         std::from_chars(version.data(), version.data() + version.size(), number);
     if (status != std::errc() || end != version.data() + version.size())
       fail("format version " + text::shown(version) + " is not a number");
-    if (number != kModelFormatVersion)
-      fail("format version " + version + ", this vaead reads version " +
-           std::to_string(kModelFormatVersion));
+    if (number != kModelFormatVersion && number != kEnsembleFormatVersion)
+      fail("format version " + version + ", this vaead reads versions " +
+           std::to_string(kModelFormatVersion) + " and " + std::to_string(kEnsembleFormatVersion));
     model.engine.architecture = architecture(parsed("architecture"));
     read_training(parsed("training"), model);
     read_standardizer(parsed("standardizer"), model);
     read_threshold(parsed("threshold"), model);
     read_features(parsed("feature_names"), model);
-    model.parameters = read_tensors(root, make_layout(model.engine.architecture));
+    const ParameterLayout layout = make_layout(model.engine.architecture);
+    std::size_t members = 1;
+    if (number == kEnsembleFormatVersion) {
+      const json ensemble = parsed("ensemble");
+      model.member_scales = list<double>(ensemble, "score_scales", "ensemble");
+      members = model.member_scales.size();
+      if (members < 2 || members > kMaxMembers)
+        fail("ensemble.score_scales must hold 2 to " + std::to_string(kMaxMembers) +
+             " members, got " + std::to_string(members));
+      for (double scale : model.member_scales)
+        if (!(scale > 0) || !std::isfinite(scale) || scale > 1e30)
+          fail("an ensemble member's score scale (" + shown_number(scale) +
+               ") is not a positive finite number");
+    }
+    model.parameters = read_tensors(root, layout, "", members);
+    for (std::size_t k = 1; k < members; ++k)
+      model.more_members.push_back(
+          read_tensors(root, layout, "members." + std::to_string(k) + ".", members));
     return model;
   }
 
@@ -297,19 +314,20 @@ class ModelParser {
   }
 
   // Every tensor the layout expects, with its exact dtype, shape and byte range; nothing else.
-  std::vector<float> read_tensors(const json& root, const ParameterLayout& layout) const {
+  // `prefix` names an ensemble member's tensors ("members.2."); the file holds `members`.
+  std::vector<float> read_tensors(const json& root, const ParameterLayout& layout,
+                                  const std::string& prefix, std::size_t members) {
     // Before any allocation: the architecture's parameters must fit in the file's data.
-    if (layout.size > data_.size() / 4)
-      fail("the architecture needs " + std::to_string(layout.size) +
-           " parameters, the file holds " + std::to_string(data_.size() / 4));
+    if (layout.size > data_.size() / 4 / members)
+      fail("the architecture needs " + std::to_string(layout.size) + " parameters" +
+           (members > 1 ? " for each of " + std::to_string(members) + " members" : "") +
+           ", the file holds " + std::to_string(data_.size() / 4));
     std::vector<float> values(layout.size);
-    std::size_t tensors = 0;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
     for (const LinearLayout* l : layout.layers()) {
       const std::pair<std::string, std::vector<std::uint64_t>> expected[] = {
-          {l->name + ".weight",
+          {prefix + l->name + ".weight",
            {static_cast<std::uint64_t>(l->out), static_cast<std::uint64_t>(l->in)}},
-          {l->name + ".bias", {static_cast<std::uint64_t>(l->out)}}};
+          {prefix + l->name + ".bias", {static_cast<std::uint64_t>(l->out)}}};
       std::size_t destination = l->weight_offset;
       for (const auto& [name, shape] : expected) {
         if (!root.contains(name)) fail("tensor " + name + " is missing");
@@ -325,16 +343,20 @@ class ModelParser {
         if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_.size() ||
             offsets[1] - offsets[0] != count * 4)
           fail("tensor " + name + " has data offsets outside the file or of the wrong size");
-        ranges.emplace_back(offsets[0], offsets[1]);
+        ranges_.emplace_back(offsets[0], offsets[1]);
         std::memcpy(values.data() + destination, data_.data() + offsets[0], count * 4);
         destination += count;
-        ++tensors;
+        ++tensors_;
       }
     }
-    if (root.size() != tensors + 1) fail("the header holds tensors the architecture does not have");
-    std::sort(ranges.begin(), ranges.end());
-    for (std::size_t i = 1; i < ranges.size(); ++i)
-      if (ranges[i].first < ranges[i - 1].second) fail("tensors overlap in the data");
+    // After the last member: nothing else in the header, no two tensors sharing bytes.
+    if (prefix.empty() ? members == 1 : prefix == "members." + std::to_string(members - 1) + ".") {
+      if (root.size() != tensors_ + 1)
+        fail("the header holds tensors the architecture does not have");
+      std::sort(ranges_.begin(), ranges_.end());
+      for (std::size_t i = 1; i < ranges_.size(); ++i)
+        if (ranges_[i].first < ranges_[i - 1].second) fail("tensors overlap in the data");
+    }
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i])) fail("parameter " + layout.describe(i) + " is not finite");
       if (std::abs(values[i]) > kMaxParameter)
@@ -347,21 +369,32 @@ class ModelParser {
   std::span<const std::uint8_t> bytes_, data_;
   std::string source_;
   json metadata_;
+  std::size_t tensors_ = 0;  // read so far, over every member
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_;
 };
 
 }  // namespace
 
 std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
   const ParameterLayout layout = make_layout(m.engine.architecture);
-  require(m.parameters.size() == layout.size, "the model's parameters do not fit its layout");
+  const std::size_t members = m.members();
+  require(members == 1 ? m.member_scales.empty() : m.member_scales.size() == members,
+          "an ensemble needs one score scale per member");
   json header = json::object();
-  for (const LinearLayout* l : layout.layers()) {
-    const std::uint64_t w = l->weight_offset * 4, b = l->bias_offset * 4;
-    header[l->name + ".weight"] = {
-        {"dtype", "F32"}, {"shape", {l->out, l->in}}, {"data_offsets", {w, b}}};
-    header[l->name + ".bias"] = {{"dtype", "F32"},
-                                 {"shape", {l->out}},
-                                 {"data_offsets", {b, b + static_cast<std::uint64_t>(l->out) * 4}}};
+  for (std::size_t k = 0; k < members; ++k) {
+    require(m.member_parameters(k).size() == layout.size,
+            "the model's parameters do not fit its layout");
+    const std::string prefix = k == 0 ? "" : "members." + std::to_string(k) + ".";
+    const std::uint64_t base = static_cast<std::uint64_t>(k) * layout.size * 4;
+    for (const LinearLayout* l : layout.layers()) {
+      const std::uint64_t w = base + l->weight_offset * 4, b = base + l->bias_offset * 4;
+      header[prefix + l->name + ".weight"] = {
+          {"dtype", "F32"}, {"shape", {l->out, l->in}}, {"data_offsets", {w, b}}};
+      header[prefix + l->name + ".bias"] = {
+          {"dtype", "F32"},
+          {"shape", {l->out}},
+          {"data_offsets", {b, b + static_cast<std::uint64_t>(l->out) * 4}}};
+    }
   }
   const json standardizer = {{"mean", m.standardizer.mean},
                              {"scale", m.standardizer.scale},
@@ -370,24 +403,39 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
                           {"description", m.threshold_rule.describe()},
                           {"value", m.threshold},
                           {"holdout_scores", m.holdout_scores}};
-  header["__metadata__"] = {{"format", "vaead variational autoencoder"},
-                            {"format_version", std::to_string(kModelFormatVersion)},
-                            {"vaead_version", std::string(version())},
-                            {"architecture", architecture_json(m.engine.architecture).dump()},
-                            {"standardizer", standardizer.dump()},
-                            {"threshold", threshold.dump()},
-                            {"training", training_json(m).dump()},
-                            {"feature_names", json(m.feature_names).dump()},
-                            {"training_rows", std::to_string(m.training_rows)}};
+  header["__metadata__"] = {
+      {"format", "vaead variational autoencoder"},
+      {"format_version",
+       std::to_string(members == 1 ? kModelFormatVersion : kEnsembleFormatVersion)},
+      {"vaead_version", std::string(version())},
+      {"architecture", architecture_json(m.engine.architecture).dump()},
+      {"standardizer", standardizer.dump()},
+      {"threshold", threshold.dump()},
+      {"training", training_json(m).dump()},
+      {"feature_names", json(m.feature_names).dump()},
+      {"training_rows", std::to_string(m.training_rows)}};
+  if (members > 1) {
+    std::vector<std::uint64_t> seeds;
+    for (std::size_t k = 0; k < members; ++k)
+      seeds.push_back(m.engine.seed + k);
+    header["__metadata__"]["ensemble"] =
+        json{{"members", members},
+             {"seeds", seeds},
+             {"score_scales", m.member_scales},
+             {"score", "mean over members of reconstruction error / score_scale"}}
+            .dump();
+  }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::vector<std::uint8_t> bytes;
-  bytes.reserve(8 + text.size() + m.parameters.size() * 4);
+  bytes.reserve(8 + text.size() + members * layout.size * 4);
   for (int i = 0; i < 8; ++i)
     bytes.push_back(static_cast<std::uint8_t>(text.size() >> (8 * i)));
   bytes.insert(bytes.end(), text.begin(), text.end());
-  const auto* data = reinterpret_cast<const std::uint8_t*>(m.parameters.data());
-  bytes.insert(bytes.end(), data, data + m.parameters.size() * 4);
+  for (std::size_t k = 0; k < members; ++k) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(m.member_parameters(k).data());
+    bytes.insert(bytes.end(), data, data + layout.size * 4);
+  }
   return bytes;
 }
 

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,19 +18,60 @@
 
 namespace vaead {
 
+// The training schedule of a table, chosen from its number of normal rows unless given: small
+// tables get a smaller batch and more epochs, so that every table trains for at least
+// `step_budget` optimizer steps (and at least kMinEpochs epochs); large tables keep 30 epochs of
+// batch 256.
+inline constexpr int kDefaultStepBudget = 3000;
+inline constexpr int kMinEpochs = 30;
+inline constexpr int kMaxAutoBatch = 256;
+inline constexpr int kMinAutoBatch = 16;
+inline constexpr double kDefaultHoldoutFraction = 0.2;
+inline constexpr std::size_t kMinHoldoutRows = 10;
+// Small and middle-sized tables train an ensemble of kDefaultMembers seeds, as many as fit in
+// kEnsembleSamples training samples (a table of more than ~67,000 training rows trains one).
+inline constexpr int kDefaultMembers = 5;
+inline constexpr double kEnsembleSamples = 4e6;
+
 struct DetectorOptions {
-  EngineConfig engine;  // architecture.input_dim is taken from the data
-  TrainConfig train;
+  // architecture.input_dim is taken from the data; batch_size is replaced by the schedule's.
+  EngineConfig engine;
+  TrainConfig train;  // epochs and kl_warmup_epochs are replaced by the schedule's
   ThresholdRule threshold;
-  double holdout_fraction = 0.2;  // of the normal rows, held out to set the threshold
+  // Unset: chosen by plan_schedule.
+  std::optional<int> batch_size;
+  std::optional<int> epochs;
+  std::optional<int> kl_warmup_epochs;
+  std::optional<double> holdout_fraction;  // of the normal rows, held out to set the threshold
+  std::optional<int> members;              // of the ensemble (seeds engine.seed, + 1, ...)
+  int step_budget = kDefaultStepBudget;
   EngineKind device = EngineKind::cpu;
 };
+
+struct Schedule {
+  std::size_t holdout_rows = 0;
+  std::size_t training_rows = 0;
+  int batch_size = 0;
+  int epochs = 0;
+  int kl_warmup_epochs = 0;
+  int members = 1;
+  std::int64_t steps() const;  // optimizer steps of the whole training
+};
+
+// What `options` make of `normal_rows` rows: held out max(2, share x rows) (automatic: 20%, but
+// at least min(10, a third)); batch min(256, max(16, the largest power of two <= training rows /
+// 8)), never above the training rows; epochs max(30, enough for step_budget steps); KL warm-up a
+// third of the epochs. InputError, saying what to change, when the rows cannot hold the held-out
+// share and one batch.
+Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
+                       const std::string& source);
 
 struct TrainedDetector {
   ModelFile model;
   TrainingReport report;
   std::vector<std::string> notes;         // warnings for the user (constant columns, ...)
   std::vector<std::size_t> holdout_rows;  // the table rows held out for the threshold, ascending
+  Schedule schedule;
 };
 
 // Trains on the rows labelled 0 (every row without labels). InputError when too few rows remain.
@@ -40,6 +84,20 @@ struct ScoredRows {
   ThresholdRule rule;
   double threshold = 0.0;
   std::vector<std::uint8_t> flagged;  // score > threshold
+};
+
+// A model file's scorer: one engine per member. One model scores rows with its reconstruction
+// error; an ensemble with the mean over members of reconstruction error / the member's scale
+// (per-feature errors alike, so that a row's score is still the mean of its feature errors).
+class MemberScorer {
+ public:
+  MemberScorer(const ModelFile& model, EngineKind device, const EngineConfig& config);
+  ~MemberScorer();
+  void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature);
+
+ private:
+  std::vector<std::unique_ptr<Engine>> engines_;
+  std::vector<double> scales_;
 };
 
 // Scores the table's rows `chunk_rows` at a time (0: about 4 MB of them), so that memory is the

@@ -19,7 +19,11 @@
 
 namespace vaead {
 
+// Version 1: one model. Version 2: an ensemble (written only for more than one member, so that a
+// single model's file is what it always was).
 inline constexpr int kModelFormatVersion = 1;
+inline constexpr int kEnsembleFormatVersion = 2;
+inline constexpr std::size_t kMaxMembers = 64;
 
 // What a model file holds, and the reader accepts: layer widths (input and latent included) of 1
 // to kMaxModelWidth, 1 to kMaxHiddenLayers hidden layers on each side, distinct feature names;
@@ -46,7 +50,19 @@ struct ModelFile {
   std::size_t training_rows = 0;      // normal rows trained on
   std::size_t holdout_rows = 0;       // normal rows held out for the threshold
   std::size_t dropped_anomalies = 0;  // labelled anomalies left out of training
-  std::vector<float> parameters;      // the flat buffer, layout order
+  std::vector<float> parameters;      // the flat buffer, layout order (an ensemble's member 0)
+  // An ensemble's further members: the same architecture trained with seeds engine.seed + 1, ...
+  // Their tensors are named members.K.encoder.0.weight, ...; member 0's keep the plain names.
+  std::vector<std::vector<float>> more_members;
+  // Each member's mean held-out score, member 0 first. An ensemble scores a row with the mean over
+  // members of score / member_scale (1 = as a typical held-out row); empty for one model, whose
+  // score is its own reconstruction error.
+  std::vector<double> member_scales;
+
+  std::size_t members() const { return 1 + more_members.size(); }
+  const std::vector<float>& member_parameters(std::size_t k) const {
+    return k == 0 ? parameters : more_members[k - 1];
+  }
 };
 
 std::vector<std::uint8_t> serialize_model(const ModelFile& model);

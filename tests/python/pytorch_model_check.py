@@ -5,7 +5,8 @@ usage: pytorch_model_check.py MODEL.safetensors DATA.csv SCORES.csv [LABEL_COLUM
 The model is rebuilt from the file's metadata as the nn.Sequential modules its tensor names say
 (encoder.0, ..., mu, logvar, decoder.0, ...), the tensors go in through load_state_dict(strict),
 the rows are standardized with the stored mean and scale, and score = mean over features of
-(x - decoder(mu(x)))^2. Exits 1 when any score differs from vaead's by more than 1e-5
+(x - decoder(mu(x)))^2. An ensemble (format version 2) holds its further members under
+members.K.<name>; its score is the mean over members of score / the member's score_scale. Exits 1 when any score differs from vaead's by more than 1e-5
 (absolute + relative), 0 otherwise. Needs torch and safetensors (pip install torch safetensors).
 """
 import csv
@@ -49,9 +50,18 @@ def main():
     arch = json.loads(meta["architecture"])
     standardizer = json.loads(meta["standardizer"])
     features = json.loads(meta["feature_names"])
-    vae = Vae(arch)
-    vae.load_state_dict(load_file(model_path), strict=True)
-    vae.eval()
+    tensors = load_file(model_path)
+    ensemble = json.loads(meta["ensemble"]) if meta["format_version"] == "2" else None
+    scales = ensemble["score_scales"] if ensemble else [None]
+    members = []
+    for k in range(len(scales)):
+        prefix = f"members.{k}." if k else ""
+        state = {name[len(prefix):]: value for name, value in tensors.items()
+                 if name.startswith(prefix) and (k or not name.startswith("members."))}
+        vae = Vae(arch)
+        vae.load_state_dict(state, strict=True)
+        vae.eval()
+        members.append(vae)
 
     with open(data_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -60,7 +70,11 @@ def main():
     scale = torch.tensor(standardizer["scale"], dtype=torch.float64)
     x = ((x - mean) / scale).float()
     with torch.no_grad():
-        theirs = vae.score(x).double()
+        if ensemble is None:
+            theirs = members[0].score(x).double()
+        else:
+            theirs = sum(m.score(x).double() / scale for m, scale in zip(members, scales))
+            theirs = theirs / len(members)
     with open(scores_path, newline="") as f:
         ours = torch.tensor([float(r["score"]) for r in csv.DictReader(f)], dtype=torch.float64)
     if ours.shape != theirs.shape:
