@@ -33,8 +33,8 @@ TEST_F(CliData, TrainScoreEvaluateAsTheReadmeShows) {
   const auto json = nlohmann::json::parse(slurp(path("eval.json")));
   EXPECT_EQ(json["rows"], 800);
   EXPECT_EQ(json["anomalies"], 80);
-  EXPECT_GT(json["roc_auc"].get<double>(), 0.7);  // 4 epochs on 1200 rows: measured 0.80
-  EXPECT_EQ(json["threshold"]["rule"], "fpr:0.1");  // train's default (issue 13)
+  EXPECT_GT(json["roc_auc"].get<double>(), 0.7);    // 4 epochs on 1200 rows: measured 0.80
+  EXPECT_EQ(json["threshold"]["rule"], "iqr:1.5");  // train's default (issue 13)
 
   // A rule chosen at scoring time replaces the model's.
   r = run("evaluate --model " + path("model.safetensors") + " --data " + path("test.csv") +

@@ -196,7 +196,8 @@ TEST(Detector, EveryOptionRoundTripsThroughTheModelFile) {
   for (std::size_t j = 0; j < names.size(); ++j)
     table.data.column_names[j] = names[j];
   std::vector<DetectorOptions> variants;
-  for (const char* rule : {"mean-std:2.5", "percentile:99", "fpr:0.05", "contamination:0.1"}) {
+  for (const char* rule :
+       {"mean-std:2.5", "iqr:3", "percentile:99", "fpr:0.05", "contamination:0.1"}) {
     DetectorOptions options = quick_options();
     options.threshold = ThresholdRule::parse(rule);
     variants.push_back(options);

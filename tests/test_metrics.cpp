@@ -128,17 +128,23 @@ TEST(Threshold, QuantileRulesInterpolateLikeNumpy) {
   EXPECT_DOUBLE_EQ(quantile(held_out, 0.9), 4.6);  // np.quantile([1,2,3,4,5], 0.9)
   EXPECT_DOUBLE_EQ(fit_threshold({Kind::percentile, 90.0}, held_out), 4.6);
   EXPECT_DOUBLE_EQ(fit_threshold({Kind::false_positive_rate, 0.1}, held_out), 4.6);
+  // Tukey's fence: Q3 = 4, Q1 = 2, so 4 + 1.5 * 2; a heavy tail moves it little.
+  EXPECT_DOUBLE_EQ(fit_threshold({Kind::interquartile, 1.5}, held_out), 7.0);
+  const std::vector<float> tailed{5, 1, 4, 2, 3, 1000};  // Q1 2.25, Q3 4.75
+  EXPECT_DOUBLE_EQ(fit_threshold({Kind::interquartile, 1.5}, tailed), 4.75 + 1.5 * 2.5);
+  EXPECT_GT(fit_threshold({Kind::mean_std, 3.0}, tailed), 1000.0);
   // Contamination looks at the scored rows, not at the held-out ones.
   const std::vector<float> scored{10, 20, 30, 40, 50};
   EXPECT_DOUBLE_EQ(fit_threshold({Kind::contamination, 0.25}, held_out, scored), 40.0);
 }
 
 TEST(Threshold, RulesParseAndPrintAndRefuseNonsense) {
-  for (const char* text : {"mean-std:3", "percentile:99.5", "fpr:0.01", "contamination:0.05"})
+  for (const char* text :
+       {"mean-std:3", "iqr:1.5", "percentile:99.5", "fpr:0.01", "contamination:0.05"})
     EXPECT_EQ(ThresholdRule::parse(text).to_string(), text);
   EXPECT_EQ(ThresholdRule::parse("fpr:0.01").kind, ThresholdRule::Kind::false_positive_rate);
   for (const char* text : {"", "mean-std", "mean-std:x", "percentile:101", "fpr:1", "fpr:0",
-                           "contamination:-0.1", "median:3", "mean-std:nan"})
+                           "contamination:-0.1", "median:3", "mean-std:nan", "iqr:-1"})
     EXPECT_THROW(ThresholdRule::parse(text), InputError) << text;
 }
 

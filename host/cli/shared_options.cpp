@@ -287,7 +287,7 @@ void add_threshold_option(CLI::App& command, ThresholdRule& rule, const std::str
   command
       .add_option_function<std::string>(
           "--threshold", [&rule](const std::string& text) { rule = ThresholdRule::parse(text); },
-          help.empty() ? "Threshold rule: mean-std:K, percentile:P, fpr:F or contamination:C"
+          help.empty() ? "Threshold rule: iqr:K, mean-std:K, percentile:P, fpr:F or contamination:C"
                        : help)
       ->check(kThresholdRule)
       ->default_str(rule.to_string());
@@ -297,7 +297,7 @@ void add_threshold_override_option(CLI::App& command, std::optional<ThresholdRul
   command
       .add_option_function<std::string>(
           "--threshold", [&rule](const std::string& text) { rule = ThresholdRule::parse(text); },
-          "Another threshold rule than the model's: mean-std:K, percentile:P, fpr:F or "
+          "Another threshold rule than the model's: iqr:K, mean-std:K, percentile:P, fpr:F or "
           "contamination:C")
       ->check(kThresholdRule);
 }

@@ -19,6 +19,7 @@ struct RuleName {
 constexpr RuleName kNames[] = {{ThresholdRule::Kind::mean_std, "mean-std"},
                                {ThresholdRule::Kind::percentile, "percentile"},
                                {ThresholdRule::Kind::false_positive_rate, "fpr"},
+                               {ThresholdRule::Kind::interquartile, "iqr"},
                                {ThresholdRule::Kind::contamination, "contamination"}};
 
 std::string shortest(double value) {
@@ -31,7 +32,7 @@ std::string shortest(double value) {
 
 ThresholdRule ThresholdRule::parse(std::string_view text) {
   const std::string usage =
-      "a threshold rule is mean-std:K, percentile:P (0-100), fpr:F (0-1) "
+      "a threshold rule is mean-std:K, iqr:K (K >= 0), percentile:P (0-100), fpr:F (0-1) "
       "or contamination:C (0-1), got " +
       text::shown(text);
   const auto colon = text.find(':');
@@ -44,9 +45,10 @@ ThresholdRule ThresholdRule::parse(std::string_view text) {
     throw InputError(usage);
   for (const RuleName& rule : kNames) {
     if (name != rule.name) continue;
-    const bool valid = rule.kind == Kind::mean_std     ? true
-                       : rule.kind == Kind::percentile ? value >= 0 && value <= 100
-                                                       : value > 0 && value < 1;
+    const bool valid = rule.kind == Kind::mean_std        ? true
+                       : rule.kind == Kind::interquartile ? value >= 0
+                       : rule.kind == Kind::percentile    ? value >= 0 && value <= 100
+                                                          : value > 0 && value < 1;
     if (!valid) throw InputError(usage);
     return {rule.kind, value};
   }
@@ -64,6 +66,8 @@ std::string ThresholdRule::describe() const {
   switch (kind) {
     case Kind::mean_std:
       return "mean + " + p + " std of held-out normal scores";
+    case Kind::interquartile:
+      return "upper quartile + " + p + " interquartile ranges of held-out normal scores";
     case Kind::percentile:
       return "percentile " + p + " of held-out normal scores";
     case Kind::false_positive_rate:
@@ -104,6 +108,11 @@ double fit_threshold(const ThresholdRule& rule, std::span<const float> reference
     case ThresholdRule::Kind::mean_std: {
       const ScoreMoments moments = score_moments(reference_scores);
       return moments.mean + rule.parameter * moments.std;
+    }
+    case ThresholdRule::Kind::interquartile: {
+      require(reference_scores.size() >= 2, "an interquartile threshold needs held-out scores");
+      const double upper = quantile(reference_scores, 0.75);
+      return upper + rule.parameter * (upper - quantile(reference_scores, 0.25));
     }
     case ThresholdRule::Kind::percentile:
       require(reference_scores.size() >= 2, "a percentile threshold needs held-out scores");

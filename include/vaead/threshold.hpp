@@ -12,6 +12,7 @@ namespace vaead {
 struct ThresholdRule {
   enum class Kind {
     mean_std,             // mean + k * std of held-out normal scores           (parameter k)
+    interquartile,        // Q3 + k * (Q3 - Q1) of held-out normal scores (Tukey's fence, k)
     percentile,           // the p-th percentile of held-out normal scores       (parameter p)
     false_positive_rate,  // the (1 - f) quantile of held-out normal scores: FPR f on them
     contamination,        // the (1 - c) quantile of the scored rows: a share c is flagged
@@ -19,7 +20,8 @@ struct ThresholdRule {
   Kind kind = Kind::mean_std;
   double parameter = 3.0;
 
-  // "mean-std:3", "percentile:99.5", "fpr:0.01", "contamination:0.05"; InputError otherwise.
+  // "mean-std:3", "iqr:1.5", "percentile:99.5", "fpr:0.01", "contamination:0.05"; InputError
+  // otherwise.
   static ThresholdRule parse(std::string_view text);
   std::string to_string() const;  // the form parse reads
   std::string describe() const;   // "mean + 3 std of held-out normal scores"
