@@ -80,18 +80,23 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
   }
 }
 
-// Trains the members of `model` (seeds engine.seed, engine.seed + 1, ...) on `rows` at once, as a
-// sweep trains its models: spread over the CPU's threads, or together on the GPU. One member
-// trains exactly as train() would. Sets the parameters; TrainingError when a member fails.
-void train_members(ModelFile& model, int members, const Matrix& rows, const Matrix& holdout,
-                   EngineKind device, TrainingReport& report, const EpochCallback& on_epoch) {
+// Trains the members of `model` (member k: KL weight betas[k % betas], seed engine.seed + k) on
+// `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
+// GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
+// members' seeds and betas; TrainingError when a member fails.
+void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
+                   const Matrix& holdout, EngineKind device, TrainingReport& report,
+                   const EpochCallback& on_epoch) {
   ExperimentConfig study;
   study.engine = model.engine;
   study.train = model.train;
   study.device = device;
   study.latent_dims = {model.engine.architecture.latent_dim};
-  study.seed_count = members;
-  study.first_seed = model.engine.seed;
+  for (int k = 0; k < members; ++k)
+    study.models.push_back({model.engine.architecture.latent_dim,
+                            betas[static_cast<std::size_t>(k) % betas.size()],
+                            model.engine.seed + static_cast<std::uint64_t>(k)});
+  model.train.beta = study.models[0].beta;
   auto splits = std::make_shared<TableSplits>();
   splits->train = rows;
   splits->validation = holdout;
@@ -119,6 +124,10 @@ void train_members(ModelFile& model, int members, const Matrix& rows, const Matr
       model.parameters = std::move(run.parameters);
     else
       model.more_members.push_back(std::move(run.parameters));
+    if (members > 1) {
+      model.member_seeds.push_back(run.seed);
+      model.member_betas.push_back(run.beta);
+    }
     report.samples += run.training.samples;
   }
   report.epochs = result.runs[0].training.epochs;
@@ -129,7 +138,7 @@ void train_members(ModelFile& model, int members, const Matrix& rows, const Matr
 ModelFile member_model(const ModelFile& model, std::size_t k) {
   ModelFile alone;
   alone.engine = model.engine;
-  alone.engine.seed = model.engine.seed + k;
+  alone.engine.seed = model.member_seeds.empty() ? model.engine.seed : model.member_seeds[k];
   alone.parameters = model.member_parameters(k);
   return alone;
 }
@@ -249,7 +258,13 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   model.train = options.train;
   model.train.epochs = plan.epochs;
   model.train.kl_warmup_epochs = plan.kl_warmup_epochs;
-  train_members(model, plan.members, train_x, holdout_x, options.device, trained.report, on_epoch);
+  const std::vector<double>& betas = options.betas;
+  require(!betas.empty(), "an ensemble needs at least one beta");
+  for (double beta : betas)
+    require(std::isfinite(beta) && beta >= 0,
+            "betas must be finite and not negative, got " + std::to_string(beta));
+  train_members(model, plan.members, betas, train_x, holdout_x, options.device, trained.report,
+                on_epoch);
 
   // Each member's scale is its mean held-out score; the ensemble's held-out scores follow.
   EngineConfig scoring = model.engine;
@@ -338,7 +353,7 @@ MemberScorer::MemberScorer(const ModelFile& model, EngineKind device, const Engi
     : scales_(model.member_scales) {
   for (std::size_t k = 0; k < model.members(); ++k) {
     EngineConfig member = config;
-    member.seed = model.engine.seed + k;
+    member.seed = model.member_seeds.size() > k ? model.member_seeds[k] : model.engine.seed;
     engines_.push_back(make_engine(device, member));
     engines_.back()->set_parameters(model.member_parameters(k));
   }

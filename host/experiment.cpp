@@ -44,6 +44,7 @@ std::vector<double> ExperimentConfig::beta_values() const {
 }
 
 std::vector<SweepPoint> ExperimentConfig::points() const {
+  if (!models.empty()) return models;
   std::vector<SweepPoint> out;
   for (int latent : latent_dims)
     for (double beta : beta_values())

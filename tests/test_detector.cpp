@@ -40,6 +40,8 @@ ModelFile member_of(const ModelFile& m) {
   ModelFile one = m;
   one.more_members.clear();
   one.member_scales.clear();
+  one.member_seeds.clear();
+  one.member_betas.clear();
   return one;
 }
 
@@ -210,7 +212,7 @@ TEST(Detector, EveryOptionRoundTripsThroughTheModelFile) {
   deep.engine.logvar_max = 2.25;
   deep.engine.adam.learning_rate = 3e-4;
   deep.holdout_fraction = 0.35;
-  deep.train.beta = 0.01;
+  deep.betas = {0.01};
   variants.push_back(deep);
   for (const DetectorOptions& options : variants) {
     SCOPED_TRACE(options.threshold.to_string());
@@ -222,7 +224,7 @@ TEST(Detector, EveryOptionRoundTripsThroughTheModelFile) {
     EXPECT_EQ(back.threshold, trained.model.threshold);
     EXPECT_EQ(back.engine.architecture.encoder_hidden, options.engine.architecture.encoder_hidden);
     EXPECT_EQ(back.engine.logvar_min, options.engine.logvar_min);
-    EXPECT_EQ(back.train.beta, options.train.beta);
+    EXPECT_EQ(back.train.beta, options.betas[0]);
     EXPECT_EQ(back.holdout_fraction, options.holdout_fraction.value_or(0.2));
     EXPECT_EQ(
         score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
@@ -413,6 +415,8 @@ TEST(Ensemble, MembersAreTheSeedsOwnModelsAndTheScoreTheirScaledMean) {
   const ModelFile back = parse_model(bytes, "memory");
   EXPECT_EQ(back.more_members, m.more_members);
   EXPECT_EQ(back.member_scales, m.member_scales);
+  EXPECT_EQ(back.member_seeds, (std::vector<std::uint64_t>{10, 11, 12}));
+  EXPECT_EQ(back.member_betas, (std::vector<double>{1.0, 0.1, 1.0}));  // kEnsembleBetas in turn
   EXPECT_EQ(score_table(back, table, EngineKind::cpu, back.threshold_rule, false).scores,
             scored.scores);
   const std::string header(bytes.begin() + 8, bytes.begin() + 8 + bytes[0] + 256 * bytes[1]);

@@ -19,7 +19,10 @@ struct TrainOptions {
   bool progress = false;
 };
 
-void run(TrainOptions& options) {
+void run(TrainOptions& options, const CLI::App& command) {
+  // --beta alone trains every member with that KL weight; --betas gives the members' in turn.
+  if (command.count("--beta") > 0 && command.count("--betas") == 0)
+    options.detector.betas = {options.detector.train.beta};
   check_output("--out", options.out, inputs(options.data, *options.config));
   const Table table = load_table(options.data);
   DetectorOptions& detector = options.detector;
@@ -44,10 +47,13 @@ void run(TrainOptions& options) {
   if (m.dropped_anomalies > 0)
     std::cout << " (left out " << m.dropped_anomalies << " rows labelled anomalous)";
   std::cout << "; " << m.holdout_rows << " normal rows held out for the threshold\n";
-  if (plan.members > 1)
-    std::printf("an ensemble of %d models (seeds %llu to %llu), each ", plan.members,
-                static_cast<unsigned long long>(m.engine.seed),
-                static_cast<unsigned long long>(m.engine.seed + plan.members - 1));
+  if (plan.members > 1) {
+    std::cout << "an ensemble of " << plan.members << " models (seed, beta:";
+    for (std::size_t k = 0; k < m.members(); ++k)
+      std::cout << (k ? "; " : " ") << m.member_seeds[k] << ", " << m.member_betas[k];
+    std::cout << "), each ";
+    std::cout.flush();
+  }
   std::printf(
       "%d epochs of batch %d (%lld steps) in %.1f s (%.0f samples/s) on the %s engine; "
       "final loss %.4f\n",
@@ -88,9 +94,15 @@ Command add_train_command(CLI::App& app) {
       ->check(open_unit_interval());
   command
       ->add_option("--members", options->detector.members,
-                   "Models in the ensemble, seeds --seed, --seed + 1, ... (default: 5, fewer "
+                   "Models in the ensemble, seeds --seed, --seed + 1, ... (default: 4, fewer "
                    "where the table is large: as many as 4 million training samples allow)")
       ->check(CLI::Range(1, static_cast<int>(kMaxMembers)));
+  command
+      ->add_option("--betas", options->detector.betas,
+                   "KL weights of the ensemble's members in turn (default: 1,0.1; --beta B alone: "
+                   "B for every member)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   add_threshold_option(*command, options->detector.threshold);
   add_model_options(*command, engine, &options->detector);
   add_training_options(*command, options->detector.train, &options->detector);
@@ -98,7 +110,7 @@ Command add_train_command(CLI::App& app) {
   add_device_option(*command, options->device);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
   options->config = add_config_option(*command);
-  return {command, [options] { run(*options); }, options->config};
+  return {command, [options, command] { run(*options, *command); }, options->config};
 }
 
 }  // namespace vaead::cli

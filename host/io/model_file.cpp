@@ -122,6 +122,10 @@ class ModelParser {
       if (members < 2 || members > kMaxMembers)
         fail("ensemble.score_scales must hold 2 to " + std::to_string(kMaxMembers) +
              " members, got " + std::to_string(members));
+      model.member_seeds = list<std::uint64_t>(ensemble, "seeds", "ensemble");
+      model.member_betas = list<double>(ensemble, "betas", "ensemble");
+      if (model.member_seeds.size() != members || model.member_betas.size() != members)
+        fail("ensemble.seeds and ensemble.betas must hold one value per member");
       for (double scale : model.member_scales)
         if (!(scale > 0) || !std::isfinite(scale) || scale > 1e30)
           fail("an ensemble member's score scale (" + shown_number(scale) +
@@ -378,8 +382,10 @@ class ModelParser {
 std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
   const ParameterLayout layout = make_layout(m.engine.architecture);
   const std::size_t members = m.members();
-  require(members == 1 ? m.member_scales.empty() : m.member_scales.size() == members,
-          "an ensemble needs one score scale per member");
+  require(members == 1 ? m.member_scales.empty()
+                       : m.member_scales.size() == members && m.member_seeds.size() == members &&
+                             m.member_betas.size() == members,
+          "an ensemble needs one score scale, seed and beta per member");
   json header = json::object();
   for (std::size_t k = 0; k < members; ++k) {
     require(m.member_parameters(k).size() == layout.size,
@@ -415,12 +421,10 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
       {"feature_names", json(m.feature_names).dump()},
       {"training_rows", std::to_string(m.training_rows)}};
   if (members > 1) {
-    std::vector<std::uint64_t> seeds;
-    for (std::size_t k = 0; k < members; ++k)
-      seeds.push_back(m.engine.seed + k);
     header["__metadata__"]["ensemble"] =
         json{{"members", members},
-             {"seeds", seeds},
+             {"seeds", m.member_seeds},
+             {"betas", m.member_betas},
              {"score_scales", m.member_scales},
              {"score", "mean over members of reconstruction error / score_scale"}}
             .dump();

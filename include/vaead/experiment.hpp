@@ -62,6 +62,9 @@ struct ExperimentConfig {
   std::optional<std::uint64_t> data_seed;
   // A user's table instead of the generator (`data` is then unused).
   std::shared_ptr<const TableSplits> table;
+  // Set: exactly these models, instead of the grid of latent_dims x betas x seeds (an ensemble's
+  // members, each with its own beta and seed).
+  std::vector<SweepPoint> models;
   // CPU: models trained at once (0: one per core, each with the remaining cores' share of threads;
   // 1: one after another, each with every thread). The results do not depend on it.
   int concurrency = 0;
@@ -69,7 +72,7 @@ struct ExperimentConfig {
   void validate() const;
   std::vector<std::uint64_t> seeds() const;
   std::vector<double> beta_values() const;  // betas, or {train.beta}
-  // Every model of the study: latent-major, then beta, then seed.
+  // Every model of the study: `models` when set, else latent-major, then beta, then seed.
   std::vector<SweepPoint> points() const;
   SyntheticConfig data_for(std::uint64_t seed) const;  // the data of the run with `seed`
   int features() const;                                // of the table or the generator

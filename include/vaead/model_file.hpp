@@ -51,13 +51,18 @@ struct ModelFile {
   std::size_t holdout_rows = 0;       // normal rows held out for the threshold
   std::size_t dropped_anomalies = 0;  // labelled anomalies left out of training
   std::vector<float> parameters;      // the flat buffer, layout order (an ensemble's member 0)
-  // An ensemble's further members: the same architecture trained with seeds engine.seed + 1, ...
+  // An ensemble's further members: the same architecture, trained with member_seeds and
+  // member_betas.
   // Their tensors are named members.K.encoder.0.weight, ...; member 0's keep the plain names.
   std::vector<std::vector<float>> more_members;
   // Each member's mean held-out score, member 0 first. An ensemble scores a row with the mean over
   // members of score / member_scale (1 = as a typical held-out row); empty for one model, whose
   // score is its own reconstruction error.
   std::vector<double> member_scales;
+  // An ensemble's members' seeds and KL weights, member 0 first (empty for one model: engine.seed
+  // and train.beta).
+  std::vector<std::uint64_t> member_seeds;
+  std::vector<double> member_betas;
 
   std::size_t members() const { return 1 + more_members.size(); }
   const std::vector<float>& member_parameters(std::size_t k) const {
