@@ -13,7 +13,8 @@ OUT/results.jsonl and not recomputed (delete a line, or pass --again, to redo it
 (--name, --vaead-args) is a tool of its own. --report prints the markdown tables.
 
 Tables: --data DIR or $VAEAD_ADBENCH (a folder of CSV files: x0..x{d-1}, label).
-Needs numpy, pandas, scikit-learn; the peers need pyod and torch (pip install pyod torch).
+Needs numpy, pandas, scikit-learn; the peers need pyod, torch and tqdm (pip install pyod torch
+tqdm).
 """
 import argparse
 import json

@@ -6,7 +6,8 @@
 # After a Release build in build/ (or set BUILD=dir). Knobs (environment): OUT (results folder,
 # default bench/results/adbench; what is there is kept and not recomputed), TOOLS (default: every
 # tool), SEEDS (0,1,2), TABLES (default: every CSV), THREADS (2). Peers: pip install pyod torch
-# scikit-learn pandas; vaead alone runs with numpy, pandas and scikit-learn.
+# tqdm scikit-learn pandas (PyOD's AutoEncoder and VAE import tqdm without declaring it); vaead
+# alone needs numpy, pandas and scikit-learn here, for the splits and the metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-${VAEAD_ADBENCH:-}}"
@@ -17,8 +18,8 @@ fi
 build="${BUILD:-build}"
 out="${OUT:-bench/results/adbench}"
 tools="${TOOLS:-vaead,knn,lof,iforest,ecod,autoencoder,vae}"
-python3 -c 'import pyod, torch' 2>/dev/null ||
-  echo "(pyod or torch is not installed: pip install pyod torch; the peers will fail, saying so)"
+python3 -c 'import pyod, torch, tqdm' 2>/dev/null ||
+  echo "(pyod, torch or tqdm is not installed: pip install pyod torch tqdm; the peers fail, saying so)"
 uptime
 args=(--data "$data" --vaead "$build/vaead" --out "$out" --tools "$tools"
       --seeds "${SEEDS:-0,1,2}" --threads "${THREADS:-2}")
