@@ -58,6 +58,31 @@ TEST_F(CliData, ThresholdRuleChosenAtTrainingIsKeptInTheModel) {
   EXPECT_NE(s.out.find("(percentile 99 of held-out normal scores)"), std::string::npos) << s.out;
 }
 
+// With every default, a table of 24 normal rows trains (a batch of 16 was 256 before issue 13),
+// an ensemble whose schedule, members and threshold the summary states, and scores.
+TEST_F(CliData, ASmallTableTrainsWithEveryDefault) {
+  std::string text = "a,b,c,label\n";
+  for (int i = 0; i < 24; ++i)
+    text += std::to_string(i % 5) + "," + std::to_string((i * 7) % 11) + "," +
+            std::to_string(i % 3) + ".5,0\n";
+  text += "40,-30,9,1\n";
+  const std::string data = file("small.csv", text);
+  const Result r = run("train --data " + data + " --label-column label --threads 1 --steps 300 " +
+                       "--out " + path("m.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trained on 16 normal rows"), std::string::npos) << r.out;  // 8 held out
+  EXPECT_NE(r.out.find("an ensemble of 4 models (seed, beta: 0, 1; 1, 0.1; 2, 1; 3, 0.1)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("300 epochs of batch 16 (300 steps)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("threshold: upper quartile + 1.5 interquartile ranges"), std::string::npos)
+      << r.out;
+  const Result s = run("score --model " + path("m.safetensors") + " --data " + data +
+                       " --label-column label --top 1");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_NE(s.out.find("scored 25 rows"), std::string::npos) << s.out;
+}
+
 TEST_F(CliData, BadTablesAreOneLineNamingFileLineColumnAndText) {
   const std::string header = "a,b,c\n";
   std::string rows;

@@ -10,6 +10,7 @@
 #include "device_buffer.cuh"
 #include "gpu_support.hpp"
 #include "test_support.hpp"
+#include "vaead/detector.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/metrics.hpp"
 
@@ -204,6 +205,55 @@ TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
     EXPECT_NEAR(gpu.runs[i].validation_error, cpu.runs[i].validation_error,
                 0.05 * cpu.runs[i].validation_error);
   }
+}
+
+// train's ensemble goes through the sweep machinery: on the device its members train together, as
+// the CPU's do apart, and agree with them; the device scores the file as the CPU does.
+TEST(GpuSweep, AnEnsembleTrainsOnTheDeviceAsOnTheCpu) {
+  VAEAD_REQUIRE_GPU();
+  SyntheticConfig data;
+  data.train_rows = 1500;
+  data.validation_rows = 2;
+  data.test_rows = 500;
+  data.seed = 3;
+  const SyntheticData generated = generate_synthetic(data);
+  Table table;
+  table.source = "synthetic.csv";
+  table.data = generated.train;
+  table.data.kinds.clear();
+  for (std::size_t r = 0; r < generated.test.rows(); ++r) {
+    table.data.features.values.insert(
+        table.data.features.values.end(), generated.test.features.row(r),
+        generated.test.features.row(r) + generated.test.features.cols);
+    table.data.labels.push_back(generated.test.labels[r]);
+  }
+  table.data.features.rows = table.data.labels.size();
+  DetectorOptions options;
+  options.batch_size = 128;
+  options.epochs = 4;
+  options.kl_warmup_epochs = 2;
+  options.members = 3;  // betas 1, 0.1, 1
+  options.engine.seed = 5;
+  const TrainedDetector cpu = train_detector(table, options);
+  options.device = EngineKind::cuda;
+  const TrainedDetector gpu = train_detector(table, options);
+  ASSERT_EQ(gpu.model.members(), 3u);
+  EXPECT_EQ(gpu.model.member_seeds, cpu.model.member_seeds);
+  EXPECT_EQ(gpu.model.member_betas, (std::vector<double>{1.0, 0.1, 1.0}));
+  EXPECT_EQ(gpu.holdout_rows, cpu.holdout_rows);
+  for (std::size_t k = 0; k < 3; ++k)
+    EXPECT_NEAR(gpu.model.member_scales[k], cpu.model.member_scales[k],
+                0.05 * cpu.model.member_scales[k])
+        << "member " << k;
+  const ScoredRows on_cpu =
+      score_table(gpu.model, table, EngineKind::cpu, gpu.model.threshold_rule, false);
+  const ScoredRows on_gpu =
+      score_table(gpu.model, table, EngineKind::cuda, gpu.model.threshold_rule, false);
+  EXPECT_TRUE(all_close(on_gpu.scores, on_cpu.scores, 1e-4, 1e-4));
+  const ScoredRows cpu_model =
+      score_table(cpu.model, table, EngineKind::cpu, cpu.model.threshold_rule, false);
+  EXPECT_NEAR(evaluate_scores(on_gpu, table).roc_auc, evaluate_scores(cpu_model, table).roc_auc,
+              0.02);
 }
 
 }  // namespace
