@@ -152,6 +152,20 @@ std::int64_t Schedule::steps() const {
   return per_epoch * epochs;
 }
 
+int automatic_batch(std::size_t training_rows) {
+  const std::size_t eighth = std::max<std::size_t>(training_rows / 8, 1);
+  const auto batch = std::clamp<std::size_t>(std::bit_floor(eighth), kMinAutoBatch, kMaxAutoBatch);
+  return static_cast<int>(std::min(batch, std::max<std::size_t>(training_rows, 1)));
+}
+
+int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget) {
+  const auto batch = static_cast<std::size_t>(std::max(batch_size, 1));
+  const std::size_t per_epoch = std::max<std::size_t>((training_rows + batch - 1) / batch, 1);
+  const std::size_t for_budget =
+      (static_cast<std::size_t>(std::max(step_budget, 0)) + per_epoch - 1) / per_epoch;
+  return static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
+}
+
 Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
                        const std::string& source) {
   Schedule plan;
@@ -170,15 +184,7 @@ Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
                                std::min(kMinHoldoutRows, normal_rows / 3)});
   }
   plan.training_rows = normal_rows > plan.holdout_rows ? normal_rows - plan.holdout_rows : 0;
-  if (options.batch_size) {
-    plan.batch_size = *options.batch_size;
-  } else {
-    const std::size_t eighth = std::max<std::size_t>(plan.training_rows / 8, 1);
-    plan.batch_size = static_cast<int>(
-        std::clamp<std::size_t>(std::bit_floor(eighth), kMinAutoBatch, kMaxAutoBatch));
-    plan.batch_size = static_cast<int>(std::min<std::size_t>(
-        static_cast<std::size_t>(plan.batch_size), std::max<std::size_t>(plan.training_rows, 1)));
-  }
+  plan.batch_size = options.batch_size ? *options.batch_size : automatic_batch(plan.training_rows);
   const auto batch = static_cast<std::size_t>(plan.batch_size);
   const bool automatic = !options.batch_size && !options.holdout_fraction;
   require(plan.training_rows >= batch && plan.training_rows > 0,
@@ -186,14 +192,9 @@ Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
               std::to_string(plan.holdout_rows + std::max<std::size_t>(batch, 1)) + " (" +
               std::to_string(plan.holdout_rows) + " held out for the threshold and one batch of " +
               std::to_string(batch) + ")" + (automatic ? "" : ": lower --batch-size or --holdout"));
-  if (options.epochs) {
-    plan.epochs = *options.epochs;
-  } else {
-    const std::size_t per_epoch = (plan.training_rows + batch - 1) / batch;
-    const std::size_t for_budget =
-        (static_cast<std::size_t>(std::max(options.step_budget, 0)) + per_epoch - 1) / per_epoch;
-    plan.epochs = static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
-  }
+  plan.epochs = options.epochs
+                    ? *options.epochs
+                    : automatic_epochs(plan.training_rows, plan.batch_size, options.step_budget);
   plan.kl_warmup_epochs = options.kl_warmup_epochs ? *options.kl_warmup_epochs : plan.epochs / 3;
   if (options.members) {
     plan.members = *options.members;

@@ -83,6 +83,22 @@ TEST_F(CliData, ASmallTableTrainsWithEveryDefault) {
   EXPECT_NE(s.out.find("scored 25 rows"), std::string::npos) << s.out;
 }
 
+// A sweep on a small table picks its batch and epochs as train does (it refused before issue 13).
+TEST_F(CliData, ASweepOnASmallTableFitsItsSchedule) {
+  std::string text = "a,b,c\n";
+  for (int i = 0; i < 40; ++i)
+    text += std::to_string(i % 5) + "," + std::to_string((i * 7) % 11) + "," +
+            std::to_string(i % 3) + ".5\n";
+  const Result r = run("sweep --data " + file("small.csv", text) +
+                       " --latents 2 --betas 1 --seeds 1 --threads 1 --epochs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 40 rows: 8 validate, no test rows without labels, 32 train: batch 16 (32 / 8 -> 4 -> 16).
+  EXPECT_NE(r.out.find("32 train / 8 validation / 0 test rows; 3 epochs, batch 16"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("n/a"), std::string::npos) << r.out;  // precision and recall: no labels
+}
+
 TEST_F(CliData, BadTablesAreOneLineNamingFileLineColumnAndText) {
   const std::string header = "a,b,c\n";
   std::string rows;

@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
+#include "vaead/detector.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"
@@ -110,7 +111,26 @@ void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
   }
 }
 
-void run(SweepOptions& options) {
+// A table's sweep trains as `train` does unless told: a batch and epochs chosen from the training
+// rows of the split (the synthetic study keeps its recipe).
+void fit_schedule_to_table(SweepOptions& options, const Table& table, const CLI::App& command) {
+  std::size_t normal = 0;
+  for (std::size_t r = 0; r < table.data.rows(); ++r)
+    normal += table.data.labels.empty() || table.data.labels[r] == 0 ? 1 : 0;
+  const auto share = [&](double fraction) {
+    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal)));
+  };
+  const std::size_t held = std::max<std::size_t>(2, share(options.validation_fraction)) +
+                           (table.data.labels.empty() ? 0 : share(options.test_fraction));
+  const std::size_t training = normal > held ? normal - held : 0;
+  ExperimentConfig& config = options.config;
+  if (command.count("--batch-size") == 0) config.engine.batch_size = automatic_batch(training);
+  if (command.count("--epochs") == 0)
+    config.train.epochs = automatic_epochs(training, config.engine.batch_size, kDefaultStepBudget);
+  if (command.count("--kl-warmup") == 0) config.train.kl_warmup_epochs = config.train.epochs / 3;
+}
+
+void run(SweepOptions& options, const CLI::App& command) {
   std::vector<NamedPath> named = inputs(options.data, *options.config_file);
   if (!options.json_path.empty()) {
     check_output("--json", options.json_path, named);
@@ -130,6 +150,8 @@ void run(SweepOptions& options) {
   config.validate();
   if (!options.data.path.empty()) {
     const Table table = load_table(options.data);
+    fit_schedule_to_table(options, table, command);
+    config.validate();
     auto splits = std::make_shared<TableSplits>(
         split_table(table, options.validation_fraction, options.test_fraction,
                     options.data_seed.value_or(config.first_seed), config.engine.batch_size));
@@ -226,7 +248,7 @@ Command add_sweep_command(CLI::App& app) {
   add_report_option(*command, options->report_dir);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
   options->config_file = add_config_option(*command);
-  return {command, [options] { run(*options); }, options->config_file};
+  return {command, [options, command] { run(*options, *command); }, options->config_file};
 }
 
 }  // namespace vaead::cli

@@ -69,6 +69,11 @@ struct Schedule {
   std::int64_t steps() const;  // optimizer steps of the whole training
 };
 
+// The automatic batch for `training_rows` rows: the largest power of two <= rows / 8, clamped to
+// 16..256 and to the rows. The automatic epochs: at least 30, and enough for `step_budget` steps.
+int automatic_batch(std::size_t training_rows);
+int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget);
+
 // What `options` make of `normal_rows` rows: held out max(2, share x rows) (automatic: 20%, but
 // at least min(10, a third)); batch min(256, max(16, the largest power of two <= training rows /
 // 8)), never above the training rows; epochs max(30, enough for step_budget steps); KL warm-up a
