@@ -126,8 +126,8 @@ std::vector<std::uint8_t> assemble(const std::string& header, const std::uint8_t
 
 // A file with `edit` applied to its header JSON.
 std::vector<std::uint8_t> with_header(const std::function<void(nlohmann::json&)>& edit,
-                                      std::size_t extra_data = 0) {
-  const ModelFile m = small_model();
+                                      std::size_t extra_data = 0,
+                                      const ModelFile& m = small_model()) {
   const std::vector<std::uint8_t> bytes = serialize_model(m);
   std::uint64_t length = 0;
   std::memcpy(&length, bytes.data(), 8);
@@ -137,6 +137,57 @@ std::vector<std::uint8_t> with_header(const std::function<void(nlohmann::json&)>
                                  bytes.end());
   data.resize(data.size() + extra_data, 0);
   return assemble(header.dump(), data.data(), data.size());
+}
+
+ModelFile small_ensemble() {
+  ModelFile m = small_model();
+  const ParameterLayout layout = make_layout(m.engine.architecture);
+  m.more_members = {initial_parameters(layout, 6), initial_parameters(layout, 7)};
+  m.member_scales = {0.5, 0.25, 2.0};
+  m.member_seeds = {77, 78, 79};
+  m.member_betas = {1.0, 0.1, 1.0};
+  return m;
+}
+
+// An ensemble's file: every member back; each member's tensors checked as one model's are.
+TEST(ModelFile, EnsembleRoundTripsAndEveryMemberIsChecked) {
+  const ModelFile m = small_ensemble();
+  const ModelFile back = parse_model(serialize_model(m), "memory");
+  EXPECT_EQ(back.parameters, m.parameters);
+  EXPECT_EQ(back.more_members, m.more_members);
+  EXPECT_EQ(back.member_scales, m.member_scales);
+  EXPECT_EQ(back.member_seeds, m.member_seeds);
+  EXPECT_EQ(back.member_betas, m.member_betas);
+  using J = nlohmann::json;
+  const auto ensemble = [](const std::function<void(J&)>& change) {
+    return [=](J& h) {
+      J inner = J::parse(h["__metadata__"]["ensemble"].get<std::string>());
+      change(inner);
+      h["__metadata__"]["ensemble"] = inner.dump();
+    };
+  };
+  const std::pair<std::function<void(J&)>, const char*> cases[] = {
+      {[](J& h) { h.erase("members.2.mu.bias"); }, "tensor members.2.mu.bias is missing"},
+      {[](J& h) { h["members.1.mu.bias"]["data_offsets"] = h["mu.bias"]["data_offsets"]; },
+       "tensors overlap"},
+      {[](J& h) { h["members.3.mu.bias"] = h["mu.bias"]; }, "tensors the architecture"},
+      {ensemble([](J& e) {
+         e["score_scales"] = {1.0, 2.0};
+       }),
+       "one value per member"},
+      {ensemble([](J& e) { e["score_scales"] = {1.0}; }), "2 to 64 members"},
+      {ensemble([](J& e) { e["score_scales"][1] = 0.0; }), "not a positive finite number"},
+      {[](J& h) { h["__metadata__"]["format_version"] = "1"; }, "tensors the architecture"},
+  };
+  for (const auto& [edit, expected] : cases) {
+    try {
+      parse_model(with_header(edit, 0, m), "ens.safetensors");
+      ADD_FAILURE() << "accepted; expected " << expected;
+    } catch (const InputError& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos)
+          << "expected \"" << expected << "\", got \"" << error.what() << "\"";
+    }
+  }
 }
 
 TEST(ModelFile, HostileHeadersAreRefusedWithTheirReason) {
