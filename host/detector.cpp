@@ -83,7 +83,7 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
 // Trains the members of `model` (member k: KL weight betas[k % betas], seed engine.seed + k) on
 // `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
 // GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
-// members' seeds and betas; TrainingError when a member fails.
+// members' seeds, betas and score scales; TrainingError when a member fails.
 void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
                    const Matrix& holdout, EngineKind device, TrainingReport& report,
                    const EpochCallback& on_epoch) {
@@ -127,20 +127,18 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
     if (members > 1) {
       model.member_seeds.push_back(run.seed);
       model.member_betas.push_back(run.beta);
+      // The member's scale: its mean score of the held-out rows, which the sweep scored as its
+      // validation rows.
+      double sum = 0.0;
+      for (float s : run.validation_scores)
+        sum += s;
+      const double mean = sum / static_cast<double>(run.validation_scores.size());
+      model.member_scales.push_back(mean > 0 ? mean : 1.0);
     }
     report.samples += run.training.samples;
   }
   report.epochs = result.runs[0].training.epochs;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Member k of an ensemble as a model of its own.
-ModelFile member_model(const ModelFile& model, std::size_t k) {
-  ModelFile alone;
-  alone.engine = model.engine;
-  alone.engine.seed = model.member_seeds.empty() ? model.engine.seed : model.member_seeds[k];
-  alone.parameters = model.member_parameters(k);
-  return alone;
 }
 
 }  // namespace
@@ -267,22 +265,9 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   train_members(model, plan.members, betas, train_x, holdout_x, options.device, trained.report,
                 on_epoch);
 
-  // Each member's scale is its mean held-out score; the ensemble's held-out scores follow.
-  EngineConfig scoring = model.engine;
-  if (model.members() > 1) {
-    for (std::size_t k = 0; k < model.members(); ++k) {
-      const ModelFile alone = member_model(model, k);
-      std::vector<float> scores(holdout_x.rows);
-      MemberScorer(alone, options.device, scoring).score(holdout_x, scores, nullptr);
-      double sum = 0.0;
-      for (float s : scores)
-        sum += s;
-      const double mean = sum / static_cast<double>(scores.size());
-      model.member_scales.push_back(mean > 0 ? mean : 1.0);
-    }
-  }
+  // The held-out rows as the model file will score them (an ensemble: with its members' scales).
   model.holdout_scores.resize(holdout_x.rows);
-  MemberScorer(model, options.device, scoring).score(holdout_x, model.holdout_scores, nullptr);
+  MemberScorer(model, options.device, model.engine).score(holdout_x, model.holdout_scores, nullptr);
   // A held-out score that is not finite would make the threshold NaN: refuse, naming the row.
   for (std::size_t i = 0; i < holdout_rows.size(); ++i)
     if (!std::isfinite(model.holdout_scores[i]))

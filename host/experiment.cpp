@@ -57,6 +57,19 @@ int ExperimentConfig::features() const {
   return table ? static_cast<int>(table->train.cols) : data.features;
 }
 
+SplitSizes split_sizes(std::size_t normal_rows, bool labelled, double validation_fraction,
+                       double test_fraction) {
+  const auto share = [&](double fraction) {
+    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal_rows)));
+  };
+  SplitSizes sizes;
+  sizes.validation = std::max<std::size_t>(2, share(validation_fraction));
+  sizes.test = labelled ? share(test_fraction) : 0;
+  const std::size_t held = sizes.validation + sizes.test;
+  sizes.train = normal_rows > held ? normal_rows - held : 0;
+  return sizes;
+}
+
 TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
                         std::uint64_t seed, int batch_size) {
   const Dataset& data = table.data;
@@ -67,11 +80,8 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
   std::vector<std::size_t> normal, anomalous;
   for (std::size_t r = 0; r < data.rows(); ++r)
     (labelled && data.labels[r] != 0 ? anomalous : normal).push_back(r);
-  const auto share = [&](double fraction) {
-    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal.size())));
-  };
-  const std::size_t validation = std::max<std::size_t>(2, share(validation_fraction));
-  const std::size_t test = labelled ? share(test_fraction) : 0;
+  const SplitSizes sizes = split_sizes(normal.size(), labelled, validation_fraction, test_fraction);
+  const std::size_t validation = sizes.validation, test = sizes.test;
   const auto batch = static_cast<std::size_t>(batch_size);
   require(normal.size() >= validation + test + batch,
           table.source + ": " + text::counted(normal.size(), "normal row") + "; the study needs " +

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "test_support.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/error.hpp"
 #include "vaead/model_file.hpp"
@@ -15,24 +16,7 @@ namespace {
 
 // 1200 normal rows and 60 labelled anomalies from the seed study's generator.
 Table labelled_table() {
-  SyntheticConfig config;
-  config.train_rows = 1200;
-  config.validation_rows = 2;
-  config.test_rows = 600;
-  config.seed = 4;
-  const SyntheticData data = generate_synthetic(config);
-  Table table;
-  table.source = "synthetic.csv";
-  table.data = data.train;
-  for (std::size_t r = 0; r < data.test.rows(); ++r) {
-    if (!data.test.labels[r]) continue;
-    table.data.features.values.insert(table.data.features.values.end(), data.test.features.row(r),
-                                      data.test.features.row(r) + data.test.features.cols);
-    table.data.labels.push_back(1);
-  }
-  table.data.features.rows = table.data.labels.size();
-  table.data.kinds.clear();
-  return table;
+  return testing::labelled_synthetic_table(1200, 600, 4);
 }
 
 // Member 0 of an ensemble as a model file of its own.

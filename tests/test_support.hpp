@@ -15,6 +15,29 @@
 
 namespace vaead::testing {
 
+// A user's labelled table from the seed study's generator: `normal` training rows, then the
+// anomalies (label 1) among `test_rows` generated test rows.
+inline Table labelled_synthetic_table(int normal, int test_rows, std::uint64_t seed) {
+  SyntheticConfig config;
+  config.train_rows = normal;
+  config.validation_rows = 2;
+  config.test_rows = test_rows;
+  config.seed = seed;
+  const SyntheticData data = generate_synthetic(config);
+  Table table;
+  table.source = "synthetic.csv";
+  table.data = data.train;
+  for (std::size_t r = 0; r < data.test.rows(); ++r) {
+    if (!data.test.labels[r]) continue;
+    table.data.features.values.insert(table.data.features.values.end(), data.test.features.row(r),
+                                      data.test.features.row(r) + data.test.features.cols);
+    table.data.labels.push_back(1);
+  }
+  table.data.features.rows = table.data.labels.size();
+  table.data.kinds.clear();
+  return table;
+}
+
 // A short study of the generated data: these row counts and epochs, one latent size (8) and one
 // seed; DESIGN.md's model and recipe otherwise.
 inline ExperimentConfig short_study(int train_rows, int validation_rows, int test_rows,

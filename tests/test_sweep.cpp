@@ -237,13 +237,19 @@ TEST(SweepTable, SplitsNormalRowsAndTestsEveryAnomaly) {
   }
 }
 
-TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
-  const Table table = labelled_table(1500, 60);
+// One configuration (latent 2, beta 1, two seeds) on `table`, split with seed 0.
+ExperimentConfig table_sweep(const Table& table, int epochs) {
   ExperimentConfig config = tiny_sweep();
   config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
   config.latent_dims = {2};
   config.betas = {1.0};
-  config.train.epochs = 6;
+  config.train.epochs = epochs;
+  return config;
+}
+
+TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
+  const Table table = labelled_table(1500, 60);
+  const ExperimentConfig config = table_sweep(table, 6);
   const ExperimentResult result = run_experiment(config);
   ASSERT_EQ(result.runs.size(), 2u);
   for (const RunResult& run : result.runs) {
@@ -270,11 +276,7 @@ TEST(SweepTable, SweepOnATableFindsItsAnomaliesAndSavesScorableModels) {
 TEST(SweepTable, WithoutLabelsPrecisionAndRecallAreNotApplicable) {
   Table table = labelled_table(600, 30);
   table.data.labels.clear();
-  ExperimentConfig config = tiny_sweep();
-  config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
-  config.latent_dims = {2};
-  config.betas = {1.0};
-  config.train.epochs = 2;
+  const ExperimentConfig config = table_sweep(table, 2);
   const ExperimentResult result = run_experiment(config);
   const std::vector<SweepCell> cells = summarize(result);
   ASSERT_EQ(cells.size(), 1u);
@@ -287,10 +289,7 @@ TEST(SweepTable, WithoutLabelsPrecisionAndRecallAreNotApplicable) {
     EXPECT_TRUE(json["runs"][0][key].is_null()) << key;
   EXPECT_TRUE(json["cells"][0]["precision"]["mean"].is_null());
   // With labels they are measured.
-  ExperimentConfig labelled = config;
-  labelled.table =
-      std::make_shared<TableSplits>(split_table(labelled_table(600, 30), 0.2, 0.2, 0, 64));
-  const ExperimentResult measured = run_experiment(labelled);
+  const ExperimentResult measured = run_experiment(table_sweep(labelled_table(600, 30), 2));
   EXPECT_TRUE(measured.runs[0].labelled);
   EXPECT_TRUE(std::isfinite(summarize(measured)[0].precision.mean));
 }

@@ -114,15 +114,9 @@ void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
 // A table's sweep trains as `train` does unless told: a batch and epochs chosen from the training
 // rows of the split (the synthetic study keeps its recipe).
 void fit_schedule_to_table(SweepOptions& options, const Table& table, const CLI::App& command) {
-  std::size_t normal = 0;
-  for (std::size_t r = 0; r < table.data.rows(); ++r)
-    normal += table.data.labels.empty() || table.data.labels[r] == 0 ? 1 : 0;
-  const auto share = [&](double fraction) {
-    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal)));
-  };
-  const std::size_t held = std::max<std::size_t>(2, share(options.validation_fraction)) +
-                           (table.data.labels.empty() ? 0 : share(options.test_fraction));
-  const std::size_t training = normal > held ? normal - held : 0;
+  const std::size_t training = split_sizes(table.data.normal_rows(), !table.data.labels.empty(),
+                                           options.validation_fraction, options.test_fraction)
+                                   .train;
   ExperimentConfig& config = options.config;
   if (command.count("--batch-size") == 0) config.engine.batch_size = automatic_batch(training);
   if (command.count("--epochs") == 0)

@@ -28,10 +28,7 @@ void run(TrainOptions& options, const CLI::App& command) {
   DetectorOptions& detector = options.detector;
   detector.device = resolve_device(options.device);
   // The progress line needs the number of epochs, which the schedule chooses from the rows.
-  std::size_t normal = 0;
-  for (std::size_t r = 0; r < table.data.rows(); ++r)
-    normal += table.data.labels.empty() || table.data.labels[r] == 0 ? 1 : 0;
-  const Schedule planned = plan_schedule(normal, detector, table.source);
+  const Schedule planned = plan_schedule(table.data.normal_rows(), detector, table.source);
   const TrainedDetector trained =
       train_detector(table, detector, epoch_progress(options.progress, "training", planned.epochs));
   const Schedule& plan = trained.schedule;

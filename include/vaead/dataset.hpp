@@ -30,6 +30,8 @@ struct Dataset {
 
   std::size_t rows() const { return features.rows; }
   std::size_t count_label(std::uint8_t label) const;
+  // Rows labelled 0, or every row when there are no labels: the rows a detector trains on.
+  std::size_t normal_rows() const { return labels.empty() ? rows() : count_label(0); }
   std::size_t count_kind(AnomalyKind kind) const;
 };
 

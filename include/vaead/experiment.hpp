@@ -36,6 +36,15 @@ struct TableSplits {
   std::vector<std::string> notes;         // constant columns, ...
 };
 
+// How split_table divides `normal_rows` normal rows (test rows only with labels).
+struct SplitSizes {
+  std::size_t validation = 0;
+  std::size_t test = 0;
+  std::size_t train = 0;  // what is left, 0 when nothing is
+};
+SplitSizes split_sizes(std::size_t normal_rows, bool labelled, double validation_fraction,
+                       double test_fraction);
+
 // Shares of the normal rows; InputError when a split would be empty or smaller than a batch.
 TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
                         std::uint64_t seed, int batch_size);

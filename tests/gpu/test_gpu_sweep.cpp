@@ -211,23 +211,7 @@ TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
 // the CPU's do apart, and agree with them; the device scores the file as the CPU does.
 TEST(GpuSweep, AnEnsembleTrainsOnTheDeviceAsOnTheCpu) {
   VAEAD_REQUIRE_GPU();
-  SyntheticConfig data;
-  data.train_rows = 1500;
-  data.validation_rows = 2;
-  data.test_rows = 500;
-  data.seed = 3;
-  const SyntheticData generated = generate_synthetic(data);
-  Table table;
-  table.source = "synthetic.csv";
-  table.data = generated.train;
-  table.data.kinds.clear();
-  for (std::size_t r = 0; r < generated.test.rows(); ++r) {
-    table.data.features.values.insert(
-        table.data.features.values.end(), generated.test.features.row(r),
-        generated.test.features.row(r) + generated.test.features.cols);
-    table.data.labels.push_back(generated.test.labels[r]);
-  }
-  table.data.features.rows = table.data.labels.size();
+  const Table table = testing::labelled_synthetic_table(1500, 500, 3);
   DetectorOptions options;
   options.batch_size = 128;
   options.epochs = 4;
