@@ -164,6 +164,18 @@ int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget)
   return static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
 }
 
+void fit_sweep_schedule(ExperimentConfig& config, const Table& table, double validation_fraction,
+                        double test_fraction, std::optional<int> batch_size,
+                        std::optional<int> epochs, std::optional<int> kl_warmup_epochs) {
+  const std::size_t training = split_sizes(table.data.normal_rows(), !table.data.labels.empty(),
+                                           validation_fraction, test_fraction)
+                                   .train;
+  config.engine.batch_size = batch_size.value_or(automatic_batch(training));
+  config.train.epochs =
+      epochs.value_or(automatic_epochs(training, config.engine.batch_size, kDefaultStepBudget));
+  config.train.kl_warmup_epochs = kl_warmup_epochs.value_or(config.train.epochs / 3);
+}
+
 Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
                        const std::string& source) {
   Schedule plan;

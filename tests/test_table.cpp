@@ -394,5 +394,59 @@ TEST(Npy, EveryBadFileIsRefusedWithItsReason) {
   }
 }
 
+// An array in memory reads as the same array in a .npy file: the same floats, the same messages,
+// whatever its strides (a transposed view, every other row, a reversed column order).
+TEST(Array, ReadsInPlaceWithAnyStridesAsANpyFileReads) {
+  const double values[3][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(values);
+  const ArrayView whole{bytes, 3, 4, 32, 8, 'f', 8};
+  const Table table = table_from_array(whole, {}, "X");
+  const Table file = parse_npy(npy("<f8", "(3, 4)", values, sizeof values), {}, "X");
+  EXPECT_EQ(table.data.features.values, file.data.features.values);
+  EXPECT_EQ(table.data.column_names, file.data.column_names);
+  EXPECT_TRUE(table.data.labels.empty());
+
+  // Columns 3, 1 of rows 2, 0 (negative strides), named.
+  const ArrayView picked{bytes + 2 * 32 + 3 * 8, 2, 2, -64, -16, 'f', 8};
+  const Table view = table_from_array(picked, {"d", "b"}, "X");
+  EXPECT_EQ(view.data.features.values, (std::vector<float>{12, 10, 4, 2}));
+  EXPECT_EQ(view.data.column_names, (std::vector<std::string>{"d", "b"}));
+
+  const std::int16_t small[2] = {-3, 7};
+  const Table ints =
+      table_from_array({reinterpret_cast<const std::uint8_t*>(small), 2, 1, 2, 2, 'i', 2}, {}, "X");
+  EXPECT_EQ(ints.data.features.values, (std::vector<float>{-3, 7}));
+
+  double bad[2][2] = {{1, 2}, {3, std::numeric_limits<double>::infinity()}};
+  const auto* bad_bytes = reinterpret_cast<const std::uint8_t*>(bad);
+  const std::string from_array = error_of([&] {
+    table_from_array({bad_bytes, 2, 2, 16, 8, 'f', 8}, {}, "X");
+  });
+  EXPECT_EQ(from_array,
+            error_of([&] { parse_npy(npy("<f8", "(2, 2)", bad, sizeof bad), {}, "X"); }));
+  EXPECT_EQ(from_array, "X: row 1 (from 0), column 'x1': the value is not finite");
+  bad[1][1] = 1e300;
+  EXPECT_EQ(error_of([&] {
+              table_from_array({bad_bytes, 2, 2, 16, 8, 'f', 8}, {"a", "b"}, "X");
+            }),
+            "X: row 1 (from 0), column 'b': 1e+300 is beyond the float range");
+  EXPECT_NE(error_of([&] {
+              table_from_array({bad_bytes, 2, 2, 16, 8, 'f', 8}, {"a", "a"}, "X");
+            }).find("column name 'a' appears twice"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              table_from_array({bad_bytes, 0, 2, 16, 8, 'f', 8}, {}, "X");
+            }).find("the array is empty"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              table_from_array({bad_bytes, 2, 2, 16, 8, 'c', 8}, {}, "X");
+            }).find("unsupported dtype"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              table_from_array({bad_bytes, 2, 2, 16, 8, 'f', 8}, {"a"}, "X");
+            }).find("1 column names for 2 columns"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vaead

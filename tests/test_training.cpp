@@ -1,6 +1,9 @@
 // The trainer and the experiment: the schedule, the guard, determinism, and a detection floor.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
@@ -21,6 +24,42 @@ TEST(Trainer, KlWeightRisesLinearlyOverTheWarmUp) {
   EXPECT_DOUBLE_EQ(kl_weight_at(29, config), 0.5);
   config.kl_warmup_epochs = 0;
   EXPECT_DOUBLE_EQ(kl_weight_at(0, config), 0.5);
+}
+
+// A stop requested while the engine trains ends training within the epoch (the CPU engine looks
+// between optimizer steps), in a lone trainer and in a concurrent study alike; once cleared,
+// training runs as before.
+TEST(Trainer, AStopRequestEndsTrainingBetweenSteps) {
+  EngineConfig engine_config;
+  engine_config.architecture = Architecture{4, {8}, 2, {8}};
+  engine_config.batch_size = 10;
+  const auto rows = testing::random_matrix<float>(200, 4, 3);
+  TrainConfig config;
+  config.epochs = 3;
+  {
+    const auto engine = make_engine(EngineKind::cpu, engine_config);
+    engine->set_training_data(rows);
+    const std::vector<float> initial = engine->parameters();
+    request_stop();
+    EXPECT_THROW(engine->train_epoch(0, 0.0), Interrupted);
+    EXPECT_EQ(engine->parameters(), initial);  // not a single step was taken
+    clear_stop_request();
+    EXPECT_EQ(train(*engine, rows, config).epochs.size(), 3u);
+  }
+  ExperimentConfig study = testing::short_study(2000, 500, 500, 1000);
+  study.latent_dims = {2, 4};
+  study.seed_count = 2;
+  study.engine.threads = 2;
+  std::thread stopper([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(run_experiment(study), Interrupted);
+  stopper.join();
+  clear_stop_request();
+  // 1000 epochs would take minutes; the stop came after 0.2 s.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
 }
 
 ExperimentConfig small_experiment() {

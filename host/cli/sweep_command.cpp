@@ -111,17 +111,10 @@ void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
   }
 }
 
-// A table's sweep trains as `train` does unless told: a batch and epochs chosen from the training
-// rows of the split (the synthetic study keeps its recipe).
-void fit_schedule_to_table(SweepOptions& options, const Table& table, const CLI::App& command) {
-  const std::size_t training = split_sizes(table.data.normal_rows(), !table.data.labels.empty(),
-                                           options.validation_fraction, options.test_fraction)
-                                   .train;
-  ExperimentConfig& config = options.config;
-  if (command.count("--batch-size") == 0) config.engine.batch_size = automatic_batch(training);
-  if (command.count("--epochs") == 0)
-    config.train.epochs = automatic_epochs(training, config.engine.batch_size, kDefaultStepBudget);
-  if (command.count("--kl-warmup") == 0) config.train.kl_warmup_epochs = config.train.epochs / 3;
+// The value of `flag` when the command line or the configuration file gave it.
+template <class T>
+std::optional<T> given(const CLI::App& command, const char* flag, T value) {
+  return command.count(flag) > 0 ? std::optional<T>(value) : std::nullopt;
 }
 
 void run(SweepOptions& options, const CLI::App& command) {
@@ -144,7 +137,10 @@ void run(SweepOptions& options, const CLI::App& command) {
   config.validate();
   if (!options.data.path.empty()) {
     const Table table = load_table(options.data);
-    fit_schedule_to_table(options, table, command);
+    fit_sweep_schedule(config, table, options.validation_fraction, options.test_fraction,
+                       given(command, "--batch-size", config.engine.batch_size),
+                       given(command, "--epochs", config.train.epochs),
+                       given(command, "--kl-warmup", config.train.kl_warmup_epochs));
     config.validate();
     auto splits = std::make_shared<TableSplits>(
         split_table(table, options.validation_fraction, options.test_fraction,

@@ -8,6 +8,7 @@
 #include "data/shuffle.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/trainer.hpp"
 
 namespace vaead::cpu {
 namespace {
@@ -318,6 +319,7 @@ EpochResult CpuEngine<T>::train_epoch(int epoch, double kl_weight) {
 
   EpochResult result;
   for (std::size_t start = 0; start < n; start += batch_size, ++result.steps) {
+    stop_if_requested();
     const std::size_t rows = std::min(batch_size, n - start);
     for (std::size_t r = 0; r < rows; ++r)
       std::copy_n(train_rows_.row(order[start + r]), features, act_.batch.data() + r * features);

@@ -9,6 +9,7 @@
 #include "cuda/engine_factory.hpp"
 #include "vaead/device.hpp"
 #include "vaead/error.hpp"
+#include "vaead/trainer.hpp"
 
 namespace vaead {
 std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
@@ -52,6 +53,7 @@ std::vector<DeviceRun> train_on_device(const ExperimentConfig& config,
   std::vector<std::uint8_t> frozen(points.size(), 0);
   using Clock = std::chrono::steady_clock;
   for (int epoch = 0; epoch < config.train.epochs; ++epoch) {
+    stop_if_requested();
     const auto start = Clock::now();
     for (std::size_t m = 0; m < points.size(); ++m)
       kl_weights[m] = kl_weight_at(epoch, schedules[m]);

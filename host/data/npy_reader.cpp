@@ -134,10 +134,9 @@ std::uint64_t read_unsigned(const std::uint8_t* p, int size, bool big_endian = f
   return value;
 }
 
-// Element `i` of a typed array as a double: kind 'f', 'i', 'u' or 'b', `size` bytes.
-double element(const std::uint8_t* data, std::size_t i, char kind, int size, bool big_endian) {
-  const std::uint64_t raw =
-      read_unsigned(data + i * static_cast<std::size_t>(size), size, big_endian);
+// The element at `p` as a double: kind 'f', 'i', 'u' or 'b', `size` bytes.
+double element(const std::uint8_t* p, char kind, int size, bool big_endian) {
+  const std::uint64_t raw = read_unsigned(p, size, big_endian);
   if (kind == 'f') {
     if (size == 4)
       return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
@@ -150,6 +149,12 @@ double element(const std::uint8_t* data, std::size_t i, char kind, int size, boo
                                            static_cast<std::int64_t>(sign));
   }
   return static_cast<double>(raw);  // 'u' and 'b'
+}
+
+bool supported_type(char kind, int size) {
+  return (kind == 'f' && (size == 4 || size == 8)) ||
+         ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
+         (kind == 'b' && size == 1);
 }
 
 // The header of a .npy file, validated; `bytes` holds at least its first kMaxNpyHeader + 12 bytes
@@ -195,11 +200,7 @@ NpyLayout npy_layout(std::span<const std::uint8_t> bytes, std::uint64_t file_siz
   layout.size = d.size() == 3 ? d[2] - '0' : 0;
   const char kind = layout.kind;
   const int size = layout.size;
-  const bool type_ok =
-      order_ok &&
-      ((kind == 'f' && (size == 4 || size == 8)) ||
-       ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
-       (kind == 'b' && size == 1));
+  const bool type_ok = order_ok && supported_type(kind, size);
   require(type_ok, source + ": unsupported dtype " + text::shown(d) +
                        " (float32, float64, integers and bool are read)");
   require(!header.fortran_order, source +
@@ -224,25 +225,63 @@ NpyLayout npy_layout(std::span<const std::uint8_t> bytes, std::uint64_t file_siz
   return layout;
 }
 
-// The array's rows, a block at a time from `read` (which fills `bytes` with the next bytes of
-// the data), into the selected columns as floats and the label as 0/1.
-Table npy_table(const NpyLayout& layout, const TableOptions& options, const std::string& source,
-                const std::function<void(std::uint8_t*, std::size_t)>& read) {
-  Table table;
-  table.source = source;
-  std::vector<std::string> names;
-  for (std::uint64_t c = 0; c < layout.cols; ++c)
-    names.push_back("x" + std::to_string(c));
-  const table_columns::Selection selection = table_columns::select_columns(
-      names, options, [](std::size_t) { return true; }, source, table.notes);
-  Dataset& out = table.data;
-  for (std::size_t c : selection.features)
-    out.column_names.push_back(names[c]);
-  out.features = Matrix(layout.rows, selection.features.size());
+// Rows [first, first + block.rows) of an array: the selected columns as floats and the label as
+// 0/1 into `out`, every cell checked.
+void append_rows(const ArrayView& block, std::uint64_t first,
+                 const table_columns::Selection& selection, const std::vector<std::string>& names,
+                 const std::string& source, Dataset& out) {
   auto cell_error = [&](std::uint64_t r, std::size_t c, const std::string& what) {
     return InputError(source + ": row " + std::to_string(r) + " (from 0), column " +
                       text::shown(names[c]) + ": " + what);
   };
+  for (std::size_t i = 0; i < block.rows; ++i) {
+    const std::uint64_t r = first + i;
+    const auto value_at = [&](std::size_t c) {
+      return element(block.data + static_cast<std::ptrdiff_t>(i) * block.row_stride +
+                         static_cast<std::ptrdiff_t>(c) * block.col_stride,
+                     block.kind, block.size, block.big_endian);
+    };
+    for (std::size_t f = 0; f < selection.features.size(); ++f) {
+      const std::size_t c = selection.features[f];
+      const double value = value_at(c);
+      if (!std::isfinite(value)) throw cell_error(r, c, "the value is not finite");
+      if (std::abs(value) > std::numeric_limits<float>::max())
+        throw cell_error(r, c, shown_number(value) + " is beyond the float range");
+      out.features(r, f) = static_cast<float>(value);
+    }
+    if (selection.label) {
+      const double label = value_at(*selection.label);
+      if (label != 0.0 && label != 1.0)
+        throw cell_error(r, *selection.label,
+                         shown_number(label) + " is not a label (0 = normal, 1 = anomaly)");
+      out.labels.push_back(label == 1.0 ? 1 : 0);
+    }
+  }
+}
+
+// An empty table of `rows` rows whose columns `names` are selected by `options`.
+table_columns::Selection start_table(Table& table, std::uint64_t rows,
+                                     const std::vector<std::string>& names,
+                                     const TableOptions& options, const std::string& source) {
+  table.source = source;
+  const table_columns::Selection selection = table_columns::select_columns(
+      names, options, [](std::size_t) { return true; }, source, table.notes);
+  for (std::size_t c : selection.features)
+    table.data.column_names.push_back(names[c]);
+  table.data.features = Matrix(rows, selection.features.size());
+  return selection;
+}
+
+// The array's rows, a block at a time from `read` (which fills `bytes` with the next bytes of
+// the data).
+Table npy_table(const NpyLayout& layout, const TableOptions& options, const std::string& source,
+                const std::function<void(std::uint8_t*, std::size_t)>& read) {
+  std::vector<std::string> names;
+  for (std::uint64_t c = 0; c < layout.cols; ++c)
+    names.push_back("x" + std::to_string(c));
+  Table table;
+  const table_columns::Selection selection =
+      start_table(table, layout.rows, names, options, source);
   const std::size_t row_bytes = layout.cols * static_cast<std::size_t>(layout.size);
   const std::size_t block_rows = std::max<std::size_t>(1, (std::size_t{1} << 20) / row_bytes);
   std::vector<std::uint8_t> block;
@@ -250,28 +289,10 @@ Table npy_table(const NpyLayout& layout, const TableOptions& options, const std:
     const std::size_t count = std::min<std::uint64_t>(block_rows, layout.rows - first);
     block.resize(count * row_bytes);
     read(block.data(), block.size());
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::uint64_t r = first + i;
-      const auto value_at = [&](std::size_t c) {
-        return element(block.data(), i * layout.cols + c, layout.kind, layout.size,
-                       layout.big_endian);
-      };
-      for (std::size_t f = 0; f < selection.features.size(); ++f) {
-        const std::size_t c = selection.features[f];
-        const double value = value_at(c);
-        if (!std::isfinite(value)) throw cell_error(r, c, "the value is not finite");
-        if (std::abs(value) > std::numeric_limits<float>::max())
-          throw cell_error(r, c, shown_number(value) + " is beyond the float range");
-        out.features(r, f) = static_cast<float>(value);
-      }
-      if (selection.label) {
-        const double label = value_at(*selection.label);
-        if (label != 0.0 && label != 1.0)
-          throw cell_error(r, *selection.label,
-                           shown_number(label) + " is not a label (0 = normal, 1 = anomaly)");
-        out.labels.push_back(label == 1.0 ? 1 : 0);
-      }
-    }
+    const ArrayView view{
+        block.data(), count,       layout.cols, static_cast<std::ptrdiff_t>(row_bytes),
+        layout.size,  layout.kind, layout.size, layout.big_endian};
+    append_rows(view, first, selection, names, source, table.data);
   }
   return table;
 }
@@ -305,6 +326,26 @@ Table read_npy(const std::filesystem::path& path, const TableOptions& options) {
     if (std::fread(out, 1, count, file.get()) != count)
       throw InputError("cannot read " + source + ": the file ended early");
   });
+}
+
+Table table_from_array(const ArrayView& array, std::vector<std::string> names,
+                       const std::string& source) {
+  require(supported_type(array.kind, array.size),
+          source + ": unsupported dtype (float32, float64, integers and bool are read)");
+  require(array.rows > 0 && array.cols > 0, source + ": the array is empty (shape (" +
+                                                std::to_string(array.rows) + ", " +
+                                                std::to_string(array.cols) + "))");
+  if (names.empty())
+    for (std::size_t c = 0; c < array.cols; ++c)
+      names.push_back("x" + std::to_string(c));
+  require(names.size() == array.cols, source + ": " + std::to_string(names.size()) +
+                                          " column names for " + std::to_string(array.cols) +
+                                          " columns");
+  Table table;
+  const table_columns::Selection selection =
+      start_table(table, array.rows, names, TableOptions{}, source);
+  append_rows(array, 0, selection, names, source, table.data);
+  return table;
 }
 
 }  // namespace vaead

@@ -1,12 +1,32 @@
 #include "vaead/trainer.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <string>
 
 #include "vaead/error.hpp"
 
 namespace vaead {
+namespace {
+
+std::atomic<bool> stop_request{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
+
+}  // namespace
+
+void request_stop() noexcept {
+  stop_request.store(true, std::memory_order_relaxed);
+}
+void clear_stop_request() noexcept {
+  stop_request.store(false, std::memory_order_relaxed);
+}
+bool stop_requested() noexcept {
+  return stop_request.load(std::memory_order_relaxed);
+}
+void stop_if_requested() {
+  if (stop_requested()) throw Interrupted("training interrupted");
+}
 
 void TrainConfig::validate() const {
   require(epochs >= 1, "epochs must be at least 1, got " + std::to_string(epochs));
@@ -42,6 +62,7 @@ TrainingReport train_resident(Engine& engine, const TrainConfig& config,
   TrainingReport report;
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
+    stop_if_requested();
     EpochRecord record{epoch, kl_weight_at(epoch, config), {}, 0.0};
     const EpochResult result = engine.train_epoch(epoch, record.kl_weight);
     if (result.non_finite)

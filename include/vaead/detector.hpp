@@ -12,6 +12,7 @@
 
 #include "vaead/curves.hpp"
 #include "vaead/engine.hpp"
+#include "vaead/experiment.hpp"
 #include "vaead/metrics.hpp"
 #include "vaead/model_file.hpp"
 #include "vaead/table.hpp"
@@ -81,6 +82,13 @@ int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget)
 // share and one batch.
 Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
                        const std::string& source);
+
+// A sweep over a table trains as train_detector does unless told: the batch and epochs chosen
+// for the training rows of the split (split_sizes), the KL warm-up a third of the epochs. Sets
+// config.engine.batch_size and config.train; the given values are kept.
+void fit_sweep_schedule(ExperimentConfig& config, const Table& table, double validation_fraction,
+                        double test_fraction, std::optional<int> batch_size,
+                        std::optional<int> epochs, std::optional<int> kl_warmup_epochs);
 
 struct TrainedDetector {
   ModelFile model;

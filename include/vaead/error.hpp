@@ -19,6 +19,12 @@ class TrainingError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training was stopped on request (request_stop, trainer.hpp): Ctrl-C in the Python package.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Throws InputError(message) unless `condition` holds: preconditions checked where they are given.
 inline void require(bool condition, const std::string& message) {
   if (!condition) throw InputError(message);

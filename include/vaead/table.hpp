@@ -45,6 +45,24 @@ Table parse_csv(std::string_view text, const TableOptions& options, const std::s
 Table parse_npy(std::span<const std::uint8_t> bytes, const TableOptions& options,
                 const std::string& source);
 
+// A 2-D array in memory, as NumPy describes one: the element's kind ('f' float, 'i' signed or
+// 'u' unsigned integer, 'b' bool) and size in bytes, the shape, the strides in bytes (of either
+// sign) and the byte order.
+struct ArrayView {
+  const std::uint8_t* data = nullptr;
+  std::size_t rows = 0, cols = 0;
+  std::ptrdiff_t row_stride = 0, col_stride = 0;
+  char kind = 'f';
+  int size = 4;
+  bool big_endian = false;
+};
+
+// The array as a table of features (no labels), read in place and checked cell by cell as a .npy
+// file's cells are, with the same messages ("SOURCE: row R (from 0), column "x3": the value is
+// not finite"). `names` name the columns (x0, x1, ... when empty); a name given twice is an error.
+Table table_from_array(const ArrayView& array, std::vector<std::string> names,
+                       const std::string& source);
+
 // Reads a whole file; InputError naming it when it cannot be read.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 

@@ -40,6 +40,16 @@ double kl_weight_at(int epoch, const TrainConfig& config);
 // epoch (...)": what a TrainingError says about `failure` in `epoch` (from 0) of `epochs`.
 std::string stopped_message(const NonFinite& failure, int epoch, int epochs);
 
+// A request to stop training, made from a signal handler (it only stores to a lock-free atomic)
+// or from another thread: the engines look at it between optimizer steps (the CPU engine) or
+// epochs (the CUDA engine, whose epochs are short), and training ends with Interrupted. It stays
+// set until cleared: whoever asked clears it.
+void request_stop() noexcept;
+void clear_stop_request() noexcept;
+bool stop_requested() noexcept;
+// Throws Interrupted when a stop was requested.
+void stop_if_requested();
+
 // Trains `engine` on `rows` (already standardized). Throws TrainingError naming the epoch, the step
 // and the quantity when a loss or gradient is not finite.
 TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
