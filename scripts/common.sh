@@ -29,6 +29,16 @@ vaead_install_dependencies() {
   fi
 }
 
+# The Python package's build and tests: python3 with venv (and its pip) and Python's headers.
+vaead_install_python_dependencies() {
+  local missing=()
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+  python3 -c "import os, sysconfig; assert os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')" \
+    2>/dev/null || missing+=(python3-dev)
+  if [ ${#missing[@]} -gt 0 ]; then vaead_apt_install "${missing[@]}"; fi
+}
+
 # What the emulated GPU build needs besides: clang with its sanitizer runtimes and OpenMP,
 # Boost.Context (the fibers) and Thrust's headers (the CUDA toolkit's CCCL, else Debian's).
 vaead_install_emulator_dependencies() {

@@ -380,7 +380,7 @@ TEST(Npy, EveryBadFileIsRefusedWithItsReason) {
       {truncated, "(truncated)"},
       {npy("<f4", "(1, 2)", f4, sizeof f4), "expected 8 bytes of data for shape (1, 2), found 16"},
       {npy("<f4", "(2, 2)", bad, sizeof bad),
-       "row 0 (from 0), column 'x1': the value is not finite"},
+       "row 0 (from 0), column 'x1': the value is not finite (NaN)"},
       {long_header, "runs past the file"},
       {npy("<f4", "(2, 2, ", f4, sizeof f4), "not a valid .npy header"},
       {npy("<f4", "(0, 2)", f4, 0), "the array is empty"},
@@ -424,7 +424,7 @@ TEST(Array, ReadsInPlaceWithAnyStridesAsANpyFileReads) {
   });
   EXPECT_EQ(from_array,
             error_of([&] { parse_npy(npy("<f8", "(2, 2)", bad, sizeof bad), {}, "X"); }));
-  EXPECT_EQ(from_array, "X: row 1 (from 0), column 'x1': the value is not finite");
+  EXPECT_EQ(from_array, "X: row 1 (from 0), column 'x1': the value is not finite (inf)");
   bad[1][1] = 1e300;
   EXPECT_EQ(error_of([&] {
               table_from_array({bad_bytes, 2, 2, 16, 8, 'f', 8}, {"a", "b"}, "X");

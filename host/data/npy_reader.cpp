@@ -244,7 +244,13 @@ void append_rows(const ArrayView& block, std::uint64_t first,
     for (std::size_t f = 0; f < selection.features.size(); ++f) {
       const std::size_t c = selection.features[f];
       const double value = value_at(c);
-      if (!std::isfinite(value)) throw cell_error(r, c, "the value is not finite");
+      if (!std::isfinite(value))
+        throw cell_error(r, c,
+                         std::string("the value is not finite (") +
+                             (std::isnan(value) ? "NaN"
+                              : value > 0       ? "inf"
+                                                : "-inf") +
+                             ")");
       if (std::abs(value) > std::numeric_limits<float>::max())
         throw cell_error(r, c, shown_number(value) + " is beyond the float range");
       out.features(r, f) = static_cast<float>(value);

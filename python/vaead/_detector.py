@@ -1,0 +1,237 @@
+"""VAEDetector: vaead's detector in scikit-learn's conventions, over the C++ library."""
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import _core
+from ._input import _is_dataframe, table
+
+
+def _seed(random_state):
+    """vaead's seed: None is the CLI's default, 0 (results are reproducible unless asked
+    otherwise); an int is itself; a NumPy RandomState or Generator draws one."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, numbers.Integral):
+        if random_state < 0:
+            raise ValueError(f"random_state must not be negative, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
+
+
+def _optional_int(name, value, minimum):
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be None or an integer of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def _betas(beta):
+    """The members' KL weights: None is the CLI's default ensemble (1, 0.1 in turn); a number is
+    every member's (the CLI's --beta); a sequence is the members' in turn (--betas)."""
+    if beta is None:
+        return None  # the library's default
+    if isinstance(beta, numbers.Real):
+        return [float(beta)]
+    return [float(b) for b in beta]
+
+
+class VAEDetector(OutlierMixin, BaseEstimator):
+    """Anomaly detector: variational autoencoders trained on normal rows; a row's score is how
+    badly they reconstruct it (mean squared error of the standardized row; an ensemble's members'
+    errors, each over its typical held-out error, averaged).
+
+    Parameters mirror `vaead train` and default to what it does:
+    latent: latent size L. hidden: the encoder's widths (the decoder mirrors them).
+    beta: KL weight; None trains the CLI's ensemble with 1 and 0.1 in turn; a sequence gives the
+    members' weights in turn. members, epochs, batch_size, kl_warmup, holdout: None lets vaead
+    choose them from the number of rows, as `vaead train` does. threshold: a rule on the held-out
+    scores ("iqr:1.5", "mean-std:3", "percentile:99", "fpr:0.01") or "contamination:0.05" (the share
+    of the rows scored that predict flags). device: "auto" (CUDA when a GPU answers), "cpu",
+    "cuda". random_state: None or an int is the seed (None: 0, reproducible). threads: CPU threads
+    (None: every core).
+
+    fit(X) trains on every row of X (y is ignored: train on normal rows). decision_function(X) is
+    the anomaly score (higher = more anomalous, float32 as the CLI writes it), score_samples its
+    negative (scikit-learn's convention: lower = more abnormal), predict 1 for an anomaly and 0
+    for a normal row (PyOD's convention).
+    """
+
+    def __init__(
+        self,
+        latent=8,
+        beta=None,
+        epochs=None,
+        batch_size=None,
+        threshold="iqr:1.5",
+        device="auto",
+        random_state=None,
+        threads=None,
+        members=None,
+        holdout=None,
+        kl_warmup=None,
+        hidden=(128, 64),
+        learning_rate=1e-3,
+    ):
+        self.latent = latent
+        self.beta = beta
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.threshold = threshold
+        self.device = device
+        self.random_state = random_state
+        self.threads = threads
+        self.members = members
+        self.holdout = holdout
+        self.kl_warmup = kl_warmup
+        self.hidden = hidden
+        self.learning_rate = learning_rate
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ---- fitting -------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        values, names = table(X)
+        hidden = [int(h) for h in self.hidden]
+        result = _core.train(
+            values,
+            names or [],
+            "X",
+            latent=_optional_int("latent", self.latent, 1),
+            encoder_hidden=hidden,
+            decoder_hidden=hidden[::-1],
+            betas=_betas(self.beta),
+            members=_optional_int("members", self.members, 1),
+            epochs=_optional_int("epochs", self.epochs, 1),
+            batch_size=_optional_int("batch_size", self.batch_size, 1),
+            kl_warmup=_optional_int("kl_warmup", self.kl_warmup, 0),
+            holdout=None if self.holdout is None else float(self.holdout),
+            learning_rate=float(self.learning_rate),
+            threshold=str(self.threshold),
+            seed=_seed(self.random_state),
+            threads=_optional_int("threads", self.threads, 0) or 0,
+            device=str(self.device),
+        )
+        for note in result.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        self._set_model(result.model, names)
+        self.holdout_indices_ = np.asarray(result.holdout_rows, dtype=np.intp)
+        held_out = values[self.holdout_indices_]
+        self.decision_scores_ = self._score(held_out, self._names, per_feature=False)["scores"]
+        self.epochs_ = result.epochs
+        self.batch_size_ = result.batch_size
+        self.members_ = result.members
+        self.fit_seconds_ = result.seconds
+        self.samples_per_second_ = result.samples_per_second
+        self.device_ = result.device
+        return self
+
+    def _set_model(self, model, names):
+        self.model_ = model
+        self._names = list(model.feature_names)
+        self.n_features_in_ = len(self._names)
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.threshold_ = model.threshold
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def _names_for(self, X, values):
+        """The columns of X, matched to the model's by name for a DataFrame, by position for an
+        array (scikit-learn's message when the count differs)."""
+        if _is_dataframe(X):
+            return [str(c) for c in X.columns]
+        if values.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {values.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return self._names
+
+    def _score(self, values, names, per_feature, threshold=None):
+        return _core.score(
+            self.model_,
+            values,
+            names,
+            "X",
+            per_feature=per_feature,
+            device=str(self.device),
+            threads=_optional_int("threads", self.threads, 0) or 0,
+            threshold=threshold,
+        )
+
+    def _scored(self, X, per_feature=False):
+        check_is_fitted(self, "model_")
+        values, _ = table(X)
+        return self._score(values, self._names_for(X, values), per_feature)
+
+    def decision_function(self, X):
+        """Anomaly scores, higher = more anomalous (float32, the values `vaead score` writes)."""
+        return self._scored(X)["scores"]
+
+    def score_samples(self, X):
+        """The negated anomaly score: scikit-learn's convention (lower = more abnormal)."""
+        return -self.decision_function(X)
+
+    def predict(self, X):
+        """1 for a row above the threshold (an anomaly), 0 otherwise."""
+        return self._scored(X)["flagged"].astype(np.int64)
+
+    def feature_errors(self, X):
+        """Each feature's squared reconstruction error (standardized units), rows x features; a
+        DataFrame (same index, the model's columns) for a DataFrame."""
+        errors = self._scored(X, per_feature=True)["per_feature"]
+        if _is_dataframe(X):
+            import pandas as pd
+
+            return pd.DataFrame(errors, index=X.index, columns=self._names)
+        return errors
+
+    # ---- files and pickling ----------------------------------------------------------------------
+    def save(self, path):
+        """Writes the model file `vaead train` writes (safetensors); `vaead score` reads it."""
+        check_is_fitted(self, "model_")
+        self.model_.save(str(path))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "model_" in state:
+            state["model_"] = state["model_"].to_bytes()
+        return state
+
+    def __setstate__(self, state):
+        if "model_" in state:
+            state["model_"] = _core.Model.from_bytes(state["model_"], "pickled VAEDetector")
+        self.__dict__.update(state)
+
+
+def load(path, device="auto", threads=None):
+    """A fitted VAEDetector from a model file written by `vaead train` or VAEDetector.save."""
+    model = _core.Model.load(str(path))
+    betas = list(model.betas)  # each member's: the shortest cycle that repeats is the parameter
+    period = next(p for p in range(1, len(betas) + 1) if all(b == betas[i % p] for i, b in enumerate(betas)))
+    detector = VAEDetector(
+        latent=model.latent,
+        beta=betas[0] if period == 1 else tuple(betas[:period]),
+        members=model.members,
+        hidden=tuple(model.encoder_hidden),
+        threshold=model.threshold_rule,
+        device=device,
+        threads=threads,
+    )
+    names = list(model.feature_names)
+    positional = names == [f"x{i}" for i in range(len(names))]
+    detector._set_model(model, None if positional else names)
+    return detector
