@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -85,9 +86,12 @@ std::vector<std::uint8_t> labels_of(const AnyVector& y, const std::string& sourc
   std::vector<std::uint8_t> labels(column.data.rows());
   for (std::size_t r = 0; r < labels.size(); ++r) {
     const float value = column.data.features(r, 0);
-    require(value == 0.0f || value == 1.0f, source + ": row " + std::to_string(r) +
-                                                " (from 0): " + std::to_string(value) +
-                                                " is not a label (0 = normal, 1 = anomaly)");
+    if (value != 0.0f && value != 1.0f) {
+      char shown[32];
+      std::snprintf(shown, sizeof shown, "%.6g", static_cast<double>(value));
+      throw InputError(source + ": row " + std::to_string(r) + " (from 0): " + shown +
+                       " is not a label (0 = normal, 1 = anomaly)");
+    }
     labels[r] = value == 1.0f ? 1 : 0;
   }
   return labels;
