@@ -6,6 +6,7 @@
 #include <string>
 
 #include "vaead/device.hpp"
+#include "vaead/error.hpp"
 
 namespace vaead {
 
@@ -29,6 +30,14 @@ CudaStatus query_cuda() {
   }
   if (status.devices.empty()) status.reason = "no CUDA device";
   return status;
+}
+
+void select_cuda_device(int index) {
+  const cudaError_t error = cudaSetDevice(index);
+  if (error != cudaSuccess) {
+    cudaGetLastError();
+    throw InputError("CUDA device " + std::to_string(index) + ": " + cudaGetErrorString(error));
+  }
 }
 
 }  // namespace vaead

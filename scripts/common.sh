@@ -22,6 +22,9 @@ vaead_install_dependencies() {
   [ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
   [ -d /usr/lib/x86_64-linux-gnu/cmake/GTest ] || [ -d /usr/lib/cmake/GTest ] ||
     [ -d /usr/lib/aarch64-linux-gnu/cmake/GTest ] || missing+=(libgtest-dev)
+  # MPI for sweeps over ranks (mpirun -np N vaead sweep) and their tests.
+  command -v mpirun >/dev/null || missing+=(openmpi-bin)
+  command -v mpicxx >/dev/null || missing+=(libopenmpi-dev)
   if [ ${#missing[@]} -gt 0 ]; then vaead_apt_install "${missing[@]}"; fi
   # The CUDA toolkit is optional: with nvcc on PATH (or in /usr/local/cuda) the CUDA library builds.
   if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then

@@ -11,6 +11,8 @@
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"
+#include "vaead/sweep_part.hpp"
+#include "vaead/version.hpp"
 
 namespace vaead {
 namespace {
@@ -91,6 +93,86 @@ TEST(Sweep, AFailedModelIsReportedAndTheOthersFinish) {
   const nlohmann::json json = nlohmann::json::parse(sweep_json(sweep, cells, choice));
   EXPECT_EQ(json["runs"][1]["failure"], failed.failure);
   EXPECT_EQ(json["cells"][1]["failed"], 1);
+}
+
+// A part carries every run exactly, a failed run's NaNs included, and parts merge back into
+// points() order, whichever shares trained them.
+TEST(SweepPart, PartsRoundTripExactlyAndMergeIntoTheSweep) {
+  ExperimentConfig config = tiny_sweep();
+  config.betas = {1.0, 1e300};  // one beta fails: NaN metrics must survive the trip
+  const ExperimentResult whole = run_experiment(config);
+  const std::vector<std::vector<std::size_t>> shares = assign_points(config, 3);
+  std::vector<SweepPart> parts;
+  std::vector<std::string> sources;
+  for (std::size_t k = 0; k < shares.size(); ++k) {
+    SweepPart part{std::string(version()),
+                   k,
+                   3,
+                   {"--latents", "1,3"},
+                   grid_description(config),
+                   data_fingerprint(config),
+                   EngineKind::cpu,
+                   shares[k],
+                   {},
+                   1.5};
+    for (std::size_t i : shares[k])
+      part.runs.push_back(whole.runs[i]);
+    const std::string text = serialize_part(part);
+    parts.push_back(parse_part(text, "part" + std::to_string(k)));
+    EXPECT_EQ(serialize_part(parts.back()), text);  // every field read back exactly
+    EXPECT_EQ(parts.back().arguments, part.arguments);
+    sources.push_back("part" + std::to_string(k));
+  }
+  const std::vector<RunResult> merged = merge_parts(parts, sources, config);
+  ASSERT_EQ(merged.size(), whole.runs.size());
+  for (std::size_t i = 0; i < merged.size(); ++i) {
+    if (whole.runs[i].failure.empty()) expect_same_run(merged[i], whole.runs[i]);
+    EXPECT_EQ(merged[i].parameters, whole.runs[i].parameters);
+    EXPECT_EQ(merged[i].failure, whole.runs[i].failure);
+    EXPECT_EQ(std::isnan(merged[i].roc_auc), std::isnan(whole.runs[i].roc_auc));
+    EXPECT_EQ(merged[i].standardizer.mean, whole.runs[i].standardizer.mean);
+    EXPECT_EQ(merged[i].histogram_counts, whole.runs[i].histogram_counts);
+    EXPECT_EQ(merged[i].roc.x, whole.runs[i].roc.x);
+  }
+  ExperimentResult from_parts{config, merged};
+  const std::vector<SweepCell> cells = summarize(whole);
+  EXPECT_EQ(sweep_csv(summarize(from_parts)), sweep_csv(cells));
+  EXPECT_THROW(parse_part("{\"kind\": \"sweep\"}", "x.json"), InputError);
+}
+
+TEST(SweepPart, SharesAreBalancedByCostAndCoverEveryPointOnce) {
+  ExperimentConfig config = tiny_sweep();
+  config.latent_dims = {1, 2, 4, 8, 16, 32};
+  config.engine.architecture.encoder_hidden = {128, 64};
+  config.engine.architecture.decoder_hidden = {64, 128};
+  const std::size_t points = config.points().size();
+  for (std::size_t shares : {1u, 2u, 3u, 5u, 40u}) {
+    const auto assigned = assign_points(config, shares);
+    ASSERT_EQ(assigned.size(), shares);
+    std::vector<int> seen(points, 0);
+    for (const auto& share : assigned) {
+      EXPECT_TRUE(std::is_sorted(share.begin(), share.end()));
+      for (std::size_t i : share)
+        ++seen[i];
+    }
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(points)) << shares;
+  }
+  // Two shares of 24 models whose cost grows with the latent size: the work differs by less
+  // than the cheapest model's, not by the count of models.
+  const auto two = assign_points(config, 2);
+  const std::vector<SweepPoint> all = config.points();
+  double work[2] = {0, 0};
+  for (int s = 0; s < 2; ++s)
+    for (std::size_t i : two[s]) {
+      Architecture a = config.engine.architecture;
+      a.input_dim = config.features();
+      a.latent_dim = all[i].latent_dim;
+      work[s] += make_layout(a).training_flops_per_sample();
+    }
+  Architecture smallest = config.engine.architecture;
+  smallest.input_dim = config.features();
+  smallest.latent_dim = 1;
+  EXPECT_LT(std::abs(work[0] - work[1]), make_layout(smallest).training_flops_per_sample() * 1.01);
 }
 
 TEST(Sweep, ResultsDoNotDependOnConcurrency) {

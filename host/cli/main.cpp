@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/ranks.hpp"
 #include "cli/shared_options.hpp"
 #include "text.hpp"
+#include "vaead/error.hpp"
 #include "vaead/version.hpp"
 
 namespace {
@@ -34,8 +36,9 @@ std::string shortened(const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  using namespace vaead::cli;
+using namespace vaead::cli;
+
+int run(int argc, char** argv) {
   CLI::App app{
       "vaead: trains variational autoencoders on normal rows of a table and flags the rows "
       "they cannot reconstruct.",
@@ -50,6 +53,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     for (const Command& command : commands) {
       if (!command.app->parsed()) continue;
+      if (several_ranks_launched() && command.app->get_name() != "sweep")
+        throw vaead::InputError("vaead " + command.app->get_name() +
+                                " runs in one process; under mpirun only vaead sweep shares "
+                                "its work between ranks");
       if (command.config_path && !command.config_path->empty())
         apply_config_file(*command.app, *command.config_path);
       command.run();
@@ -64,8 +71,14 @@ int main(int argc, char** argv) {
     std::cerr << "vaead: error: " << shortened(error.what()) << " (see vaead --help)\n";
     return 2;
   } catch (const std::exception& error) {
-    std::cerr << "vaead: error: " << error.what() << '\n';
+    if (reports_errors()) std::cerr << "vaead: error: " << error.what() << '\n';
     return 1;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  const int code = run(argc, argv);
+  vaead::cli::finish_ranks();
+  return code;
 }

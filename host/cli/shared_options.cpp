@@ -1,5 +1,7 @@
 #include "cli/shared_options.hpp"
 
+#include "cli/ranks.hpp"
+
 #include "text.hpp"
 #include "vaead/error.hpp"
 
@@ -346,17 +348,41 @@ void add_data_file_options(CLI::App& command, DataOptions& data, bool label_requ
       ->group(group);
 }
 
-Table load_table(const DataOptions& data) {
+namespace {
+
+TableOptions table_options(const DataOptions& data) {
   TableOptions options = data.table;
   options.header = !data.no_header;
   if (data.delimiter == "tab" || data.delimiter == "\\t")
     options.delimiter = '\t';
   else if (!data.delimiter.empty())
     options.delimiter = data.delimiter[0];
-  Table table = read_table(data.path, options);
-  for (const std::string& note : table.notes)
-    std::cerr << "vaead: note: " << note << '\n';
+  return options;
+}
+
+Table with_notes_shown(Table table) {
+  if (reports_errors())
+    for (const std::string& note : table.notes)
+      std::cerr << "vaead: note: " << note << '\n';
   return table;
+}
+
+}  // namespace
+
+Table load_table(const DataOptions& data) {
+  return with_notes_shown(read_table(data.path, table_options(data)));
+}
+
+Table load_table_on_every_rank(const DataOptions& data) {
+  if (ranks().size == 1) return load_table(data);
+  const std::vector<std::uint8_t> bytes =
+      broadcast_from_root([&] { return read_file_bytes(data.path); });
+  const TableOptions options = table_options(data);
+  if (std::filesystem::path(data.path).extension() == ".npy")
+    return with_notes_shown(parse_npy(bytes, options, data.path));
+  return with_notes_shown(
+      parse_csv(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                options, data.path));
 }
 
 std::vector<NamedPath> inputs(const DataOptions& data, const std::string& config_file) {

@@ -62,6 +62,9 @@ void add_data_file_options(CLI::App& command, DataOptions& data, bool label_requ
                            bool data_required = true);
 // Reads the table; its notes go to stderr.
 Table load_table(const DataOptions& data);
+// The table for every MPI rank: read once at rank 0 and sent to the others, which parse the same
+// bytes (load_table when the process is alone); rank 0 prints the notes.
+Table load_table_on_every_rank(const DataOptions& data);
 
 // A path flag's value may not be empty (exit 2, as for any bad flag value).
 const CLI::Validator& a_path();

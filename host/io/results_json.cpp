@@ -7,6 +7,7 @@
 #include "io/config_json.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
+#include "vaead/sweep_part.hpp"
 #include "vaead/version.hpp"
 
 namespace vaead {
@@ -219,6 +220,12 @@ std::string sweep_json(const ExperimentResult& result, std::span<const SweepCell
                        {"cells", cells_out},
                        {"choice", chosen},
                        {"runs", runs_json(result)}});
+}
+
+std::string grid_description(const ExperimentConfig& config) {
+  json description = config_json(config);
+  description["training"].erase("threads");  // each process has its own share of the cores
+  return description.dump();
 }
 
 std::string sweep_csv(std::span<const SweepCell> cells) {

@@ -25,4 +25,8 @@ struct CudaStatus {
 // Queries the CUDA runtime (when built) for its devices.
 CudaStatus query_cuda();
 
+// Makes device `index` the one this thread's CUDA work runs on (an MPI rank's GPU); InputError
+// naming the index when the runtime refuses it, or when this build has no CUDA.
+void select_cuda_device(int index);
+
 }  // namespace vaead

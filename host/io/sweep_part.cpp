@@ -1,0 +1,332 @@
+// Parts of a sweep: the share of each process, a part's exact JSON, and the merge.
+#include "vaead/sweep_part.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "vaead/error.hpp"
+#include "vaead/version.hpp"
+
+namespace vaead {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kPartKind = "vaead-sweep-part";
+constexpr int kPartFormat = 1;
+
+// ---- exact numbers ------------------------------------------------------------------------------
+// JSON numbers hold finite doubles exactly (shortest round-trip form); NaN and infinities are
+// spelled out.
+json exact(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return value;
+}
+
+double exact_double(const json& value) {
+  if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    throw InputError("'" + text + "' is not a number");
+  }
+  return value.get<double>();
+}
+
+json exact_array(const std::vector<double>& values) {
+  json out = json::array();
+  for (double v : values)
+    out.push_back(exact(v));
+  return out;
+}
+
+std::vector<double> exact_doubles(const json& values) {
+  std::vector<double> out;
+  for (const json& v : values)
+    out.push_back(exact_double(v));
+  return out;
+}
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Floats as the base64 of their little-endian bytes: exact and a third of the decimal size.
+std::string float_bytes(const std::vector<float>& values) {
+  static_assert(std::numeric_limits<float>::is_iec559 && sizeof(float) == 4);
+  std::vector<unsigned char> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t left = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t group = static_cast<std::uint32_t>(bytes[i]) << 16;
+    if (left > 1) group |= static_cast<std::uint32_t>(bytes[i + 1]) << 8;
+    if (left > 2) group |= bytes[i + 2];
+    for (std::size_t k = 0; k < 4; ++k)
+      out += k <= left ? kBase64[(group >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+std::vector<float> floats_from(const std::string& text) {
+  require(text.size() % 4 == 0, "a float array's base64 has " + std::to_string(text.size()) +
+                                    " characters, not a multiple of 4");
+  std::vector<unsigned char> bytes;
+  bytes.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t group = 0;
+    int padding = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      const char* at = std::strchr(kBase64, c);
+      require(c == '=' || (c != '\0' && at != nullptr), "not base64");
+      padding += c == '=' ? 1 : 0;
+      group = (group << 6) | (c == '=' ? 0u : static_cast<std::uint32_t>(at - kBase64));
+    }
+    for (int k = 0; k < 3 - padding; ++k)
+      bytes.push_back(static_cast<unsigned char>(group >> (16 - 8 * k)));
+  }
+  require(bytes.size() % 4 == 0, "a float array of " + std::to_string(bytes.size()) + " bytes");
+  std::vector<float> out(bytes.size() / 4);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+// ---- runs
+// -----------------------------------------------------------------------------------------
+json run_state(const RunResult& run) {
+  json epochs = json::array();
+  for (const EpochRecord& e : run.training.epochs)
+    epochs.push_back({e.epoch, exact(e.kl_weight), exact(e.mean.loss), exact(e.mean.reconstruction),
+                      exact(e.mean.kl), exact(e.seconds)});
+  const Confusion& c = run.at_threshold;
+  json counts = json::array();
+  for (const auto& bins : run.histogram_counts)
+    counts.push_back(bins);
+  return {
+      {"latent_dim", run.latent_dim},
+      {"beta", exact(run.beta)},
+      {"seed", run.seed},
+      {"failure", run.failure},
+      {"roc_auc", exact(run.roc_auc)},
+      {"pr_auc", exact(run.pr_auc)},
+      {"validation_error", exact(run.validation_error)},
+      {"threshold", exact(run.threshold)},
+      {"labelled", run.labelled},
+      {"confusion", {c.true_positives, c.false_positives, c.true_negatives, c.false_negatives}},
+      {"per_kind_roc_auc", exact_array({run.per_kind_roc_auc.begin(), run.per_kind_roc_auc.end()})},
+      {"epochs", epochs},
+      {"train_seconds", exact(run.training.seconds)},
+      {"samples", run.training.samples},
+      {"roc", {exact_array(run.roc.x), exact_array(run.roc.y)}},
+      {"pr", {exact_array(run.pr.x), exact_array(run.pr.y)}},
+      {"histogram_edges", exact_array(run.histogram_edges)},
+      {"histogram_counts", counts},
+      {"parameters", float_bytes(run.parameters)},
+      {"validation_scores", float_bytes(run.validation_scores)},
+      {"standardizer",
+       {{"mean", exact_array(run.standardizer.mean)},
+        {"scale", exact_array(run.standardizer.scale)},
+        {"constant_columns", run.standardizer.constant_columns}}}};
+}
+
+RunResult run_from(const json& j) {
+  RunResult run;
+  run.latent_dim = j.at("latent_dim").get<int>();
+  run.beta = exact_double(j.at("beta"));
+  run.seed = j.at("seed").get<std::uint64_t>();
+  run.failure = j.at("failure").get<std::string>();
+  run.roc_auc = exact_double(j.at("roc_auc"));
+  run.pr_auc = exact_double(j.at("pr_auc"));
+  run.validation_error = exact_double(j.at("validation_error"));
+  run.threshold = exact_double(j.at("threshold"));
+  run.labelled = j.at("labelled").get<bool>();
+  const auto counts = j.at("confusion").get<std::vector<std::size_t>>();
+  require(counts.size() == 4, "confusion needs 4 counts");
+  run.at_threshold = Confusion{counts[0], counts[1], counts[2], counts[3]};
+  const std::vector<double> per_kind = exact_doubles(j.at("per_kind_roc_auc"));
+  require(per_kind.size() == run.per_kind_roc_auc.size(), "per_kind_roc_auc needs 3 values");
+  std::copy(per_kind.begin(), per_kind.end(), run.per_kind_roc_auc.begin());
+  for (const json& e : j.at("epochs")) {
+    require(e.is_array() && e.size() == 6, "an epoch needs 6 values");
+    run.training.epochs.push_back(
+        {e[0].get<int>(), exact_double(e[1]),
+         LossParts{exact_double(e[2]), exact_double(e[3]), exact_double(e[4])},
+         exact_double(e[5])});
+  }
+  run.training.seconds = exact_double(j.at("train_seconds"));
+  run.training.samples = j.at("samples").get<std::size_t>();
+  run.roc = Curve{exact_doubles(j.at("roc").at(0)), exact_doubles(j.at("roc").at(1))};
+  run.pr = Curve{exact_doubles(j.at("pr").at(0)), exact_doubles(j.at("pr").at(1))};
+  run.histogram_edges = exact_doubles(j.at("histogram_edges"));
+  const json& bins = j.at("histogram_counts");
+  require(bins.size() == run.histogram_counts.size(), "histogram_counts needs 4 arrays");
+  for (std::size_t k = 0; k < run.histogram_counts.size(); ++k)
+    run.histogram_counts[k] = bins[k].get<std::vector<std::size_t>>();
+  run.parameters = floats_from(j.at("parameters").get<std::string>());
+  run.validation_scores = floats_from(j.at("validation_scores").get<std::string>());
+  const json& s = j.at("standardizer");
+  run.standardizer.mean = exact_doubles(s.at("mean"));
+  run.standardizer.scale = exact_doubles(s.at("scale"));
+  run.standardizer.constant_columns = s.at("constant_columns").get<std::vector<std::size_t>>();
+  return run;
+}
+
+std::uint64_t fnv1a(std::uint64_t hash, const void* data, std::size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < bytes; ++i) {
+    hash ^= p[i];
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& config,
+                                                    std::size_t shares) {
+  require(shares >= 1, "a sweep needs at least one share");
+  const std::vector<SweepPoint> points = config.points();
+  std::vector<double> cost(points.size());
+  std::map<int, double> by_latent;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    auto [at, added] = by_latent.try_emplace(points[i].latent_dim, 0.0);
+    if (added) {
+      Architecture architecture = config.engine.architecture;
+      architecture.input_dim = config.features();
+      architecture.latent_dim = points[i].latent_dim;
+      at->second = make_layout(architecture).training_flops_per_sample();
+    }
+    cost[i] = at->second;
+  }
+  std::vector<std::size_t> order(points.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+  std::vector<std::vector<std::size_t>> assigned(shares);
+  std::vector<double> work(shares, 0.0);
+  for (std::size_t i : order) {
+    const auto share =
+        static_cast<std::size_t>(std::min_element(work.begin(), work.end()) - work.begin());
+    assigned[share].push_back(i);
+    work[share] += cost[i];
+  }
+  for (std::vector<std::size_t>& share : assigned)
+    std::sort(share.begin(), share.end());
+  return assigned;
+}
+
+std::string data_fingerprint(const ExperimentConfig& config) {
+  if (!config.table) return "synthetic";
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const Matrix* m : {&config.table->train, &config.table->validation, &config.table->test}) {
+    const std::uint64_t shape[2] = {m->rows, m->cols};
+    hash = fnv1a(hash, shape, sizeof shape);
+    hash = fnv1a(hash, m->data(), m->values.size() * sizeof(float));
+  }
+  hash = fnv1a(hash, config.table->test_labels.data(), config.table->test_labels.size());
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+std::string serialize_part(const SweepPart& part) {
+  json runs = json::array();
+  for (const RunResult& run : part.runs)
+    runs.push_back(run_state(run));
+  return json{{"kind", kPartKind},
+              {"format", kPartFormat},
+              {"vaead_version", part.version},
+              {"shard", {part.shard, part.shards}},
+              {"arguments", part.arguments},
+              {"grid", part.grid},
+              {"data", part.data},
+              {"device", engine_kind_name(part.device)},
+              {"points", part.points},
+              {"seconds", exact(part.seconds)},
+              {"runs", runs}}
+      .dump();
+}
+
+SweepPart parse_part(std::string_view text, const std::string& source) {
+  try {
+    const json j = json::parse(text);
+    require(j.is_object() && j.value("kind", "") == kPartKind,
+            "not a part of a sweep (vaead sweep --shard writes them)");
+    require(j.at("format").get<int>() == kPartFormat, "part format " + j.at("format").dump() +
+                                                          ", this vaead reads format " +
+                                                          std::to_string(kPartFormat));
+    SweepPart part;
+    part.version = j.at("vaead_version").get<std::string>();
+    const auto shard = j.at("shard").get<std::vector<std::size_t>>();
+    require(shard.size() == 2 && shard[0] < shard[1], "a bad shard " + j.at("shard").dump());
+    part.shard = shard[0];
+    part.shards = shard[1];
+    part.arguments = j.at("arguments").get<std::vector<std::string>>();
+    part.grid = j.at("grid").get<std::string>();
+    part.data = j.at("data").get<std::string>();
+    const std::string device = j.at("device").get<std::string>();
+    require(device == "cpu" || device == "cuda", "an unknown device '" + device + "'");
+    part.device = device == "cuda" ? EngineKind::cuda : EngineKind::cpu;
+    part.points = j.at("points").get<std::vector<std::size_t>>();
+    part.seconds = exact_double(j.at("seconds"));
+    for (const json& run : j.at("runs"))
+      part.runs.push_back(run_from(run));
+    require(part.runs.size() == part.points.size(),
+            "the part holds " + std::to_string(part.runs.size()) + " runs for " +
+                std::to_string(part.points.size()) + " points");
+    return part;
+  } catch (const json::exception& error) {
+    throw InputError(source + ": not a readable part of a sweep (" + error.what() + ")");
+  } catch (const InputError& error) {
+    throw InputError(source + ": " + error.what());
+  }
+}
+
+std::vector<RunResult> merge_parts(std::span<const SweepPart> parts,
+                                   std::span<const std::string> sources,
+                                   const ExperimentConfig& config) {
+  require(!parts.empty() && parts.size() == sources.size(), "merge needs at least one part");
+  const SweepPart& first = parts.front();
+  const std::string grid = grid_description(config);
+  const std::string data = data_fingerprint(config);
+  const std::vector<std::vector<std::size_t>> shares = assign_points(config, first.shards);
+  std::vector<int> seen(first.shards, -1);
+  const std::size_t total = config.points().size();
+  std::vector<RunResult> runs(total);
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const SweepPart& part = parts[k];
+    const std::string& source = sources[k];
+    require(part.version == std::string(version()),
+            source + ": written by vaead " + part.version + ", this is vaead " +
+                std::string(version()) + "; merge parts of one version");
+    require(part.shards == first.shards, source + ": shard " + std::to_string(part.shard) + " of " +
+                                             std::to_string(part.shards) + ", but " + sources[0] +
+                                             " is one of " + std::to_string(first.shards));
+    require(part.grid == grid,
+            source + ": a different sweep (grid, model, training or threshold) from " + sources[0]);
+    require(part.data == data, source + ": trained on different data (fingerprint " + part.data +
+                                   ", " + sources[0] + " has " + data + ")");
+    if (seen[part.shard] >= 0)
+      throw InputError(source + ": shard " + std::to_string(part.shard) + " of " +
+                       std::to_string(part.shards) + " is given twice (also " +
+                       sources[static_cast<std::size_t>(seen[part.shard])] + ")");
+    seen[part.shard] = static_cast<int>(k);
+    require(part.points == shares[part.shard],
+            source + ": its models are not shard " + std::to_string(part.shard) + "'s");
+    for (std::size_t i = 0; i < part.points.size(); ++i)
+      runs[part.points[i]] = part.runs[i];
+  }
+  for (std::size_t s = 0; s < seen.size(); ++s)
+    require(seen[s] >= 0, "shard " + std::to_string(s) + " of " + std::to_string(first.shards) +
+                              " is missing (give every part of the sweep)");
+  return runs;
+}
+
+}  // namespace vaead
