@@ -12,7 +12,7 @@
 #include <set>
 #include <span>
 
-#include "data/shuffle.hpp"
+#include "vaead/shuffle.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"

@@ -11,7 +11,7 @@
 
 #include "cpu/worker_pool.hpp"
 #include "cuda/engine_factory.hpp"
-#include "data/shuffle.hpp"
+#include "vaead/shuffle.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"

@@ -1,5 +1,5 @@
 // The kernels' random words: cuRAND's device API (curand_init + curand4 of Philox4_32_10), placed
-// so that every block is the very block the CPU computes (include/vaead/philox.hpp).
+// so that every block is the very block the CPU computes (hostdevice/vaead/philox.hpp).
 //
 // cuRAND's Philox4_32_10 state is the key (seed low, seed high) and a 128-bit counter holding the
 // subsequence in its high 64 bits (words z, w) and offset / 4 in its low 64 bits (words x, y).

@@ -4,7 +4,7 @@
 
 #include "cuda_check.cuh"
 #include "curand_philox.cuh"
-#include "data/shuffle.hpp"
+#include "vaead/shuffle.hpp"
 #include "launch.cuh"
 #include "permutation.cuh"
 

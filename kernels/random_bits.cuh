@@ -1,5 +1,5 @@
 // The device's raw random words, for the tests that hold them to the CPU's
-// (include/vaead/philox.hpp).
+// (hostdevice/vaead/philox.hpp).
 #pragma once
 
 #include <cuda_runtime_api.h>

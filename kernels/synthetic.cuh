@@ -1,5 +1,5 @@
 // Launchers of the device synthetic generator: the same element functions as the CPU generator
-// (host/data/synthetic_rows.hpp), so both draw the same rows.
+// (hostdevice/vaead/synthetic_rows.hpp), so both draw the same rows.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-#include "data/synthetic_rows.hpp"
+#include "vaead/synthetic_rows.hpp"
 
 namespace vaead::cuda {
 

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "cpu/dense_ops.hpp"
-#include "data/shuffle.hpp"
+#include "vaead/shuffle.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/trainer.hpp"

@@ -6,7 +6,7 @@
 
 #include "cuda/engine_factory.hpp"
 #include "cuda_check.cuh"
-#include "data/synthetic_rows.hpp"
+#include "vaead/synthetic_rows.hpp"
 #include "synthetic.cuh"
 #include "vae_ops.cuh"
 #include "vaead/device.hpp"

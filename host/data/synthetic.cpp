@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "data/shuffle.hpp"
-#include "data/synthetic_rows.hpp"
+#include "vaead/shuffle.hpp"
+#include "vaead/synthetic_rows.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/standardizer.hpp"

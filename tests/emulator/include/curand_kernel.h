@@ -2,7 +2,7 @@
 // 128-bit counter holds the subsequence in its high 64 bits and offset / 4 in its low 64 bits;
 // offset % 4 is the position within the block of four 32-bit outputs. Written from that
 // definition and Salmon et al.'s Philox4x32-10 (SC'11), independently of vaead's own Philox
-// (include/vaead/philox.hpp) that the tests hold it against.
+// (hostdevice/vaead/philox.hpp) that the tests hold it against.
 #pragma once
 
 #include <cuda_runtime_api.h>
