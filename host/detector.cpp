@@ -12,11 +12,11 @@
 #include <set>
 #include <span>
 
-#include "vaead/shuffle.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
 
 namespace vaead {
 namespace {

@@ -11,10 +11,10 @@
 
 #include "cpu/worker_pool.hpp"
 #include "cuda/engine_factory.hpp"
-#include "vaead/shuffle.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
 
 namespace vaead {
 

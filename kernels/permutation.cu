@@ -4,9 +4,9 @@
 
 #include "cuda_check.cuh"
 #include "curand_philox.cuh"
-#include "vaead/shuffle.hpp"
 #include "launch.cuh"
 #include "permutation.cuh"
+#include "vaead/shuffle.hpp"
 
 namespace vaead::cuda {
 namespace {

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "cpu/dense_ops.hpp"
-#include "vaead/shuffle.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
 #include "vaead/trainer.hpp"
 
 namespace vaead::cpu {

@@ -6,12 +6,12 @@
 
 #include "cuda/engine_factory.hpp"
 #include "cuda_check.cuh"
-#include "vaead/synthetic_rows.hpp"
 #include "synthetic.cuh"
 #include "vae_ops.cuh"
 #include "vaead/device.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/synthetic_rows.hpp"
 
 namespace vaead {
 

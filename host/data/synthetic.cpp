@@ -4,11 +4,11 @@
 #include <cmath>
 #include <string>
 
-#include "vaead/shuffle.hpp"
-#include "vaead/synthetic_rows.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
 #include "vaead/standardizer.hpp"
+#include "vaead/synthetic_rows.hpp"
 
 namespace vaead {
 namespace {
