@@ -1,3 +1,5 @@
+// A study's models: each trained alone (run_once) or all at once (run_experiment, over the CPU's
+// threads or in one CUDA engine), measured on its validation and test rows; a run's model file.
 #include "vaead/experiment.hpp"
 
 #include <algorithm>
@@ -6,131 +8,13 @@
 #include <exception>
 #include <limits>
 #include <mutex>
-#include <optional>
 #include <thread>
 
 #include "cpu/worker_pool.hpp"
 #include "cuda/engine_factory.hpp"
-#include "text.hpp"
 #include "vaead/error.hpp"
-#include "vaead/philox.hpp"
-#include "vaead/shuffle.hpp"
 
 namespace vaead {
-
-void ExperimentConfig::validate() const {
-  require(!latent_dims.empty(), "at least one latent size is needed");
-  for (int latent : latent_dims)
-    require(latent >= 1, "latent sizes must be at least 1, got " + std::to_string(latent));
-  require(seed_count >= 1, "seeds must be at least 1, got " + std::to_string(seed_count));
-  std::vector<int> sorted = latent_dims;
-  std::sort(sorted.begin(), sorted.end());
-  require(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(),
-          "latent sizes must be distinct");
-  for (double beta : betas)
-    require(std::isfinite(beta) && beta >= 0,
-            "betas must be finite and not negative, got " + std::to_string(beta));
-  std::vector<double> sorted_betas = betas;
-  std::sort(sorted_betas.begin(), sorted_betas.end());
-  require(std::adjacent_find(sorted_betas.begin(), sorted_betas.end()) == sorted_betas.end(),
-          "betas must be distinct");
-  require(concurrency >= 0, "concurrency must not be negative");
-  engine.validate();
-  train.validate();
-}
-
-std::vector<double> ExperimentConfig::beta_values() const {
-  return betas.empty() ? std::vector<double>{train.beta} : betas;
-}
-
-std::vector<SweepPoint> ExperimentConfig::points() const {
-  if (!models.empty()) return models;
-  std::vector<SweepPoint> out;
-  for (int latent : latent_dims)
-    for (double beta : beta_values())
-      for (std::uint64_t seed : seeds())
-        out.push_back({latent, beta, seed});
-  return out;
-}
-
-int ExperimentConfig::features() const {
-  return table ? static_cast<int>(table->train.cols) : data.features;
-}
-
-SplitSizes split_sizes(std::size_t normal_rows, bool labelled, double validation_fraction,
-                       double test_fraction) {
-  const auto share = [&](double fraction) {
-    return static_cast<std::size_t>(std::llround(fraction * static_cast<double>(normal_rows)));
-  };
-  SplitSizes sizes;
-  sizes.validation = std::max<std::size_t>(2, share(validation_fraction));
-  sizes.test = labelled ? share(test_fraction) : 0;
-  const std::size_t held = sizes.validation + sizes.test;
-  sizes.train = normal_rows > held ? normal_rows - held : 0;
-  return sizes;
-}
-
-TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
-                        std::uint64_t seed, int batch_size) {
-  const Dataset& data = table.data;
-  const bool labelled = !data.labels.empty();
-  require(validation_fraction > 0 && test_fraction >= 0 && validation_fraction + test_fraction < 1,
-          "the validation and test shares must be positive and add up to less than 1, got " +
-              std::to_string(validation_fraction) + " and " + std::to_string(test_fraction));
-  std::vector<std::size_t> normal, anomalous;
-  for (std::size_t r = 0; r < data.rows(); ++r)
-    (labelled && data.labels[r] != 0 ? anomalous : normal).push_back(r);
-  const SplitSizes sizes = split_sizes(normal.size(), labelled, validation_fraction, test_fraction);
-  const std::size_t validation = sizes.validation, test = sizes.test;
-  const auto batch = static_cast<std::size_t>(batch_size);
-  require(normal.size() >= validation + test + batch,
-          table.source + ": " + text::counted(normal.size(), "normal row") + "; the study needs " +
-              std::to_string(validation + test + batch) + " (" + std::to_string(validation) +
-              " for validation, " + std::to_string(test) + " for the test and one batch of " +
-              std::to_string(batch) + "): lower --batch-size");
-  const std::vector<std::size_t> order =
-      keyed_permutation(normal.size(), CounterRng{seed, Stream::holdout}, 0);
-  std::vector<std::size_t> validation_rows, test_rows, train_rows;
-  for (std::size_t i = 0; i < order.size(); ++i)
-    (i < validation          ? validation_rows
-     : i < validation + test ? test_rows
-                             : train_rows)
-        .push_back(normal[order[i]]);
-  if (labelled && test > 0) test_rows.insert(test_rows.end(), anomalous.begin(), anomalous.end());
-  for (auto* rows : {&validation_rows, &test_rows, &train_rows})
-    std::sort(rows->begin(), rows->end());
-
-  TableSplits splits;
-  splits.source = table.source;
-  splits.feature_names = data.column_names;
-  splits.train = gather_rows(data.features, train_rows);
-  splits.validation = gather_rows(data.features, validation_rows);
-  splits.test = gather_rows(data.features, test_rows);
-  if (labelled)
-    for (std::size_t r : test_rows)
-      splits.test_labels.push_back(data.labels[r]);
-  splits.standardizer = Standardizer::fit(splits.train);
-  for (std::size_t c : splits.standardizer.constant_columns)
-    splits.notes.push_back(table.source + ": column " + text::shown(data.column_names[c]) +
-                           " is constant in the training rows; it is centred, not scaled");
-  for (Matrix* rows : {&splits.train, &splits.validation, &splits.test})
-    splits.standardizer.apply(*rows);
-  return splits;
-}
-
-std::vector<std::uint64_t> ExperimentConfig::seeds() const {
-  std::vector<std::uint64_t> out;
-  for (int i = 0; i < seed_count; ++i)
-    out.push_back(first_seed + static_cast<std::uint64_t>(i));
-  return out;
-}
-
-SyntheticConfig ExperimentConfig::data_for(std::uint64_t seed) const {
-  SyntheticConfig config = data;
-  config.seed = data_seed.value_or(seed);
-  return config;
-}
-
 namespace {
 
 struct StudyData {
@@ -381,82 +265,6 @@ ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run) {
                         : fit_threshold(config.threshold, model.holdout_scores);
   model.parameters = run.parameters;
   return model;
-}
-
-Spread spread(std::span<const double> values) {
-  Spread s;
-  if (values.empty()) return {std::nan(""), std::nan("")};
-  for (double v : values)
-    s.mean += v;
-  s.mean /= static_cast<double>(values.size());
-  if (values.size() < 2) return s;
-  double sum_sq = 0.0;
-  for (double v : values)
-    sum_sq += (v - s.mean) * (v - s.mean);
-  s.std = std::sqrt(sum_sq / static_cast<double>(values.size() - 1));
-  return s;
-}
-
-std::vector<double> collect(const ExperimentResult& result, int latent_dim,
-                            const std::function<double(const RunResult&)>& metric,
-                            std::optional<double> beta) {
-  std::vector<double> values;
-  for (const RunResult& run : result.runs)
-    if (run.failure.empty() && run.latent_dim == latent_dim && (!beta || run.beta == *beta))
-      values.push_back(metric(run));
-  return values;
-}
-
-std::vector<SweepCell> summarize(const ExperimentResult& result) {
-  std::vector<SweepCell> cells;
-  for (int latent : result.config.latent_dims)
-    for (double beta : result.config.beta_values()) {
-      const auto over_seeds = [&](const std::function<double(const RunResult&)>& metric) {
-        return spread(collect(result, latent, metric, beta));
-      };
-      SweepCell cell;
-      cell.latent_dim = latent;
-      cell.beta = beta;
-      const std::vector<double> roc_aucs = collect(
-          result, latent, [](const RunResult& r) { return r.roc_auc; }, beta);
-      cell.runs = roc_aucs.size();
-      cell.failed = static_cast<std::size_t>(
-          std::count_if(result.runs.begin(), result.runs.end(), [&](const RunResult& run) {
-            return !run.failure.empty() && run.latent_dim == latent && run.beta == beta;
-          }));
-      cell.roc_auc = spread(roc_aucs);
-      cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
-      // Without labels there is no confusion matrix: n/a (NaN), not 0.
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      cell.precision = over_seeds(
-          [&](const RunResult& r) { return r.labelled ? r.at_threshold.precision() : nan; });
-      cell.recall = over_seeds(
-          [&](const RunResult& r) { return r.labelled ? r.at_threshold.recall() : nan; });
-      cell.f1 =
-          over_seeds([&](const RunResult& r) { return r.labelled ? r.at_threshold.f1() : nan; });
-      cell.validation_error = over_seeds([](const RunResult& r) { return r.validation_error; });
-      cells.push_back(cell);
-    }
-  return cells;
-}
-
-SweepChoice choose(std::span<const SweepCell> cells) {
-  require(!cells.empty(), "a sweep without configurations has nothing to choose");
-  SweepChoice choice;
-  std::optional<std::size_t> label_free;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (cells[i].runs == 0) continue;  // every run of it failed
-    if (!label_free || cells[i].validation_error.mean < cells[*label_free].validation_error.mean)
-      label_free = i;
-  }
-  if (!label_free) throw TrainingError("no configuration finished training: every model failed");
-  choice.label_free = *label_free;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (!std::isfinite(cells[i].roc_auc.mean)) continue;
-    if (!choice.best_roc_auc || cells[i].roc_auc.mean > cells[*choice.best_roc_auc].roc_auc.mean)
-      choice.best_roc_auc = i;
-  }
-  return choice;
 }
 
 }  // namespace vaead

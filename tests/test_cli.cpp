@@ -233,4 +233,40 @@ TEST_F(Cli, SeedStudyWithItsDefaultsGivesTheSameJsonAsBefore) {
   EXPECT_EQ(now, config);
 }
 
+// A sweep's metrics are what they were before the architecture work (issue 16): the runs and cells
+// of two sweeps, on generated data and on a table, as commit 16ddd76 wrote them
+// (tests/data/sweep_before_*.json: timings, curves and histograms dropped, the last epoch kept).
+TEST_F(Cli, SweepsGiveTheSameMetricsAsBefore) {
+  const Result generated = run("generate --out " + (dir_ / "d").string() +
+                               " --train-rows 100 --val-rows 100 --test-rows 2500 --seed 9");
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  const std::pair<std::string, std::string> sweeps[] = {
+      {"synthetic",
+       "--latents 2,8 --betas 1,0.01 --seeds 2 --epochs 4 --train-rows 2000 "
+       "--val-rows 500 --test-rows 500"},
+      {"table", "--data " + (dir_ / "d" / "test.csv").string() +
+                    " --label-column label --latents 3 --betas 1,0.1 --seeds 2"},
+  };
+  for (const auto& [name, flags] : sweeps) {
+    const fs::path json_path = dir_ / (name + ".json");
+    const Result r = run("sweep --device cpu " + flags + " --json " + json_path.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    nlohmann::json now = nlohmann::json::parse(slurp(json_path));
+    const nlohmann::json before = nlohmann::json::parse(
+        slurp(fs::path(VAEAD_SOURCE_DIR) / "tests" / "data" / ("sweep_before_" + name + ".json")));
+    EXPECT_EQ(now["cells"], before["cells"]) << name;
+    ASSERT_EQ(now["runs"].size(), before["runs"].size()) << name;
+    for (std::size_t i = 0; i < before["runs"].size(); ++i) {
+      nlohmann::json& run_now = now["runs"][i];
+      for (const char* key :
+           {"train_seconds", "samples_per_second", "roc_curve", "pr_curve", "score_histogram"})
+        run_now.erase(key);
+      nlohmann::json last = run_now["epochs"].back();
+      last.erase("seconds");
+      run_now["epochs"] = nlohmann::json::array({last});
+      EXPECT_EQ(run_now, before["runs"][i]) << name << " run " << i;
+    }
+  }
+}
+
 }  // namespace
