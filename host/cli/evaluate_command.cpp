@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
 

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/console.hpp"
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"

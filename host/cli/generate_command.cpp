@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
 

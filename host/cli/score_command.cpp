@@ -8,7 +8,9 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/console.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
 

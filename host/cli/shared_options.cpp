@@ -1,23 +1,16 @@
 #include "cli/shared_options.hpp"
 
-#include "cli/ranks.hpp"
-
-#include "text.hpp"
-#include "vaead/error.hpp"
-
-#include <unistd.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
-#include <iomanip>
-#include <iostream>
 #include <limits>
 #include <map>
-#include <sstream>
+
+#include "text.hpp"
+#include "vaead/error.hpp"
 
 namespace vaead::cli {
 namespace {
@@ -348,50 +341,6 @@ void add_data_file_options(CLI::App& command, DataOptions& data, bool label_requ
       ->group(group);
 }
 
-namespace {
-
-TableOptions table_options(const DataOptions& data) {
-  TableOptions options = data.table;
-  options.header = !data.no_header;
-  if (data.delimiter == "tab" || data.delimiter == "\\t")
-    options.delimiter = '\t';
-  else if (!data.delimiter.empty())
-    options.delimiter = data.delimiter[0];
-  return options;
-}
-
-Table with_notes_shown(Table table) {
-  if (reports_errors())
-    for (const std::string& note : table.notes)
-      std::cerr << "vaead: note: " << note << '\n';
-  return table;
-}
-
-}  // namespace
-
-Table load_table(const DataOptions& data) {
-  return with_notes_shown(read_table(data.path, table_options(data)));
-}
-
-Table load_table_on_every_rank(const DataOptions& data) {
-  if (ranks().size == 1) return load_table(data);
-  const std::vector<std::uint8_t> bytes =
-      broadcast_from_root([&] { return read_file_bytes(data.path); });
-  const TableOptions options = table_options(data);
-  if (std::filesystem::path(data.path).extension() == ".npy")
-    return with_notes_shown(parse_npy(bytes, options, data.path));
-  return with_notes_shown(
-      parse_csv(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-                options, data.path));
-}
-
-std::vector<NamedPath> inputs(const DataOptions& data, const std::string& config_file) {
-  std::vector<NamedPath> named;
-  if (!data.path.empty()) named.emplace_back("--data", data.path);
-  if (!config_file.empty()) named.emplace_back("--config", config_file);
-  return named;
-}
-
 const CLI::Validator& a_path() {
   static const CLI::Validator validator(
       [](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; },
@@ -406,53 +355,6 @@ const CLI::Validator& a_name() {
       },
       "NAME");
   return validator;
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream text;
-  text << std::fixed << std::setprecision(digits) << value;
-  return text.str();
-}
-
-std::string mean_std(const Spread& s, int digits) {
-  if (!std::isfinite(s.mean)) return "n/a";
-  return fixed(s.mean, digits) + " ± " + fixed(s.std, digits);
-}
-
-void report_failed_runs(const ExperimentResult& result) {
-  std::size_t failed = 0;
-  for (const RunResult& run : result.runs) {
-    if (run.failure.empty()) continue;
-    ++failed;
-    std::cerr << "vaead: warning: the model with latent " << run.latent_dim << ", beta " << run.beta
-              << ", seed " << run.seed << " failed: " << run.failure << '\n';
-  }
-  if (failed > 0 && failed == result.runs.size())
-    throw TrainingError("every model failed; the first: " + result.runs.front().failure);
-}
-
-bool progress_enabled(bool requested) {
-  return requested || isatty(fileno(stderr)) != 0;
-}
-
-EpochCallback epoch_progress(bool requested, const std::string& prefix, int epochs) {
-  if (!progress_enabled(requested)) return {};
-  const bool terminal = !requested;
-  return [prefix, epochs, terminal](const EpochRecord& e) {
-    std::fprintf(stderr, "%s%s  epoch %d/%d  loss %.4f (recon %.4f, kl %.4f, weight %.2f)%s",
-                 terminal ? "\r" : "", prefix.c_str(), e.epoch + 1, epochs, e.mean.loss,
-                 e.mean.reconstruction, e.mean.kl, e.kl_weight, terminal ? "\033[K" : "\n");
-    if (terminal && e.epoch + 1 == epochs) std::fputc('\n', stderr);
-  };
-}
-
-std::string pad(const std::string& text, std::size_t width, bool right_align) {
-  std::size_t columns = 0;
-  for (unsigned char c : text)
-    columns += (c & 0xC0) != 0x80 ? 1 : 0;  // count code points
-  if (columns >= width) return text;
-  const std::string fill(width - columns, ' ');
-  return right_align ? fill + text : text + fill;
 }
 
 }  // namespace vaead::cli

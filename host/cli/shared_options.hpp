@@ -60,37 +60,9 @@ struct DataOptions {
 };
 void add_data_file_options(CLI::App& command, DataOptions& data, bool label_required,
                            bool data_required = true);
-// Reads the table; its notes go to stderr.
-Table load_table(const DataOptions& data);
-// The table for every MPI rank: read once at rank 0 and sent to the others, which parse the same
-// bytes (load_table when the process is alone); rank 0 prints the notes.
-Table load_table_on_every_rank(const DataOptions& data);
-
 // A path flag's value may not be empty (exit 2, as for any bad flag value).
 const CLI::Validator& a_path();
 // Nor may a column name.
 const CLI::Validator& a_name();
-
-// The files a command reads, by flag (--data, --config), for check_output: an output may not be
-// one of them.
-using NamedPath = std::pair<std::string, std::filesystem::path>;
-std::vector<NamedPath> inputs(const DataOptions& data, const std::string& config_file);
-
-// Progress goes to stderr when it is a terminal, or when asked for.
-bool progress_enabled(bool requested);
-// An epoch callback printing "<prefix>  epoch e/n  loss ..." on stderr (null when not enabled);
-// on a terminal the line is rewritten in place.
-EpochCallback epoch_progress(bool requested, const std::string& prefix, int epochs);
-
-// `value` with `digits` decimals; "mean ± std" of a spread ("n/a" when the mean is not finite).
-std::string fixed(double value, int digits);
-std::string mean_std(const Spread& spread, int digits);
-
-// One warning line on stderr per run of `result` whose training stopped; TrainingError (the first
-// run's reason) when every run stopped.
-void report_failed_runs(const ExperimentResult& result);
-
-// Pads `text` with spaces to `width` terminal columns (UTF-8 aware: "±" is one column).
-std::string pad(const std::string& text, std::size_t width, bool right_align = false);
 
 }  // namespace vaead::cli

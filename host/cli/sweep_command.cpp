@@ -10,9 +10,11 @@
 #include <set>
 
 #include "cli/commands.hpp"
+#include "cli/console.hpp"
 #include "cli/ranks.hpp"
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "cpu/worker_pool.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/device.hpp"

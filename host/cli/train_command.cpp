@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/console.hpp"
 #include "cli/shared_options.hpp"
+#include "cli/table_input.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
 
