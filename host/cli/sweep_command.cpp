@@ -12,9 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/console.hpp"
 #include "cli/ranks.hpp"
-#include "cli/report.hpp"
-#include "cli/shared_options.hpp"
-#include "cli/table_input.hpp"
+#include "cli/sweep.hpp"
 #include "cpu/worker_pool.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/device.hpp"
@@ -26,194 +24,6 @@
 
 namespace vaead::cli {
 namespace {
-
-struct SweepOptions {
-  ExperimentConfig config;
-  std::shared_ptr<std::string> config_file;
-  DataOptions data;
-  double validation_fraction = 0.2;
-  double test_fraction = 0.2;
-  DeviceChoice device = DeviceChoice::automatic;
-  std::optional<std::uint64_t> data_seed;
-  std::string json_path, csv_path, save_best_dir, report_dir;
-  std::string shard, part_path;  // --shard I/N, --part FILE
-  bool progress = false;
-
-  SweepOptions() { config.betas = {1.0, 0.1, 0.01}; }
-};
-
-std::string configuration(const SweepCell& cell) {
-  std::ostringstream text;
-  text << "latent " << cell.latent_dim << ", beta " << cell.beta;
-  return text.str();
-}
-
-void print_table(std::ostream& out, const ExperimentResult& result,
-                 std::span<const SweepCell> cells, const SweepChoice& choice, double seconds) {
-  const ExperimentConfig& c = result.config;
-  out << "vaead sweep: " << result.runs.size() << " models (" << c.latent_dims.size()
-      << " latent sizes x " << c.beta_values().size() << " betas x " << c.seed_count
-      << " seeds) on the " << engine_kind_name(c.device) << " engine; ";
-  if (c.table)
-    out << c.table->source << ": " << c.table->train.rows << " train / " << c.table->validation.rows
-        << " validation / " << c.table->test.rows << " test rows";
-  else
-    out << "synthetic data: " << c.data.train_rows << " train / " << c.data.validation_rows
-        << " validation / " << c.data.test_rows << " test rows";
-  out << "; " << c.train.epochs << " epochs, batch " << c.engine.batch_size << "\n";
-  out << "threshold: " << c.threshold.describe()
-      << " (validation rows); values are mean ± std over seeds; validation error is the mean "
-         "score of the validation rows (all normal)\n\n";
-  constexpr std::size_t kWidth = 16;
-  out << pad("latent", 7) << pad("beta", 7);
-  for (const char* name : {"ROC-AUC", "PR-AUC", "precision", "recall", "val. error"})
-    out << pad(name, kWidth);
-  out << '\n';
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    const SweepCell& cell = cells[i];
-    std::ostringstream beta;
-    beta << cell.beta;
-    out << pad(std::to_string(cell.latent_dim), 7) << pad(beta.str(), 7);
-    for (const Spread* s : {&cell.roc_auc, &cell.pr_auc, &cell.precision, &cell.recall})
-      out << pad(cell.runs == 0 ? "failed" : mean_std(*s, 3), kWidth);
-    out << pad(cell.runs == 0 ? "failed" : mean_std(cell.validation_error, 4), kWidth);
-    if (cell.failed > 0)
-      out << " (" << cell.failed << " of " << cell.failed + cell.runs << " failed)";
-    if (i == choice.label_free) out << " <- label-free choice";
-    if (choice.best_roc_auc && i == *choice.best_roc_auc) out << " <- best ROC-AUC";
-    out << '\n';
-  }
-  const SweepCell& picked = cells[choice.label_free];
-  out << "\nlabel-free choice (lowest validation error): " << configuration(picked);
-  if (std::isfinite(picked.roc_auc.mean)) out << ", ROC-AUC " << mean_std(picked.roc_auc, 3);
-  out << '\n';
-  if (choice.best_roc_auc) {
-    const SweepCell& best = cells[*choice.best_roc_auc];
-    out << "best by ROC-AUC (needs labels): " << configuration(best) << ", ROC-AUC "
-        << mean_std(best.roc_auc, 3) << '\n';
-  } else {
-    out << "no labelled test rows: no ROC-AUC (give --label-column)\n";
-  }
-  double samples = 0.0;
-  for (const RunResult& run : result.runs)
-    samples += static_cast<double>(run.training.samples);
-  out << "trained " << result.runs.size() << " models in " << fixed(seconds, 1)
-      << " s: " << fixed(samples / seconds, 0) << " model-samples/s\n";
-}
-
-// The chosen configurations' models, one file per seed: L<latent>_beta<beta>_seed<seed>.
-void save_best(const ExperimentResult& result, std::span<const SweepCell> cells,
-               const SweepChoice& choice, const std::string& directory) {
-  std::vector<std::size_t> chosen{choice.label_free};
-  if (choice.best_roc_auc && *choice.best_roc_auc != choice.label_free)
-    chosen.push_back(*choice.best_roc_auc);
-  for (std::size_t index : chosen) {
-    const SweepCell& cell = cells[index];
-    for (const RunResult& run : result.runs) {
-      if (run.latent_dim != cell.latent_dim || run.beta != cell.beta || !run.failure.empty())
-        continue;
-      std::ostringstream name;
-      name << "L" << run.latent_dim << "_beta" << run.beta << "_seed" << run.seed << ".safetensors";
-      const std::filesystem::path path = std::filesystem::path(directory) / name.str();
-      write_model(path, model_of_run(result.config, run));
-      std::cout << "model: " << path.string()
-                << (index == choice.label_free ? " (label-free choice)" : " (best ROC-AUC)")
-                << '\n';
-    }
-  }
-}
-
-// The value of `flag` when the command line or the configuration file gave it.
-template <class T>
-std::optional<T> given(const CLI::App& command, const char* flag, T value) {
-  return command.count(flag) > 0 ? std::optional<T>(value) : std::nullopt;
-}
-
-// The flags that say what a sweep trains (not where its results go).
-void add_sweep_options(CLI::App& command, SweepOptions& options) {
-  ExperimentConfig& config = options.config;
-  add_data_file_options(command, options.data, false, false);
-  command
-      .add_option("--val-share", options.validation_fraction,
-                  "--data: share of the normal rows for validation (threshold, choice)")
-      ->check(open_unit_interval())
-      ->capture_default_str();
-  command
-      .add_option("--test-share", options.test_fraction,
-                  "--data with labels: share of the normal rows tested beside every anomaly")
-      ->check(open_unit_interval())
-      ->capture_default_str();
-  command.add_option("--latents", config.latent_dims, "Latent sizes")
-      ->delimiter(',')
-      ->check(at_least_one())
-      ->capture_default_str();
-  command.add_option("--betas", config.betas, "KL weights after the warm-up")
-      ->delimiter(',')
-      ->check(not_negative())
-      ->capture_default_str();
-  command.add_option("--seeds", config.seed_count, "Seeds per configuration")
-      ->check(at_least_one())
-      ->capture_default_str();
-  command.add_option("--seed", config.first_seed, "First seed")
-      ->check(a_seed())
-      ->capture_default_str();
-  command
-      .add_option("--data-seed", options.data_seed,
-                  "Synthetic: draw every run's data with this seed (default: the run's "
-                  "seed); --data: the seed of the split (default: --seed)")
-      ->check(a_seed());
-  command
-      .add_option("--concurrency", config.concurrency,
-                  "CPU: models trained at once (0 = one per core)")
-      ->check(a_count())
-      ->capture_default_str();
-  add_threshold_option(command, config.threshold,
-                       "Threshold rule on the validation rows (contamination: on the test rows)");
-  add_data_options(command, config.data, "--synthetic-features");
-  add_model_options(command, config.engine);
-  add_training_options(command, config.train);
-  add_threads_option(command, config.engine.threads);
-  add_device_option(command, options.device);
-}
-
-void add_output_options(CLI::App& command, std::string& json_path, std::string& csv_path,
-                        std::string& save_best_dir, std::string& report_dir) {
-  command.add_option("--json", json_path, "Write the configuration, table and runs")
-      ->check(a_path());
-  command.add_option("--csv", csv_path, "Write the table (one row per configuration)")
-      ->check(a_path());
-  command
-      .add_option("--save-best", save_best_dir,
-                  "Write the chosen configurations' models here, one per seed")
-      ->check(a_path());
-  add_report_option(command, report_dir);
-}
-
-// The sweep's configuration: the device resolved (or, for merge, the parts'), the table read
-// (once, at rank 0, for every rank), split and its schedule fitted.
-ExperimentConfig prepare(SweepOptions& options, const CLI::App& command,
-                         std::optional<EngineKind> device = std::nullopt) {
-  ExperimentConfig config = options.config;
-  config.device = device ? *device : resolve_device(options.device);
-  config.data_seed = options.data_seed;
-  config.validate();
-  if (!options.data.path.empty()) {
-    const Table table = load_table_on_every_rank(options.data);
-    fit_sweep_schedule(config, table, options.validation_fraction, options.test_fraction,
-                       given(command, "--batch-size", config.engine.batch_size),
-                       given(command, "--epochs", config.train.epochs),
-                       given(command, "--kl-warmup", config.train.kl_warmup_epochs));
-    config.validate();
-    auto splits = std::make_shared<TableSplits>(
-        split_table(table, options.validation_fraction, options.test_fraction,
-                    options.data_seed.value_or(config.first_seed), config.engine.batch_size));
-    if (reports_errors())
-      for (const std::string& note : splits->notes)
-        std::cerr << "vaead: note: " << note << '\n';
-    config.table = std::move(splits);
-  }
-  return config;
-}
 
 // The flags the sweep was given (on the command line or in its --config file) but its outputs:
 // what a part keeps so that merge can rebuild the same sweep.
@@ -276,41 +86,6 @@ std::vector<RunResult> train_share(const ExperimentConfig& config,
   return run_experiment(share, callbacks).runs;
 }
 
-struct Outputs {
-  std::string json_path, csv_path, save_best_dir, report_dir;
-};
-
-// Checks the output paths before any work (rank 0 alone writes); creates --save-best's folder.
-void check_outputs(const Outputs& out, std::vector<NamedPath> named) {
-  if (!out.json_path.empty()) {
-    check_output("--json", out.json_path, named);
-    named.emplace_back("--json", out.json_path);  // --csv may not overwrite it either
-  }
-  if (!out.csv_path.empty()) check_output("--csv", out.csv_path, named);
-  if (!out.save_best_dir.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(out.save_best_dir, error);
-    if (error)
-      throw InputError("--save-best: cannot create " + out.save_best_dir + ": " + error.message());
-  }
-}
-
-// The table, the JSON and CSV, the chosen models and the report of a finished sweep.
-void write_sweep(const ExperimentResult& result, double seconds, const Outputs& out) {
-  report_failed_runs(result);
-  const std::vector<SweepCell> cells = summarize(result);
-  const SweepChoice choice = choose(cells);
-  print_table(std::cout, result, cells, choice, seconds);
-  const std::string json_path = result_json_path(out.json_path, out.report_dir, "sweep.json");
-  if (!json_path.empty())
-    write_file_atomically(json_path,
-                          [&](std::ostream& file) { file << sweep_json(result, cells, choice); });
-  if (!out.csv_path.empty())
-    write_file_atomically(out.csv_path, [&](std::ostream& file) { file << sweep_csv(cells); });
-  if (!out.save_best_dir.empty()) save_best(result, cells, choice, out.save_best_dir);
-  if (!out.report_dir.empty()) make_report(json_path, out.report_dir);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -320,7 +95,7 @@ constexpr std::string_view kRankFailed = "vaead: rank failed: ";
 
 void run(SweepOptions& options, const CLI::App& command) {
   const Ranks& r = ranks();
-  const Outputs out{options.json_path, options.csv_path, options.save_best_dir, options.report_dir};
+  const Outputs& out = options.out;
   const std::vector<NamedPath> named = inputs(options.data, *options.config_file);
   std::optional<Shard> shard;
   if (!options.shard.empty()) {
@@ -403,48 +178,6 @@ void run(SweepOptions& options, const CLI::App& command) {
   write_sweep(result, seconds_since(start), out);
 }
 
-struct MergeOptions {
-  std::vector<std::string> parts;
-  Outputs out;
-};
-
-// `vaead sweep merge PART...`: the sweep rebuilt from the first part's flags (its table read
-// again and checked against every part's), the runs from every part, written as one sweep.
-void merge(const MergeOptions& options) {
-  std::vector<NamedPath> named;
-  for (const std::string& path : options.parts)
-    named.emplace_back("part", path);
-  check_outputs(options.out, named);
-  std::vector<SweepPart> parts;
-  double seconds = 0.0;
-  for (const std::string& path : options.parts) {
-    const std::vector<std::uint8_t> bytes = read_file_bytes(path);
-    parts.push_back(parse_part(
-        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path));
-    seconds = std::max(seconds, parts.back().seconds);  // the shards ran side by side
-  }
-  CLI::App rebuilt;
-  SweepOptions sweep_options;
-  add_sweep_options(rebuilt, sweep_options);
-  std::vector<std::string> arguments(parts.front().arguments.rbegin(),
-                                     parts.front().arguments.rend());
-  try {
-    rebuilt.parse(arguments);
-  } catch (const CLI::ParseError& error) {
-    throw InputError(options.parts.front() +
-                     ": its sweep's flags do not parse here: " + error.what());
-  }
-  ExperimentResult result;
-  try {
-    result.config = prepare(sweep_options, rebuilt, parts.front().device);
-  } catch (const InputError& error) {
-    throw InputError("rebuilding the sweep of " + options.parts.front() + ": " + error.what() +
-                     " (merge reads the sweep's --data again: run it where the shards ran)");
-  }
-  result.runs = merge_parts(parts, options.parts, result.config);
-  write_sweep(result, seconds, options.out);
-}
-
 }  // namespace
 
 Command add_sweep_command(CLI::App& app) {
@@ -460,8 +193,7 @@ Command add_sweep_command(CLI::App& app) {
       ->type_name("I/N");
   command->add_option("--part", options->part_path, "--shard: the file its runs go to")
       ->check(a_path());
-  add_output_options(*command, options->json_path, options->csv_path, options->save_best_dir,
-                     options->report_dir);
+  add_output_options(*command, options->out);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
   options->config_file = add_config_option(*command);
 
@@ -471,8 +203,7 @@ Command add_sweep_command(CLI::App& app) {
   merge_command->add_option("parts", merged->parts, "The parts (--part files), every shard once")
       ->required()
       ->check(CLI::ExistingFile);
-  add_output_options(*merge_command, merged->out.json_path, merged->out.csv_path,
-                     merged->out.save_best_dir, merged->out.report_dir);
+  add_output_options(*merge_command, merged->out);
   command->require_subcommand(0, 1);
   return {command,
           [options, command, merged, merge_command] {
