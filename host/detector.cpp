@@ -307,8 +307,8 @@ namespace {
 
 // Which table column each of the model's features is (matched by name); InputError listing the
 // missing and unexpected names when they differ.
-std::vector<std::size_t> model_columns(const ModelFile& model, const Table& table) {
-  const std::vector<std::string>& have = table.data.column_names;
+std::vector<std::size_t> model_columns(const ModelFile& model, const RowSource& table) {
+  const std::vector<std::string>& have = table.column_names;
   const std::vector<std::string>& want = model.feature_names;
   std::map<std::string, std::size_t> column;
   for (std::size_t c = 0; c < have.size(); ++c)
@@ -331,18 +331,6 @@ std::vector<std::size_t> model_columns(const ModelFile& model, const Table& tabl
   for (const std::string& name : want)
     columns.push_back(column[name]);
   return columns;
-}
-
-// Table rows [first, first + count) in the model's column order.
-Matrix rows_for_model(const Table& table, std::span<const std::size_t> columns, std::size_t first,
-                      std::size_t count) {
-  Matrix out(count, columns.size());
-  for (std::size_t r = 0; r < count; ++r) {
-    const float* row = table.data.features.row(first + r);
-    for (std::size_t j = 0; j < columns.size(); ++j)
-      out(r, j) = row[columns[j]];
-  }
-  return out;
 }
 
 }  // namespace
@@ -396,11 +384,11 @@ constexpr std::size_t kScoreChunkValues = std::size_t{1} << 20;
 
 }  // namespace
 
-ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
-                       const ThresholdRule& rule, bool per_feature, int threads,
-                       std::size_t chunk_rows) {
+ScoredRows score_rows(const ModelFile& model, const RowSource& table, EngineKind device,
+                      const ThresholdRule& rule, bool per_feature, int threads,
+                      std::size_t chunk_rows) {
   const std::vector<std::size_t> columns = model_columns(model, table);
-  const std::size_t rows = table.data.rows(), cols = columns.size();
+  const std::size_t rows = table.rows, cols = columns.size();
   EngineConfig config = model.engine;
   config.threads = threads;
   MemberScorer scorer(model, device, config);
@@ -414,7 +402,8 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
   Matrix errors;
   for (std::size_t first = 0; first < rows; first += chunk) {
     const std::size_t count = std::min(chunk, rows - first);
-    Matrix x = rows_for_model(table, columns, first, count);
+    Matrix x(count, cols);
+    table.read(first, count, columns, x.data());
     model.standardizer.apply(x);
     scorer.score(x, std::span<float>(scored.scores).subspan(first, count),
                  per_feature ? &errors : nullptr);
@@ -424,11 +413,12 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
   // A score that is not finite is never "not anomalous": name the first such row.
   for (std::size_t r = 0; r < rows; ++r)
     if (!std::isfinite(scored.scores[r])) {
-      const float* raw = table.data.features.row(r);
+      std::vector<float> raw(cols);
+      table.read(r, 1, columns, raw.data());
       throw InputError(table.source + ": row " + std::to_string(r) + " scores " +
                        shown(scored.scores[r]) + " with this model: " +
-                       farthest_cell([&](std::size_t j) { return raw[columns[j]]; },
-                                     model.standardizer, model.feature_names) +
+                       farthest_cell([&](std::size_t j) { return raw[j]; }, model.standardizer,
+                                     model.feature_names) +
                        " (a sentinel or a unit error?); fix or remove the row");
     }
   scored.rule = rule;
@@ -437,6 +427,12 @@ ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind de
   for (float s : scored.scores)
     scored.flagged.push_back(s > scored.threshold ? 1 : 0);
   return scored;
+}
+
+ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
+                       const ThresholdRule& rule, bool per_feature, int threads,
+                       std::size_t chunk_rows) {
+  return score_rows(model, table_rows(table), device, rule, per_feature, threads, chunk_rows);
 }
 
 Evaluation evaluate_scores(const ScoredRows& scored, const Table& table,

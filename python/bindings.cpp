@@ -219,15 +219,15 @@ TrainResult fit_model(const AnyMatrix& x, std::vector<std::string> names, const 
   });
 }
 
-nb::dict score_rows(const ModelFile& model, const AnyMatrix& x, std::vector<std::string> names,
-                    const std::string& source, bool per_feature, const std::string& device,
-                    int threads, std::optional<std::string> threshold) {
+nb::dict score_array(const ModelFile& model, const AnyMatrix& x, std::vector<std::string> names,
+                     const std::string& source, bool per_feature, const std::string& device,
+                     int threads, std::optional<std::string> threshold) {
   const ThresholdRule rule = threshold ? ThresholdRule::parse(*threshold) : model.threshold_rule;
   const EngineKind engine = device_of(device);
   const ArrayView view = view_of(x, source);
-  ScoredRows scored = interruptible([&] {
-    const Table table = table_from_array(view, std::move(names), source);
-    return score_table(model, table, engine, rule, per_feature, threads);
+  ScoredRows scored = interruptible([&] {  // the array read in place, a chunk at a time
+    return score_rows(model, array_rows(view, std::move(names), source), engine, rule, per_feature,
+                      threads);
   });
   const std::size_t rows = scored.scores.size();
   nb::dict out;
@@ -426,7 +426,7 @@ NB_MODULE(_core, m) {
         "decoder_hidden"_a, "betas"_a.none(), "members"_a.none(), "epochs"_a.none(),
         "batch_size"_a.none(), "kl_warmup"_a.none(), "holdout"_a.none(), "learning_rate"_a,
         "threshold"_a, "seed"_a, "threads"_a, "device"_a);
-  m.def("score", &score_rows, "model"_a, "x"_a, "names"_a, "source"_a, "per_feature"_a, "device"_a,
+  m.def("score", &score_array, "model"_a, "x"_a, "names"_a, "source"_a, "per_feature"_a, "device"_a,
         "threads"_a, "threshold"_a.none());
   m.def("sweep", &run_sweep, "x"_a, "y"_a.none(), "names"_a, "source"_a, "latents"_a, "betas"_a,
         "seeds"_a, "seed"_a, "validation_share"_a, "test_share"_a, "epochs"_a.none(),

@@ -448,5 +448,37 @@ TEST(Array, ReadsInPlaceWithAnyStridesAsANpyFileReads) {
             std::string::npos);
 }
 
+// Rows read in place a chunk at a time are the table's rows, and a bad cell is named by its row in
+// the array, not in the chunk.
+TEST(Array, RowsReadInPlaceAreTheTablesRowsWithTheSameMessages) {
+  double values[4][3] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}, {10, 11, 12}};
+  const ArrayView view{reinterpret_cast<const std::uint8_t*>(values), 4, 3, 24, 8, 'f', 8};
+  const RowSource rows = array_rows(view, {"a", "b", "c"}, "X");
+  EXPECT_EQ(rows.rows, 4u);
+  EXPECT_EQ(rows.column_names, (std::vector<std::string>{"a", "b", "c"}));
+  const std::size_t columns[] = {2, 0};
+  float out[4];
+  rows.read(1, 2, columns, out);
+  EXPECT_EQ(std::vector<float>(out, out + 4), (std::vector<float>{6, 4, 9, 7}));
+  const Table table = table_from_array(view, {"a", "b", "c"}, "X");
+  const RowSource from_table = table_rows(table);
+  float again[4];
+  from_table.read(1, 2, columns, again);
+  EXPECT_EQ(std::vector<float>(again, again + 4), std::vector<float>(out, out + 4));
+  values[3][1] = std::nan("");
+  const std::string message = error_of([&] { rows.read(2, 2, columns, out); });
+  EXPECT_EQ(message, "");  // column b is not read
+  const std::size_t b[] = {1};
+  EXPECT_EQ(error_of([&] { rows.read(2, 2, b, out); }), error_of([&] {
+              table_from_array(view, {"a", "b", "c"}, "X");
+            }));
+  EXPECT_EQ(error_of([&] { rows.read(2, 2, b, out); }),
+            "X: row 3 (from 0), column 'b': the value is not finite (NaN)");
+  EXPECT_NE(error_of([&] {
+              array_rows(view, {"a", "a", "c"}, "X");
+            }).find("appears twice"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vaead

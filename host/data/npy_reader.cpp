@@ -225,40 +225,50 @@ NpyLayout npy_layout(std::span<const std::uint8_t> bytes, std::uint64_t file_siz
   return layout;
 }
 
+InputError cell_error(const std::string& source, std::uint64_t row,
+                      const std::vector<std::string>& names, std::size_t c,
+                      const std::string& what) {
+  return InputError(source + ": row " + std::to_string(row) + " (from 0), column " +
+                    text::shown(names[c]) + ": " + what);
+}
+
+// Element (i, c) of an array as a double.
+double value_at(const ArrayView& array, std::size_t i, std::size_t c) {
+  return element(array.data + static_cast<std::ptrdiff_t>(i) * array.row_stride +
+                     static_cast<std::ptrdiff_t>(c) * array.col_stride,
+                 array.kind, array.size, array.big_endian);
+}
+
+// Element (i, c) as a feature: finite and within the float range; row i is row `first + i`.
+float feature_at(const ArrayView& array, std::size_t i, std::size_t c, std::uint64_t first,
+                 const std::vector<std::string>& names, const std::string& source) {
+  const double value = value_at(array, i, c);
+  if (!std::isfinite(value))
+    throw cell_error(source, first + i, names, c,
+                     std::string("the value is not finite (") +
+                         (std::isnan(value) ? "NaN"
+                          : value > 0       ? "inf"
+                                            : "-inf") +
+                         ")");
+  if (std::abs(value) > std::numeric_limits<float>::max())
+    throw cell_error(source, first + i, names, c,
+                     shown_number(value) + " is beyond the float range");
+  return static_cast<float>(value);
+}
+
 // Rows [first, first + block.rows) of an array: the selected columns as floats and the label as
 // 0/1 into `out`, every cell checked.
 void append_rows(const ArrayView& block, std::uint64_t first,
                  const table_columns::Selection& selection, const std::vector<std::string>& names,
                  const std::string& source, Dataset& out) {
-  auto cell_error = [&](std::uint64_t r, std::size_t c, const std::string& what) {
-    return InputError(source + ": row " + std::to_string(r) + " (from 0), column " +
-                      text::shown(names[c]) + ": " + what);
-  };
   for (std::size_t i = 0; i < block.rows; ++i) {
     const std::uint64_t r = first + i;
-    const auto value_at = [&](std::size_t c) {
-      return element(block.data + static_cast<std::ptrdiff_t>(i) * block.row_stride +
-                         static_cast<std::ptrdiff_t>(c) * block.col_stride,
-                     block.kind, block.size, block.big_endian);
-    };
-    for (std::size_t f = 0; f < selection.features.size(); ++f) {
-      const std::size_t c = selection.features[f];
-      const double value = value_at(c);
-      if (!std::isfinite(value))
-        throw cell_error(r, c,
-                         std::string("the value is not finite (") +
-                             (std::isnan(value) ? "NaN"
-                              : value > 0       ? "inf"
-                                                : "-inf") +
-                             ")");
-      if (std::abs(value) > std::numeric_limits<float>::max())
-        throw cell_error(r, c, shown_number(value) + " is beyond the float range");
-      out.features(r, f) = static_cast<float>(value);
-    }
+    for (std::size_t f = 0; f < selection.features.size(); ++f)
+      out.features(r, f) = feature_at(block, i, selection.features[f], first, names, source);
     if (selection.label) {
-      const double label = value_at(*selection.label);
+      const double label = value_at(block, i, *selection.label);
       if (label != 0.0 && label != 1.0)
-        throw cell_error(r, *selection.label,
+        throw cell_error(source, r, names, *selection.label,
                          shown_number(label) + " is not a label (0 = normal, 1 = anomaly)");
       out.labels.push_back(label == 1.0 ? 1 : 0);
     }
@@ -334,8 +344,11 @@ Table read_npy(const std::filesystem::path& path, const TableOptions& options) {
   });
 }
 
-Table table_from_array(const ArrayView& array, std::vector<std::string> names,
-                       const std::string& source) {
+namespace {
+
+// table_from_array's and array_rows' checks; the column names (x0, x1, ... when none are given).
+std::vector<std::string> checked_names(const ArrayView& array, std::vector<std::string> names,
+                                       const std::string& source) {
   require(supported_type(array.kind, array.size),
           source + ": unsupported dtype (float32, float64, integers and bool are read)");
   require(array.rows > 0 && array.cols > 0, source + ": the array is empty (shape (" +
@@ -347,11 +360,50 @@ Table table_from_array(const ArrayView& array, std::vector<std::string> names,
   require(names.size() == array.cols, source + ": " + std::to_string(names.size()) +
                                           " column names for " + std::to_string(array.cols) +
                                           " columns");
+  return names;
+}
+
+}  // namespace
+
+Table table_from_array(const ArrayView& array, std::vector<std::string> names,
+                       const std::string& source) {
+  names = checked_names(array, std::move(names), source);
   Table table;
   const table_columns::Selection selection =
       start_table(table, array.rows, names, TableOptions{}, source);
   append_rows(array, 0, selection, names, source, table.data);
   return table;
+}
+
+RowSource array_rows(const ArrayView& array, std::vector<std::string> names,
+                     const std::string& source) {
+  names = checked_names(array, std::move(names), source);
+  std::vector<std::string> notes;
+  table_columns::select_columns(  // the same name checks as a table's
+      names, TableOptions{}, [](std::size_t) { return true; }, source, notes);
+  RowSource rows{source, array.rows, names, {}};
+  rows.read = [array, names, source](std::size_t first, std::size_t count,
+                                     std::span<const std::size_t> columns, float* out) {
+    ArrayView block = array;
+    block.data += static_cast<std::ptrdiff_t>(first) * array.row_stride;
+    for (std::size_t i = 0; i < count; ++i)
+      for (std::size_t j = 0; j < columns.size(); ++j)
+        out[i * columns.size() + j] = feature_at(block, i, columns[j], first, names, source);
+  };
+  return rows;
+}
+
+RowSource table_rows(const Table& table) {
+  RowSource rows{table.source, table.data.rows(), table.data.column_names, {}};
+  rows.read = [&table](std::size_t first, std::size_t count, std::span<const std::size_t> columns,
+                       float* out) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const float* row = table.data.features.row(first + i);
+      for (std::size_t j = 0; j < columns.size(); ++j)
+        out[i * columns.size() + j] = row[columns[j]];
+    }
+  };
+  return rows;
 }
 
 }  // namespace vaead

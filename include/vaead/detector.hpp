@@ -129,6 +129,11 @@ class MemberScorer {
 ScoredRows score_table(const ModelFile& model, const Table& table, EngineKind device,
                        const ThresholdRule& rule, bool per_feature, int threads = 0,
                        std::size_t chunk_rows = 0);
+// The same from rows read where they live (an array in place: memory is the array plus one
+// chunk).
+ScoredRows score_rows(const ModelFile& model, const RowSource& rows, EngineKind device,
+                      const ThresholdRule& rule, bool per_feature, int threads = 0,
+                      std::size_t chunk_rows = 0);
 
 // One of the most anomalous rows, with each feature's squared error.
 struct RankedRow {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,6 +63,26 @@ struct ArrayView {
 // not finite"). `names` name the columns (x0, x1, ... when empty); a name given twice is an error.
 Table table_from_array(const ArrayView& array, std::vector<std::string> names,
                        const std::string& source);
+
+// A table's rows read a chunk at a time where they live (a Table, or an array in place): what
+// scoring needs, so that memory is the source plus one chunk.
+struct RowSource {
+  std::string source;  // for messages
+  std::size_t rows = 0;
+  std::vector<std::string> column_names;  // the source's columns
+  // Rows [first, first + count) of the columns `columns` (indices into column_names), in that
+  // order, into `out` (count x columns.size(), row-major); InputError naming a bad cell.
+  std::function<void(std::size_t first, std::size_t count, std::span<const std::size_t> columns,
+                     float* out)>
+      read;
+};
+
+RowSource table_rows(const Table& table);
+// The array's rows, converted and checked as table_from_array converts and checks them (the same
+// messages, rows counted from the array's first), the array read in place: `array` must outlive
+// the source. The same checks of dtype, shape and names as table_from_array.
+RowSource array_rows(const ArrayView& array, std::vector<std::string> names,
+                     const std::string& source);
 
 // Reads a whole file; InputError naming it when it cannot be read.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
