@@ -1,0 +1,119 @@
+// The CUDA engine's scores: rows of every model at once, and their AUCs ranked on the device.
+
+#include <algorithm>
+
+#include "cuda/cuda_engine.hpp"
+#include "cuda/sizes.hpp"
+#include "cuda_check.cuh"
+#include "vaead/error.hpp"
+
+namespace vaead {
+namespace cuda {
+
+void CudaEngine::score_device_rows(const float* rows, const DataSlots& slots, std::size_t count,
+                                   float* scores, float* per_feature) {
+  const int features = layout_.architecture.input_dim;
+  const std::size_t rows_per_pass =
+      std::max<std::size_t>(256, kScoreRows / static_cast<std::size_t>(models_));
+  reserve(score_act_, std::min(rows_per_pass, count));
+  for (std::size_t start = 0; start < count; start += rows_per_pass) {
+    const int chunk = static_cast<int>(std::min(rows_per_pass, count - start));
+    gather_chunk(rows, slots, start, chunk, features, score_act_.batch.data(), stream_);
+    enqueue_forward(score_act_, score_act_.batch.data(), chunk, nullptr);  // z = mu
+    reconstruction_scores(
+        score_act_.batch.data(), score_act_.decoder.back().data(), models_ * chunk, features,
+        score_act_.scores.data(),
+        per_feature == nullptr ? nullptr : per_feature + start * static_cast<std::size_t>(features),
+        stream_);
+    // [models][chunk] -> columns start .. start + chunk of [models][count]
+    CUDA_CHECK(cudaMemcpy2DAsync(scores + start, count * sizeof(float), score_act_.scores.data(),
+                                 static_cast<std::size_t>(chunk) * sizeof(float),
+                                 static_cast<std::size_t>(chunk) * sizeof(float),
+                                 static_cast<std::size_t>(models_), cudaMemcpyDeviceToDevice,
+                                 stream_));
+  }
+  scored_count_ = count;
+}
+
+std::vector<std::vector<float>> CudaEngine::last_scores(std::size_t count) const {
+  std::vector<float> flat(static_cast<std::size_t>(models_) * count);
+  scores_.download(flat.data(), flat.size(), stream_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  std::vector<std::vector<float>> out;
+  for (std::size_t m = 0; m < static_cast<std::size_t>(models_); ++m)
+    out.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(m * count),
+                     flat.begin() + static_cast<std::ptrdiff_t>((m + 1) * count));
+  return out;
+}
+
+void CudaEngine::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
+  require(models_ == 1, "score is for a single-model engine; use score_models");
+  require(scores.size() == rows.rows, "one score per row is needed");
+  if (rows.rows == 0) return;
+  if (per_feature == nullptr) {
+    const std::vector<std::vector<float>> all = score_models(rows);
+    std::copy(all[0].begin(), all[0].end(), scores.begin());
+    return;
+  }
+  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
+  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
+                                     " features, the model expects " + std::to_string(features));
+  DeviceBuffer<float> device_rows(rows.values.size()), device_errors(rows.values.size());
+  device_rows.upload(rows.values.data(), rows.values.size(), stream_);
+  scores_.reserve(rows.rows);
+  score_device_rows(device_rows.data(), DataSlots{1}, rows.rows, scores_.data(),
+                    device_errors.data());
+  scores_.download(scores.data(), rows.rows, stream_);
+  *per_feature = Matrix(rows.rows, features);
+  device_errors.download(per_feature->data(), per_feature->values.size(), stream_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+std::vector<std::vector<float>> CudaEngine::score_models(const Matrix& rows) {
+  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
+  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
+                                     " features, the model expects " + std::to_string(features));
+  require(rows.rows > 0, "no rows to score");
+  DeviceBuffer<float> device_rows(rows.values.size());
+  device_rows.upload(rows.values.data(), rows.values.size(), stream_);
+  scores_.reserve(static_cast<std::size_t>(models_) * rows.rows);
+  score_device_rows(device_rows.data(), DataSlots{models_}, rows.rows, scores_.data(), nullptr);
+  return last_scores(rows.rows);
+}
+
+std::vector<std::vector<float>> CudaEngine::score_resident_models(ResidentSplit split) {
+  const bool validation = split == ResidentSplit::validation;
+  const std::size_t count = validation ? validation_count_ : test_count_;
+  require(count > 0, "score_resident called before load_synthetic");
+  const auto features = static_cast<long long>(layout_.architecture.input_dim);
+  const DataSlots slots{models_, data_slot_.data(), nullptr,
+                        static_cast<long long>(count) * features, 0};
+  scores_.reserve(static_cast<std::size_t>(models_) * count);
+  score_device_rows(validation ? validation_rows_.data() : test_rows_.data(), slots, count,
+                    scores_.data(), nullptr);
+  return last_scores(count);
+}
+
+std::vector<float> CudaEngine::score_resident(ResidentSplit split) {
+  require(models_ == 1, "score_resident is for a single-model engine");
+  return score_resident_models(split)[0];
+}
+
+std::vector<RankingMetrics> CudaEngine::rank_last_scores(
+    const std::vector<std::vector<std::uint8_t>>& labels) {
+  require(labels.size() == static_cast<std::size_t>(models_), "one label vector per model");
+  const std::size_t count = scored_count_;
+  require(count > 0, "rank_last_scores needs scores");
+  std::vector<std::uint8_t> flat;
+  for (const auto& model_labels : labels) {
+    require(model_labels.size() == count, "one label per scored row is needed");
+    flat.insert(flat.end(), model_labels.begin(), model_labels.end());
+  }
+  labels_.reserve(flat.size());
+  labels_.upload(flat.data(), flat.size(), stream_);
+  return device_ranking_metrics_segmented(
+      scores_.data(), labels_.data(), static_cast<std::size_t>(models_), count, stream_, &ranking_);
+}
+
+}  // namespace cuda
+}  // namespace vaead

@@ -1,0 +1,244 @@
+// The CUDA engine's training step: forward, backward and Adam enqueued, captured once per batch
+// size as a CUDA graph and replayed; an epoch of every model at once.
+
+#include <algorithm>
+#include <utility>
+
+#include "cuda/cuda_engine.hpp"
+#include "cuda/sizes.hpp"
+#include "cuda_check.cuh"
+#include "vae_ops.cuh"
+#include "vaead/error.hpp"
+#include "vaead/philox.hpp"
+
+namespace vaead {
+namespace cuda {
+
+void CudaEngine::enqueue_forward(Activations& act, const float* x, int rows, const float* eps) {
+  const float* input = x;
+  for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
+    const LinearLayout& l = layout_.encoder[e];
+    dense_forward(input, rows, l.in, weights(l), bias(l), l.out, true, act.encoder[e].data(),
+                  stream_, strides(rows, l.in, l.out));
+    input = act.encoder[e].data();
+  }
+  const int latent = layout_.architecture.latent_dim;
+  const LinearLayout& mu = layout_.mu;
+  dense_forward(input, rows, mu.in, weights(mu), bias(mu), latent, false, act.mu.data(), stream_,
+                strides(rows, mu.in, latent));
+  const LinearLayout& lv = layout_.logvar;
+  dense_forward(input, rows, lv.in, weights(lv), bias(lv), latent, false, act.logvar_raw.data(),
+                stream_, strides(rows, lv.in, latent));
+  reparameterize_forward(act.mu.data(), act.logvar_raw.data(), eps, models_ * rows, latent,
+                         static_cast<float>(config_.logvar_min),
+                         static_cast<float>(config_.logvar_max), act.logvar.data(), act.z.data(),
+                         stream_);
+  input = act.z.data();
+  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
+    const LinearLayout& l = layout_.decoder[d];
+    const bool relu = d + 1 < layout_.decoder.size();
+    dense_forward(input, rows, l.in, weights(l), bias(l), l.out, relu, act.decoder[d].data(),
+                  stream_, strides(rows, l.in, l.out));
+    input = act.decoder[d].data();
+  }
+}
+
+// The CPU engine's backward, layer by layer; act.grad_a holds dLoss/dx_hat on entry.
+void CudaEngine::enqueue_backward(Activations& act, const float* x, int rows) {
+  float* grad = act.grad_a.data();
+  float* spare = act.grad_b.data();
+  auto params_grad = [&](const LinearLayout& l, const float* gy, const float* input) {
+    dense_backward_params(gy, input, rows, l.in, l.out, grads_.data() + l.weight_offset,
+                          grads_.data() + l.bias_offset, workspace_.data(), stream_,
+                          strides(rows, l.in, l.out));
+  };
+  auto input_grad = [&](const LinearLayout& l, const float* gy, bool accumulate,
+                        const float* relu_output, float* gx) {
+    dense_backward_input(gy, rows, l.out, weights(l), l.in, accumulate, relu_output, gx, stream_,
+                         strides(rows, l.in, l.out));
+  };
+  for (std::size_t d = layout_.decoder.size(); d-- > 0;) {
+    const float* input = d == 0 ? act.z.data() : act.decoder[d - 1].data();
+    params_grad(layout_.decoder[d], grad, input);
+    input_grad(layout_.decoder[d], grad, false, d == 0 ? nullptr : input, spare);
+    std::swap(grad, spare);
+  }
+  reparameterize_backward(
+      grad, act.mu.data(), act.logvar.data(), act.logvar_raw.data(), act.eps.data(), models_, rows,
+      layout_.architecture.latent_dim, state_.data(), static_cast<float>(config_.logvar_min),
+      static_cast<float>(config_.logvar_max), act.grad_mu.data(), act.grad_logvar.data(), stream_);
+  const float* hidden = act.encoder.back().data();
+  params_grad(layout_.mu, act.grad_mu.data(), hidden);
+  params_grad(layout_.logvar, act.grad_logvar.data(), hidden);
+  input_grad(layout_.mu, act.grad_mu.data(), false, nullptr, grad);
+  input_grad(layout_.logvar, act.grad_logvar.data(), true, hidden, grad);
+  for (std::size_t e = layout_.encoder.size(); e-- > 0;) {
+    const float* input = e == 0 ? x : act.encoder[e - 1].data();
+    params_grad(layout_.encoder[e], grad, input);
+    if (e == 0) break;
+    input_grad(layout_.encoder[e], grad, false, input, spare);
+    std::swap(grad, spare);
+  }
+}
+
+// One training step of every model, all on `stream_`, nothing waiting on the host.
+void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
+  Activations& act = train_act_;
+  const int features = layout_.architecture.input_dim;
+  const int latent = layout_.architecture.latent_dim;
+  if (batch == BatchSource::gather)
+    gather_batch(train_rows_.data(), orders_.data(), state_.data(), config_.batch_size, rows,
+                 features, act.batch.data(), stream_, train_slots());
+  if (noise == NoiseSource::drawn)
+    draw_eps(model_table(), state_.data(), rows, latent, act.eps.data(), stream_);
+  enqueue_forward(act, act.batch.data(), rows, act.eps.data());
+  loss_forward_backward(act.batch.data(), act.decoder.back().data(), act.mu.data(),
+                        act.logvar.data(), models_, rows, features, latent, model_latent_.data(),
+                        act.reconstruction.data(), act.kl.data(), act.grad_a.data(), stream_);
+  sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
+                 step_totals_.data(), totals_stride_, stream_);
+  enqueue_backward(act, act.batch.data(), rows);
+  check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
+               latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
+               stream_);
+  const AdamConfig& adam = config_.adam;
+  adam_update(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), layout_.size, models_,
+              AdamHyper{adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon}, state_.data(),
+              status_.data(), stream_);
+  advance_step(state_.data(), status_.data(), models_, stream_);
+}
+
+CudaEngine::Graph CudaEngine::capture_step(int rows) {
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  try {
+    enqueue_step(rows, BatchSource::gather, NoiseSource::drawn);
+  } catch (...) {
+    cudaStreamEndCapture(stream_, &graph);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_CHECK(instantiated);
+  return Graph(exec);
+}
+
+void CudaEngine::set_training_data(const Matrix& rows) {
+  require(rows.cols == static_cast<std::size_t>(layout_.architecture.input_dim),
+          "training rows have " + std::to_string(rows.cols) + " features, the model expects " +
+              std::to_string(layout_.architecture.input_dim));
+  require(rows.rows > 0, "no training rows");
+  require(data_slots_ == 1, "set_training_data gives every model the same rows: one data slot");
+  drop_graphs();
+  train_rows_.resize(rows.values.size());
+  train_rows_.upload(rows.values.data(), rows.values.size(), stream_);
+  train_count_ = rows.rows;
+  reserve_epoch(train_count_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+EpochResult CudaEngine::train_epoch(int epoch, double kl_weight) {
+  require(models_ == 1, "train_epoch is for a single-model engine; use train_epochs");
+  return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];
+}
+
+std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const double> kl_weights,
+                                                  std::span<const std::uint8_t> frozen) {
+  require(train_count_ > 0, "train_epoch called before set_training_data");
+  require(kl_weights.size() == static_cast<std::size_t>(models_), "one KL weight per model");
+  require(frozen.empty() || frozen.size() == static_cast<std::size_t>(models_),
+          "one frozen flag per model, or none");
+  const auto batch = static_cast<std::size_t>(config_.batch_size);
+  const std::size_t full = train_count_ / batch, last = train_count_ % batch;
+  const std::size_t steps = full + (last > 0 ? 1 : 0);
+  reserve(train_act_, std::min(train_count_, batch));
+  reserve_epoch(train_count_);
+  if (full > 0 && !full_step_) full_step_ = capture_step(config_.batch_size);
+  if (last > 0 && !last_step_) last_step_ = capture_step(static_cast<int>(last));
+
+  kl_weights_.upload(kl_weights.data(), kl_weights.size(), stream_);
+  const int* frozen_flags = nullptr;
+  if (!frozen.empty()) {
+    frozen_host_.assign(frozen.begin(), frozen.end());
+    frozen_.upload(frozen_host_.data(), frozen_host_.size(), stream_);
+    frozen_flags = frozen_.data();
+  }
+  begin_epoch(state_.data(), kl_weights_.data(), frozen_flags, models_, status_.data(), stream_);
+  for (std::size_t o = 0; o < order_seeds_.size(); ++o) {
+    shuffle_.compute(order_seeds_[o], static_cast<std::uint32_t>(Stream::shuffle),
+                     static_cast<std::uint32_t>(epoch), train_count_, stream_);
+    CUDA_CHECK(cudaMemcpyAsync(orders_.data() + o * train_count_, shuffle_.order(),
+                               train_count_ * sizeof(unsigned), cudaMemcpyDeviceToDevice, stream_));
+  }
+  for (std::size_t s = 0; s < full; ++s)
+    CUDA_CHECK(cudaGraphLaunch(full_step_.get(), stream_));
+  if (last > 0) CUDA_CHECK(cudaGraphLaunch(last_step_.get(), stream_));
+
+  const auto models = static_cast<std::size_t>(models_);
+  std::vector<double> totals(models * totals_stride_);
+  std::vector<TrainingStatus> statuses(models);
+  step_totals_.download(totals.data(), totals.size(), stream_);
+  status_.download(statuses.data(), models, stream_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));  // the epoch's one synchronisation
+
+  std::vector<EpochResult> results(models);
+  for (std::size_t m = 0; m < models; ++m) {
+    const TrainingStatus& status = statuses[m];
+    const double* model_totals = totals.data() + m * totals_stride_;
+    EpochResult& result = results[m];
+    if (status.failed_step == kFrozenStep) continue;  // took no step: nothing to report
+    result.steps = status.failed_step >= 0 ? status.failed_step : static_cast<int>(steps);
+    double seen = 0.0;
+    for (int s = 0; s < result.steps; ++s) {
+      const double rows = static_cast<std::size_t>(s) < full ? static_cast<double>(batch)
+                                                             : static_cast<double>(last);
+      const double reconstruction = model_totals[2 * s] / rows, kl = model_totals[2 * s + 1] / rows;
+      result.mean.reconstruction += reconstruction * rows;
+      result.mean.kl += kl * rows;
+      result.mean.loss += (reconstruction + kl_weights[m] * kl) * rows;
+      seen += rows;
+    }
+    if (seen > 0) {
+      result.mean.loss /= seen;
+      result.mean.reconstruction /= seen;
+      result.mean.kl /= seen;
+    }
+    if (status.failed_step >= 0)
+      result.non_finite = NonFinite{
+          status.failed_step, status.loss_non_finite != 0
+                                  ? std::string("loss")
+                                  : "gradient of " + describe_gradient(m, status.bad_gradient)};
+  }
+  return results;
+}
+
+LossParts CudaEngine::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
+  require(models_ == 1, "train_step is for a single-model engine");
+  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
+  require(batch.cols == static_cast<std::size_t>(layout_.architecture.input_dim) && batch.rows > 0,
+          "a training batch needs rows of " + std::to_string(layout_.architecture.input_dim) +
+              " features");
+  require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
+          "eps must be batch rows x latent_dim");
+  reserve(train_act_, batch.rows);
+  train_act_.batch.upload(batch.values.data(), batch.values.size(), stream_);
+  if (eps != nullptr) train_act_.eps.upload(eps->values.data(), eps->values.size(), stream_);
+  kl_weights_.upload(&kl_weight, 1, stream_);
+  begin_epoch(state_.data(), kl_weights_.data(), nullptr, models_, status_.data(),
+              stream_);  // slot 0
+  enqueue_step(as_int(batch.rows, "batch"), BatchSource::uploaded,
+               eps != nullptr ? NoiseSource::uploaded : NoiseSource::drawn);
+  double totals[2] = {0.0, 0.0};
+  step_totals_.download(totals, 2, stream_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  const auto rows = static_cast<double>(batch.rows);
+  LossParts parts{0.0, totals[0] / rows, totals[1] / rows};
+  parts.loss = parts.reconstruction + kl_weight * parts.kl;
+  return parts;
+}
+
+}  // namespace cuda
+}  // namespace vaead
