@@ -1,0 +1,52 @@
+// The non-finite guard: the first step whose loss or any of a model's own gradients is not finite.
+#include <climits>
+#include <cmath>
+
+#include "cuda_check.cuh"
+#include "launch.cuh"
+#include "vae_ops.cuh"
+
+namespace vaead::cuda {
+namespace {
+
+// Model m = blockIdx.y; its gradients are grads[m * count, (m + 1) * count).
+__global__ void check_finite_kernel(const double* totals, std::size_t totals_stride,
+                                    const float* grads, std::size_t count, LatentPadding padding,
+                                    const int* latent_of, const StepState* state,
+                                    TrainingStatus* status) {
+  const int model = static_cast<int>(blockIdx.y);
+  state += model;
+  status += model;
+  totals += model * totals_stride;
+  grads += model * count;
+  const int step = state->step_in_epoch;
+  // Other blocks may be recording this step's failure right now: read it atomically, once a block.
+  __shared__ int failed_before;
+  if (threadIdx.x == 0) failed_before = atomicAdd(&status->failed_step, 0);
+  __syncthreads();
+  const int failed = failed_before;
+  if (failed >= 0 && failed != step) return;  // an earlier step failed: that is the report
+  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (i == 0 && !(isfinite(totals[2 * step]) && isfinite(totals[2 * step + 1]))) {
+    status->loss_non_finite = 1;
+    atomicCAS(&status->failed_step, -1, step);
+  }
+  const bool own = latent_of == nullptr ||
+                   !is_latent_padding(padding, static_cast<long long>(i), latent_of[model]);
+  if (i < count && own && !isfinite(grads[i])) {
+    atomicMin(&status->bad_gradient, static_cast<int>(i));
+    atomicCAS(&status->failed_step, -1, step);
+  }
+}
+
+}  // namespace
+
+void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
+                  std::size_t count, int models, const LatentPadding& padding, const int* latent_of,
+                  const StepState* state, TrainingStatus* status, cudaStream_t stream) {
+  launch("check_finite", check_finite_kernel,
+         dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
+         stream, totals, totals_stride, grads, count, padding, latent_of, state, status);
+}
+
+}  // namespace vaead::cuda

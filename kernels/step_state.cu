@@ -1,0 +1,57 @@
+// The step counters of every model: an epoch begun, a step ended (or refused), a state reset.
+#include <climits>
+#include <cmath>
+
+#include "cuda_check.cuh"
+#include "launch.cuh"
+#include "vae_ops.cuh"
+
+namespace vaead::cuda {
+namespace {
+
+// One thread per model.
+__global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, const int* frozen,
+                                   int models, TrainingStatus* status) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  state[m].step_in_epoch = 0;
+  state[m].kl_weight = kl_weights[m];
+  const bool stopped = frozen != nullptr && frozen[m] != 0;
+  status[m] = TrainingStatus{stopped ? kFrozenStep : -1, 0, INT_MAX};
+}
+
+// A model whose step was refused (or that is frozen) keeps its step count: its next update draws
+// the noise and takes the Adam step the refused one would have, as on the CPU.
+__global__ void advance_step_kernel(StepState* state, const TrainingStatus* status, int models) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  if (status[m].failed_step < 0) state[m].global_step += 1;
+  state[m].step_in_epoch += 1;
+}
+
+__global__ void reset_state_kernel(StepState* state, TrainingStatus* status, int models) {
+  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (m >= models) return;
+  state[m] = StepState{0, 0, 0.0};
+  status[m] = TrainingStatus{-1, 0, INT_MAX};
+}
+
+}  // namespace
+
+void begin_epoch(StepState* state, const double* kl_weights, const int* frozen, int models,
+                 TrainingStatus* status, cudaStream_t stream) {
+  launch("begin_epoch", begin_epoch_kernel, blocks_for(models), kBlock, stream, state, kl_weights,
+         frozen, models, status);
+}
+
+void advance_step(StepState* state, const TrainingStatus* status, int models, cudaStream_t stream) {
+  launch("advance_step", advance_step_kernel, blocks_for(models), kBlock, stream, state, status,
+         models);
+}
+
+void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream) {
+  launch("reset_state", reset_state_kernel, blocks_for(models), kBlock, stream, state, status,
+         models);
+}
+
+}  // namespace vaead::cuda
