@@ -164,9 +164,9 @@ int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget)
   return static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
 }
 
-void fit_sweep_schedule(ExperimentConfig& config, const Table& table, double validation_fraction,
-                        double test_fraction, std::optional<int> batch_size,
-                        std::optional<int> epochs, std::optional<int> kl_warmup_epochs) {
+void use_table(ExperimentConfig& config, const Table& table, double validation_fraction,
+               double test_fraction, std::uint64_t split_seed, std::optional<int> batch_size,
+               std::optional<int> epochs, std::optional<int> kl_warmup_epochs) {
   const std::size_t training = split_sizes(table.data.normal_rows(), !table.data.labels.empty(),
                                            validation_fraction, test_fraction)
                                    .train;
@@ -174,6 +174,9 @@ void fit_sweep_schedule(ExperimentConfig& config, const Table& table, double val
   config.train.epochs =
       epochs.value_or(automatic_epochs(training, config.engine.batch_size, kDefaultStepBudget));
   config.train.kl_warmup_epochs = kl_warmup_epochs.value_or(config.train.epochs / 3);
+  config.validate();
+  config.table = std::make_shared<TableSplits>(
+      split_table(table, validation_fraction, test_fraction, split_seed, config.engine.batch_size));
 }
 
 Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
@@ -289,6 +292,7 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
           farthest_cell([&](std::size_t j) { return data.features(holdout_rows[i], j); },
                         model.standardizer, data.column_names) +
           " (a sentinel or a unit error?); fix or remove the row");
+  trained.holdout_scores = model.holdout_scores;
   std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
   model.threshold_rule = options.threshold;
   model.threshold = options.threshold.kind == ThresholdRule::Kind::contamination

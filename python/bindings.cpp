@@ -173,6 +173,7 @@ struct TrainResult {
   Schedule schedule;
   std::vector<std::string> notes;
   std::vector<std::size_t> holdout_rows;
+  std::vector<float> holdout_scores;  // in holdout_rows' order
   double seconds = 0.0;
   double samples_per_second = 0.0;
   double final_loss = 0.0;
@@ -211,6 +212,7 @@ TrainResult fit_model(const AnyMatrix& x, std::vector<std::string> names, const 
     out.notes = std::move(trained.notes);
     out.notes.insert(out.notes.begin(), table.notes.begin(), table.notes.end());
     out.holdout_rows = std::move(trained.holdout_rows);
+    out.holdout_scores = std::move(trained.holdout_scores);
     out.seconds = trained.report.seconds;
     out.samples_per_second = trained.report.samples_per_second();
     out.final_loss = trained.report.epochs.back().mean.loss;
@@ -275,10 +277,7 @@ nb::dict run_sweep(const AnyMatrix& x, std::optional<AnyVector> y, std::vector<s
   const ExperimentResult result = interruptible([&] {
     Table table = table_from_array(view, std::move(names), source);
     table.data.labels = std::move(labels);
-    fit_sweep_schedule(config, table, validation_share, test_share, batch_size, epochs, kl_warmup);
-    config.validate();
-    config.table = std::make_shared<TableSplits>(
-        split_table(table, validation_share, test_share, seed, config.engine.batch_size));
+    use_table(config, table, validation_share, test_share, seed, batch_size, epochs, kl_warmup);
     return run_experiment(config);
   });
   const std::vector<SweepCell> cells = summarize(result);
@@ -414,6 +413,12 @@ NB_MODULE(_core, m) {
       .def_ro("model", &TrainResult::model)
       .def_ro("notes", &TrainResult::notes)
       .def_ro("holdout_rows", &TrainResult::holdout_rows)
+      .def_prop_ro(
+          "holdout_scores",
+          [](const TrainResult& r) {
+            return numpy_of(r.holdout_scores, {r.holdout_scores.size()});
+          },
+          nb::rv_policy::move)
       .def_ro("seconds", &TrainResult::seconds)
       .def_ro("samples_per_second", &TrainResult::samples_per_second)
       .def_ro("final_loss", &TrainResult::final_loss)

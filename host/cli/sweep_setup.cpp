@@ -86,18 +86,14 @@ ExperimentConfig prepare(SweepOptions& options, const CLI::App& command,
   config.validate();
   if (!options.data.path.empty()) {
     const Table table = load_table_on_every_rank(options.data);
-    fit_sweep_schedule(config, table, options.validation_fraction, options.test_fraction,
-                       given(command, "--batch-size", config.engine.batch_size),
-                       given(command, "--epochs", config.train.epochs),
-                       given(command, "--kl-warmup", config.train.kl_warmup_epochs));
-    config.validate();
-    auto splits = std::make_shared<TableSplits>(
-        split_table(table, options.validation_fraction, options.test_fraction,
-                    options.data_seed.value_or(config.first_seed), config.engine.batch_size));
+    use_table(config, table, options.validation_fraction, options.test_fraction,
+              options.data_seed.value_or(config.first_seed),
+              given(command, "--batch-size", config.engine.batch_size),
+              given(command, "--epochs", config.train.epochs),
+              given(command, "--kl-warmup", config.train.kl_warmup_epochs));
     if (reports_errors())
-      for (const std::string& note : splits->notes)
+      for (const std::string& note : config.table->notes)
         std::cerr << "vaead: note: " << note << '\n';
-    config.table = std::move(splits);
   }
   return config;
 }

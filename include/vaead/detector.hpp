@@ -83,18 +83,20 @@ int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget)
 Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
                        const std::string& source);
 
-// A sweep over a table trains as train_detector does unless told: the batch and epochs chosen
-// for the training rows of the split (split_sizes), the KL warm-up a third of the epochs. Sets
-// config.engine.batch_size and config.train; the given values are kept.
-void fit_sweep_schedule(ExperimentConfig& config, const Table& table, double validation_fraction,
-                        double test_fraction, std::optional<int> batch_size,
-                        std::optional<int> epochs, std::optional<int> kl_warmup_epochs);
+// A sweep over `table`: its schedule as train_detector's unless told (the batch and epochs chosen
+// for the training rows of the split, the KL warm-up a third of the epochs; the given values are
+// kept), the configuration checked, and the table split with `split_seed` into config.table (its
+// notes: config.table->notes).
+void use_table(ExperimentConfig& config, const Table& table, double validation_fraction,
+               double test_fraction, std::uint64_t split_seed, std::optional<int> batch_size,
+               std::optional<int> epochs, std::optional<int> kl_warmup_epochs);
 
 struct TrainedDetector {
   ModelFile model;
   TrainingReport report;
   std::vector<std::string> notes;         // warnings for the user (constant columns, ...)
   std::vector<std::size_t> holdout_rows;  // the table rows held out for the threshold, ascending
+  std::vector<float> holdout_scores;      // their scores, in the same order (the model's, sorted)
   Schedule schedule;
 };
 

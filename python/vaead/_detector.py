@@ -127,8 +127,7 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             warnings.warn(note, UserWarning, stacklevel=2)
         self._set_model(result.model, names)
         self.holdout_indices_ = np.asarray(result.holdout_rows, dtype=np.intp)
-        held_out = values[self.holdout_indices_]
-        self.decision_scores_ = self._score(held_out, self._names, per_feature=False)["scores"]
+        self.decision_scores_ = result.holdout_scores  # scored once, by training
         self.epochs_ = result.epochs
         self.batch_size_ = result.batch_size
         self.members_ = result.members
