@@ -1,8 +1,10 @@
 #include "vaead/engine.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "cpu/cpu_engine.hpp"
+#include "cpu/worker_pool.hpp"
 #include "cuda/engine_factory.hpp"
 #include "vaead/device.hpp"
 #include "vaead/error.hpp"
@@ -35,12 +37,45 @@ const char* engine_kind_name(EngineKind kind) {
   return kind == EngineKind::cuda ? "cuda" : "cpu";
 }
 
+EpochResult Engine::train_epoch(int epoch, double kl_weight) {
+  require(models() == 1, "train_epoch is for an engine of one model; use train_epochs");
+  return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];
+}
+
+ResidentSplits Engine::load_synthetic(const SyntheticConfig& config) {
+  return load_synthetic_slots(std::span<const SyntheticConfig>(&config, 1))[0];
+}
+
+std::vector<float> Engine::score_resident(ResidentSplit split) {
+  require(models() == 1, "score_resident is for an engine of one model; use score_resident_models");
+  return score_resident_models(split)[0];
+}
+
+void take_node_share(EngineKind kind, int local_rank, int local_size, EngineConfig& config) {
+  if (local_size <= 1) return;
+  if (kind == EngineKind::cuda)
+    select_cuda_device(local_rank % static_cast<int>(query_cuda().devices.size()));
+  else if (config.threads == 0)
+    config.threads = std::max(1, cpu::available_cores() / local_size);
+}
+
 std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config) {
   switch (kind) {
     case EngineKind::cpu:
-      return std::make_unique<cpu::CpuEngine<float>>(config);
+      return std::make_unique<cpu::CpuEngine>(config);
     case EngineKind::cuda:
       return make_cuda_engine(config);
+  }
+  throw InputError("unknown engine kind");
+}
+
+std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config,
+                                    const EngineModels& models) {
+  switch (kind) {
+    case EngineKind::cpu:
+      return std::make_unique<cpu::CpuEngine>(config, models);
+    case EngineKind::cuda:
+      return make_cuda_engine(config, models);
   }
   throw InputError("unknown engine kind");
 }

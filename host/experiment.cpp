@@ -1,17 +1,13 @@
-// A study's models: each trained alone (run_once) or all at once (run_experiment, over the CPU's
-// threads or in one CUDA engine), measured on its validation and test rows; a run's model file.
+// A study's models: trained side by side in one engine (spread over the CPU's threads, or in the
+// same kernels on the GPU), scored on their validation and test rows and measured; a run's model
+// file. One path for every engine.
 #include "vaead/experiment.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <limits>
-#include <mutex>
-#include <thread>
+#include <map>
 
-#include "cpu/worker_pool.hpp"
-#include "cuda/engine_factory.hpp"
 #include "vaead/error.hpp"
 
 namespace vaead {
@@ -28,10 +24,10 @@ bool has_both_classes(std::span<const std::uint8_t> labels) {
   return anomalies > 0 && anomalies < static_cast<std::ptrdiff_t>(labels.size());
 }
 
-// Everything measured from the scores of a trained model; ROC-AUC and AP from `device` when the
-// device computed them.
+// Everything measured from the scores of a trained model; ROC-AUC and AP from `ranked` when the
+// engine ranked the scores where they live.
 void measure(const ExperimentConfig& config, StudyData& data, RunResult& run,
-             const DeviceRun* device = nullptr) {
+             const std::optional<Ranking>& ranked) {
   const std::vector<float>& test_scores = data.test_scores;
   run.threshold = fit_threshold(config.threshold, data.validation_scores, test_scores);
   double validation_sum = 0.0;
@@ -48,9 +44,9 @@ void measure(const ExperimentConfig& config, StudyData& data, RunResult& run,
     return;
   }
   run.labelled = true;
-  if (device != nullptr && device->roc_auc && device->pr_auc) {
-    run.roc_auc = *device->roc_auc;
-    run.pr_auc = *device->pr_auc;
+  if (ranked && std::isfinite(ranked->roc_auc)) {
+    run.roc_auc = ranked->roc_auc;
+    run.pr_auc = ranked->average_precision;
   } else {
     run.roc_auc = roc_auc(test_scores, labels);
     run.pr_auc = average_precision(test_scores, labels);
@@ -95,146 +91,103 @@ void mark_failed(RunResult& run, std::string failure) {
   run.per_kind_roc_auc.fill(nan);
 }
 
-std::vector<float> scores_of(Engine& engine, const Matrix& rows) {
-  std::vector<float> scores(rows.rows);
-  engine.score(rows, scores, nullptr);
-  return scores;
+// Every point in one engine: the data drawn (one slot per distinct data seed) or the table's
+// splits made resident, the models trained side by side, scored and measured; in points order.
+std::vector<RunResult> run_points(const ExperimentConfig& config,
+                                  const std::vector<SweepPoint>& points,
+                                  const ExperimentCallbacks& callbacks) {
+  EngineConfig shared = config.engine;
+  shared.architecture.input_dim = config.features();
+  EngineModels models;
+  models.concurrency = config.concurrency;
+  std::map<std::uint64_t, int> slot_of_seed;
+  std::vector<SyntheticConfig> slot_configs;
+  for (const SweepPoint& point : points) {
+    int slot = 0;
+    if (!config.table) {
+      const SyntheticConfig data = config.data_for(point.seed);
+      const auto [it, added] =
+          slot_of_seed.emplace(data.seed, static_cast<int>(slot_configs.size()));
+      if (added) slot_configs.push_back(data);
+      slot = it->second;
+    }
+    models.specs.push_back({point.latent_dim, point.seed, slot});
+  }
+  models.data_slots = config.table ? 1 : static_cast<int>(slot_configs.size());
+  const std::unique_ptr<Engine> engine = make_engine(config.device, shared, models);
+
+  // The data lives where the engine computes: drawn on the device for CUDA, never crossing the bus.
+  const TableSplits* table = config.table.get();
+  std::vector<ResidentSplits> splits;
+  if (table != nullptr)
+    engine->set_training_data(table->train);
+  else
+    splits = engine->load_synthetic_slots(slot_configs);
+
+  std::vector<TrainConfig> schedules(points.size(), config.train);
+  for (std::size_t m = 0; m < points.size(); ++m)
+    schedules[m].beta = points[m].beta;
+  std::vector<ModelTraining> trained =
+      train_models(*engine, schedules, [&](std::size_t m, const EpochRecord& record) {
+        if (callbacks.on_epoch) callbacks.on_epoch(points[m], record);
+      });
+
+  std::vector<std::vector<float>> validation =
+      table != nullptr ? engine->score_models(table->validation)
+                       : engine->score_resident_models(ResidentSplit::validation);
+  std::vector<std::vector<float>> test(points.size());
+  std::optional<std::vector<Ranking>> ranked;
+  if (table == nullptr) {
+    test = engine->score_resident_models(ResidentSplit::test);
+    ranked = engine->rank_last_scores({});  // the resident labels
+  } else if (table->test.rows > 0) {
+    test = engine->score_models(table->test);
+    ranked = engine->rank_last_scores(table->test_labels);
+  }
+
+  std::vector<RunResult> runs(points.size());
+  for (std::size_t m = 0; m < points.size(); ++m) {
+    RunResult& run = runs[m];
+    run.latent_dim = points[m].latent_dim;
+    run.beta = points[m].beta;
+    run.seed = points[m].seed;
+    run.training = std::move(trained[m].report);
+    run.parameters = engine->parameters_of(static_cast<int>(m));
+    StudyData data;
+    if (table != nullptr) {
+      run.standardizer = table->standardizer;
+      data.test_labels = table->test_labels;
+    } else {
+      const ResidentSplits& slot = splits[static_cast<std::size_t>(models.specs[m].data_slot)];
+      run.standardizer = slot.standardizer;
+      data.test_labels = slot.test_labels;
+      data.test_kinds = slot.test_kinds;
+    }
+    if (!trained[m].failure.empty()) {
+      mark_failed(run, std::move(trained[m].failure));
+      continue;
+    }
+    data.validation_scores = std::move(validation[m]);
+    data.test_scores = std::move(test[m]);
+    measure(config, data, run,
+            ranked ? std::optional<Ranking>((*ranked)[m]) : std::optional<Ranking>());
+  }
+  return runs;
 }
 
 }  // namespace
 
 RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
                    const ExperimentCallbacks& callbacks) {
-  EngineConfig engine_config = config.engine;
-  engine_config.architecture.input_dim = config.features();
-  engine_config.architecture.latent_dim = point.latent_dim;
-  engine_config.seed = point.seed;
-  TrainConfig train_config = config.train;
-  train_config.beta = point.beta;
-  const std::unique_ptr<Engine> engine = make_engine(config.device, engine_config);
-
-  RunResult run;
-  run.latent_dim = point.latent_dim;
-  run.beta = point.beta;
-  run.seed = point.seed;
-  StudyData data;
-  if (config.table) {
-    run.standardizer = config.table->standardizer;
-    engine->set_training_data(config.table->train);
-  } else {
-    // The data is drawn where the engine runs: on the device for CUDA, never crossing the bus.
-    ResidentSplits splits = engine->load_synthetic(config.data_for(point.seed));
-    run.standardizer = std::move(splits.standardizer);
-    data.test_labels = std::move(splits.test_labels);
-    data.test_kinds = std::move(splits.test_kinds);
-  }
-  TrainingReport finished;  // the epochs completed, kept if a later one fails
-  const EpochCallback on_epoch = [&](const EpochRecord& record) {
-    finished.epochs.push_back(record);
-    finished.seconds += record.seconds;
-    finished.samples += engine->training_rows();
-    if (callbacks.on_epoch) callbacks.on_epoch(point, record);
-  };
-  try {
-    run.training = train_resident(*engine, train_config, on_epoch);
-  } catch (const TrainingError& error) {
-    run.training = std::move(finished);
-    mark_failed(run, error.what());
-    run.parameters = engine->parameters();
-    return run;
-  }
-
-  if (config.table) {
-    data.validation_scores = scores_of(*engine, config.table->validation);
-    data.test_scores = scores_of(*engine, config.table->test);
-    data.test_labels = config.table->test_labels;
-  } else {
-    data.validation_scores = engine->score_resident(ResidentSplit::validation);
-    data.test_scores = engine->score_resident(ResidentSplit::test);
-  }
-  measure(config, data, run);
-  run.parameters = engine->parameters();
-  return run;
+  return run_points(config, {point}, callbacks)[0];
 }
-
-namespace {
-
-// The CPU's way: models spread over worker threads, each engine with its share of the threads.
-std::vector<RunResult> run_concurrently(const ExperimentConfig& config,
-                                        const std::vector<SweepPoint>& points,
-                                        const ExperimentCallbacks& callbacks) {
-  const int cores = config.engine.threads > 0 ? config.engine.threads : cpu::available_cores();
-  const int wanted = config.concurrency > 0 ? config.concurrency : cores;
-  const int workers = std::clamp(wanted, 1, static_cast<int>(points.size()));
-  ExperimentConfig worker_config = config;
-  worker_config.engine.threads = std::max(1, cores / workers);
-
-  std::mutex callback_mutex;
-  ExperimentCallbacks serialized;
-  if (callbacks.on_epoch)
-    serialized.on_epoch = [&](const SweepPoint& point, const EpochRecord& record) {
-      const std::lock_guard lock(callback_mutex);
-      callbacks.on_epoch(point, record);
-    };
-  std::vector<RunResult> runs(points.size());
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr first_error;
-  std::mutex error_mutex;
-  const auto work = [&] {
-    for (std::size_t i = next++; i < points.size() && !failed; i = next++) {
-      try {
-        runs[i] = run_once(worker_config, points[i], serialized);
-      } catch (...) {
-        const std::lock_guard lock(error_mutex);
-        if (!first_error) first_error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  if (workers == 1) {
-    work();
-  } else {
-    std::vector<std::jthread> threads;
-    for (int w = 0; w < workers; ++w)
-      threads.emplace_back(work);
-  }
-  if (first_error) std::rethrow_exception(first_error);
-  return runs;
-}
-
-}  // namespace
 
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks) {
   config.validate();
   ExperimentResult result;
   result.config = config;
-  const std::vector<SweepPoint> points = config.points();
-  if (config.device == EngineKind::cuda) {
-    std::vector<DeviceRun> device_runs = train_on_device(config, points, callbacks);
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      DeviceRun& device = device_runs[i];
-      RunResult run;
-      run.latent_dim = points[i].latent_dim;
-      run.beta = points[i].beta;
-      run.seed = points[i].seed;
-      run.training = std::move(device.training);
-      run.parameters = std::move(device.parameters);
-      run.standardizer = std::move(device.standardizer);
-      if (!device.failure.empty()) {
-        mark_failed(run, std::move(device.failure));
-        result.runs.push_back(std::move(run));
-        continue;
-      }
-      StudyData data{std::move(device.validation_scores), std::move(device.test_scores),
-                     std::move(device.test_labels), std::move(device.test_kinds)};
-      measure(config, data, run, &device);
-      result.runs.push_back(std::move(run));
-    }
-  } else {
-    result.runs = run_concurrently(config, points, callbacks);
-  }
+  result.runs = run_points(config, config.points(), callbacks);
   return result;
 }
 

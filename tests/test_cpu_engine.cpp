@@ -12,7 +12,7 @@
 namespace vaead {
 namespace {
 
-using cpu::CpuEngine;
+using cpu::CpuModel;
 using testing::all_close;
 using testing::random_matrix;
 
@@ -113,8 +113,8 @@ EngineConfig small_config(int latent_dim) {
 }
 
 // Every parameter's gradient against (L(p + h) - L(p - h)) / 2h, in double.
-void check_gradients(CpuEngine<double>& engine, const MatrixT<double>& x,
-                     const MatrixT<double>& eps, double kl_weight) {
+void check_gradients(CpuModel<double>& engine, const MatrixT<double>& x, const MatrixT<double>& eps,
+                     double kl_weight) {
   engine.loss_and_gradients(x.data(), x.rows, eps.data(), kl_weight);
   const std::vector<double> analytic(engine.gradient_values().begin(),
                                      engine.gradient_values().end());
@@ -136,7 +136,7 @@ void check_gradients(CpuEngine<double>& engine, const MatrixT<double>& x,
 
 TEST(CpuEngineGradient, WholeLossMatchesCentralDifferencesForEveryParameter) {
   for (int latent : {1, 3, 6}) {
-    CpuEngine<double> engine(small_config(latent));
+    CpuModel<double> engine(small_config(latent));
     const auto x = random_matrix<double>(9, 5, 100 + latent);
     const auto eps = random_matrix<double>(9, latent, 200 + latent);
     SCOPED_TRACE("latent " + std::to_string(latent));
@@ -147,7 +147,7 @@ TEST(CpuEngineGradient, WholeLossMatchesCentralDifferencesForEveryParameter) {
 TEST(CpuEngineGradient, ClampedLogvarPassesNoGradient) {
   EngineConfig config = small_config(2);
   config.logvar_max = 0.5;
-  CpuEngine<double> engine(config);
+  CpuModel<double> engine(config);
   // Push every logvar far above the clamp: its parameters must get exactly zero gradient.
   const LinearLayout& logvar = engine.layout().logvar;
   for (int o = 0; o < logvar.out; ++o)
@@ -161,8 +161,8 @@ TEST(CpuEngineGradient, ClampedLogvarPassesNoGradient) {
 }
 
 TEST(CpuEngineGradient, FloatEngineAgreesWithDoubleEngine) {
-  CpuEngine<double> reference(small_config(3));
-  CpuEngine<float> engine(small_config(3));
+  CpuModel<double> reference(small_config(3));
+  CpuModel<float> engine(small_config(3));
   const auto x = random_matrix<float>(64, 5, 8);
   const auto eps = random_matrix<float>(64, 3, 9);
   MatrixT<double> x64(x.rows, x.cols), eps64(eps.rows, eps.cols);
@@ -178,7 +178,7 @@ TEST(CpuEngineGradient, FloatEngineAgreesWithDoubleEngine) {
 TEST(CpuEngineAdam, TwoStepsMatchHandComputation) {
   EngineConfig config = small_config(2);
   config.adam = AdamConfig{0.01, 0.8, 0.95, 1e-6};
-  CpuEngine<double> engine(config);
+  CpuModel<double> engine(config);
   std::vector<double> p(engine.parameter_values().begin(), engine.parameter_values().end());
   std::vector<double> m(p.size(), 0.0), v(p.size(), 0.0);
   for (int t = 1; t <= 2; ++t) {
@@ -204,7 +204,7 @@ TEST(CpuEngineAdam, TwoStepsMatchHandComputation) {
 TEST(CpuEngine, FirstAdamStepWithDefaultsIsLearningRateTimesSignOfGradient) {
   // With m_hat = g and v_hat = g^2, step one is lr * g / (|g| + eps): about lr against the
   // gradient.
-  CpuEngine<double> engine(small_config(2));
+  CpuModel<double> engine(small_config(2));
   const std::vector<double> before(engine.parameter_values().begin(),
                                    engine.parameter_values().end());
   const auto x = random_matrix<double>(8, 5, 5);
@@ -254,7 +254,7 @@ TEST(CpuEngine, InitializationIsPyTorchDefaultUniform) {
 }
 
 TEST(CpuEngine, ScoresAreMeanSquaredErrorOfTheMeanReconstruction) {
-  CpuEngine<double> engine(small_config(3));
+  CpuModel<double> engine(small_config(3));
   const auto x = random_matrix<float>(10, 5, 12);
   std::vector<float> scores(10);
   Matrix per_feature;
@@ -278,7 +278,7 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
   one.threads = 1;
   three.threads = 3;
   // Every loop of `b` split over its 3 threads, however small (work_per_thread 1).
-  CpuEngine<float> a(one), b(three, 1.0);
+  CpuModel<float> a(one), b(three, 1.0);
   const auto rows = random_matrix<float>(700, 5, 77);
   a.set_training_data(rows);
   b.set_training_data(rows);
@@ -289,7 +289,7 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
 }
 
 TEST(CpuEngine, TrainStepIsGradientThenAdam) {
-  CpuEngine<float> stepped(small_config(2)), manual(small_config(2));
+  CpuModel<float> stepped(small_config(2)), manual(small_config(2));
   const auto x = random_matrix<float>(16, 5, 1);
   const auto eps = random_matrix<float>(16, 2, 2);
   const LossParts parts = stepped.train_step(x, &eps, 0.3);
@@ -302,7 +302,7 @@ TEST(CpuEngine, TrainStepIsGradientThenAdam) {
 }
 
 TEST(CpuEngine, NonFiniteLossStopsTheEpochBeforeAnyUpdate) {
-  CpuEngine<float> engine(small_config(2));
+  CpuModel<float> engine(small_config(2));
   auto rows = random_matrix<float>(100, 5, 1);
   rows(37, 2) = std::numeric_limits<float>::infinity();
   engine.set_training_data(rows);

@@ -13,9 +13,7 @@
 #include "cli/console.hpp"
 #include "cli/ranks.hpp"
 #include "cli/sweep.hpp"
-#include "cpu/worker_pool.hpp"
 #include "vaead/detector.hpp"
-#include "vaead/device.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/io.hpp"
@@ -79,10 +77,7 @@ std::vector<RunResult> train_share(const ExperimentConfig& config,
   for (std::size_t i : indices)
     share.models.push_back(points[i]);
   const Ranks& r = ranks();
-  if (r.local_size > 1 && share.device == EngineKind::cuda)
-    select_cuda_device(r.local_rank % static_cast<int>(query_cuda().devices.size()));
-  if (r.local_size > 1 && share.engine.threads == 0)
-    share.engine.threads = std::max(1, cpu::available_cores() / r.local_size);
+  take_node_share(share.device, r.local_rank, r.local_size, share.engine);
   return run_experiment(share, callbacks).runs;
 }
 

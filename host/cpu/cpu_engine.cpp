@@ -1,430 +1,165 @@
 #include "cpu/cpu_engine.hpp"
 
 #include <algorithm>
-#include <cmath>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <utility>
 
-#include "cpu/dense_ops.hpp"
+#include "cpu/worker_pool.hpp"
 #include "vaead/error.hpp"
-#include "vaead/philox.hpp"
-#include "vaead/shuffle.hpp"
-#include "vaead/trainer.hpp"
 
 namespace vaead::cpu {
 namespace {
 
-// The cost of an element that calls exp() or draws a normal, in multiply-adds (for the thread
-// count only).
-constexpr double kCallCost = 20.0;
+EngineModels one_model(const EngineConfig& config) {
+  return {{ModelSpec{config.architecture.latent_dim, config.seed, 0}}, 1, 1};
+}
 
 }  // namespace
 
-template <class T>
-CpuEngine<T>::CpuEngine(const EngineConfig& config, double work_per_thread)
-    : config_(config), layout_(make_layout(config.architecture)), layers_(layout_.layers()) {
-  config_.validate();
-  threads_ = config.threads > 0 ? config.threads : available_cores();
-  if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_, work_per_thread);
-  grads_.assign(layout_.size, T(0));
-  transposed_.resize(layers_.size());
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    transposed_[l].resize(layers_[l]->weight_count());
-    for (std::size_t i = 0; i < static_cast<std::size_t>(layers_[l]->in); ++i)
-      transpose_rows_.emplace_back(l, i);
-  }
-  set_parameters(initial_parameters(layout_, config.seed));
-}
+CpuEngine::CpuEngine(const EngineConfig& config) : CpuEngine(config, one_model(config)) {}
 
-template <class T>
-std::vector<float> CpuEngine<T>::parameters() const {
-  return {params_.begin(), params_.end()};
-}
-
-template <class T>
-void CpuEngine<T>::set_parameters(std::span<const float> values) {
-  require(values.size() == layout_.size, "expected " + std::to_string(layout_.size) +
-                                             " parameters, got " + std::to_string(values.size()));
-  params_.assign(values.begin(), values.end());
-  adam_m_.assign(layout_.size, T(0));
-  adam_v_.assign(layout_.size, T(0));
-  step_ = 0;
-}
-
-template <class T>
-std::vector<float> CpuEngine<T>::gradients() const {
-  std::vector<float> out(grads_.size());
-  std::transform(grads_.begin(), grads_.end(), out.begin(),
-                 [](T g) { return static_cast<float>(g); });
-  return out;
-}
-
-template <class T>
-void CpuEngine<T>::reserve(std::size_t rows) {
-  if (rows <= capacity_) return;
-  const Architecture& arch = layout_.architecture;
-  const std::size_t latent = static_cast<std::size_t>(arch.latent_dim);
-  const std::size_t widest = layout_.widest_activation();
-  act_.encoder.resize(layout_.encoder.size());
-  for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
-    act_.encoder[e].resize(rows * static_cast<std::size_t>(layout_.encoder[e].out));
-  }
-  act_.decoder.resize(layout_.decoder.size());
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
-    act_.decoder[d].resize(rows * static_cast<std::size_t>(layout_.decoder[d].out));
-  }
-  for (auto* v : {&act_.mu, &act_.logvar_raw, &act_.logvar, &act_.z, &act_.grad_mu,
-                  &act_.grad_logvar, &act_.eps})
-    v->resize(rows * latent);
-  act_.grad_a.resize(rows * widest);
-  act_.grad_b.resize(rows * widest);
-  act_.batch.resize(rows * static_cast<std::size_t>(arch.input_dim));
-  act_.reconstruction.resize(rows);
-  act_.kl.resize(rows);
-  capacity_ = rows;
-}
-
-template <class T>
-void CpuEngine<T>::refresh_transposed_weights() {
-  // One task per row of every W^T: copies only, any split over the threads gives the same bits.
-  parallel_for(
-      pool(), transpose_rows_.size(), static_cast<double>(layout_.size), [&](std::size_t t) {
-        const auto [l, i] = transpose_rows_[t];
-        const LinearLayout& layer = *layers_[l];
-        transpose_rows(weights(layer), static_cast<std::size_t>(layer.out),
-                       static_cast<std::size_t>(layer.in), i, i + 1, transposed_[l].data());
-      });
-}
-
-template <class T>
-void CpuEngine<T>::forward(const T* x, std::size_t rows, const T* eps) {
-  reserve(rows);
-  refresh_transposed_weights();
-  auto dense = [&](std::size_t layer_index, const T* input, bool relu, T* output) {
-    const LinearLayout& l = *layers_[layer_index];
-    linear_forward(input, rows, static_cast<std::size_t>(l.in), transposed(layer_index),
-                   params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), relu, output,
-                   pool());
-  };
-  const std::size_t encoder_layers = layout_.encoder.size();
-  const T* input = x;
-  for (std::size_t e = 0; e < encoder_layers; ++e) {
-    dense(e, input, true, act_.encoder[e].data());
-    input = act_.encoder[e].data();
-  }
-  dense(encoder_layers, input, false, act_.mu.data());
-  dense(encoder_layers + 1, input, false, act_.logvar_raw.data());
-
-  // Reparameterization z = mu + exp(logvar / 2) * eps, with logvar clamped first.
-  const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
-    for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      const T logvar = std::clamp(act_.logvar_raw[i], low, high);
-      act_.logvar[i] = logvar;
-      act_.z[i] = eps == nullptr ? act_.mu[i] : act_.mu[i] + std::exp(logvar / T(2)) * eps[i];
-    }
-  });
-
-  input = act_.z.data();
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
-    const bool relu = d + 1 < layout_.decoder.size();
-    dense(encoder_layers + 2 + d, input, relu, act_.decoder[d].data());
-    input = act_.decoder[d].data();
+CpuEngine::CpuEngine(const EngineConfig& config, const EngineModels& models)
+    : specs_(models.specs), slots_(static_cast<std::size_t>(std::max(models.data_slots, 1))) {
+  require(!specs_.empty(), "an engine needs at least one model");
+  require(models.data_slots >= 1, "at least one data slot is needed");
+  const int cores = config.threads > 0 ? config.threads : available_cores();
+  const int wanted = models.concurrency > 0 ? models.concurrency : cores;
+  workers_ = std::clamp(wanted, 1, static_cast<int>(specs_.size()));
+  EngineConfig model_config = config;
+  model_config.threads = std::max(1, cores / workers_);
+  for (const ModelSpec& spec : specs_) {
+    require(spec.data_slot >= 0 && spec.data_slot < models.data_slots,
+            "a model's data slot is out of range: " + std::to_string(spec.data_slot));
+    model_config.architecture.latent_dim = spec.latent_dim;
+    model_config.seed = spec.seed;
+    models_.push_back(std::make_unique<CpuModel<float>>(model_config));
   }
 }
 
-template <class T>
-LossParts CpuEngine<T>::loss_parts(const T* x, std::size_t rows, double kl_weight) {
-  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  const T* x_hat = act_.decoder.back().data();
-  parallel_for(pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
-               [&](std::size_t r) {
-                 double squared_error = 0.0;
-                 for (std::size_t j = 0; j < features; ++j) {
-                   const double diff =
-                       static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-                   squared_error += diff * diff;
-                 }
-                 double kl = 0.0;
-                 for (std::size_t l = 0; l < latent; ++l) {
-                   const double mu = act_.mu[r * latent + l], logvar = act_.logvar[r * latent + l];
-                   kl += 1.0 + logvar - mu * mu - std::exp(logvar);
-                 }
-                 act_.reconstruction[r] = squared_error;
-                 act_.kl[r] = -0.5 * kl;
-               });
-  LossParts parts;
-  for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
-    parts.reconstruction += act_.reconstruction[r];
-    parts.kl += act_.kl[r];
+void CpuEngine::spread(std::size_t count, const std::function<void(std::size_t)>& work) const {
+  const auto workers = std::min<std::size_t>(static_cast<std::size_t>(workers_), count);
+  if (workers <= 1) {
+    for (std::size_t i = 0; i < count; ++i)
+      work(i);
+    return;
   }
-  parts.reconstruction /= static_cast<double>(rows);
-  parts.kl /= static_cast<double>(rows);
-  parts.loss = parts.reconstruction + kl_weight * parts.kl;
-  return parts;
-}
-
-// Gradients of  mean_r [ sum_j (x - x_hat)^2 + w * KL_r ]:
-//   d/dx_hat = 2 (x_hat - x) / rows
-//   d/dmu    = dz + w mu / rows
-//   d/dlogvar = dz * eps * exp(logvar/2) / 2 + w (exp(logvar) - 1) / (2 rows), 0 where clamped.
-template <class T>
-void CpuEngine<T>::backward(const T* x, std::size_t rows, const T* eps, double kl_weight) {
-  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  const double inv_rows = 1.0 / static_cast<double>(rows);
-  T* grad = act_.grad_a.data();
-  T* spare = act_.grad_b.data();
-  auto params_grad = [&](const LinearLayout& l, const T* gy, const T* input) {
-    linear_backward_params(gy, input, rows, static_cast<std::size_t>(l.in),
-                           static_cast<std::size_t>(l.out), grads_.data() + l.weight_offset,
-                           grads_.data() + l.bias_offset, pool());
-  };
-  auto input_grad = [&](const LinearLayout& l, const T* gy, bool accumulate, const T* relu_output,
-                        T* gx) {
-    linear_backward_input(gy, rows, static_cast<std::size_t>(l.out), weights(l),
-                          static_cast<std::size_t>(l.in), accumulate, relu_output, gx, pool());
-  };
-
-  const T* x_hat = act_.decoder.back().data();
-  const T two_over_rows = static_cast<T>(2.0 * inv_rows);
-  for (std::size_t i = 0; i < rows * features; ++i)
-    grad[i] = two_over_rows * (x_hat[i] - x[i]);
-
-  for (std::size_t d = layout_.decoder.size(); d-- > 0;) {
-    const T* input = d == 0 ? act_.z.data() : act_.decoder[d - 1].data();
-    params_grad(layout_.decoder[d], grad, input);
-    input_grad(layout_.decoder[d], grad, false, d == 0 ? nullptr : input, spare);
-    std::swap(grad, spare);
-  }
-
-  // grad now holds dLoss/dz.
-  const T kl_scale = static_cast<T>(kl_weight * inv_rows);
-  const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
-    for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      const T logvar = act_.logvar[i];
-      const T sigma = std::exp(logvar / T(2));
-      act_.grad_mu[i] = grad[i] + kl_scale * act_.mu[i];
-      const bool inside = act_.logvar_raw[i] >= low && act_.logvar_raw[i] <= high;
-      act_.grad_logvar[i] =
-          inside ? grad[i] * eps[i] * sigma / T(2) + kl_scale * (std::exp(logvar) - T(1)) / T(2)
-                 : T(0);
-    }
-  });
-
-  const T* hidden = act_.encoder.back().data();
-  params_grad(layout_.mu, act_.grad_mu.data(), hidden);
-  params_grad(layout_.logvar, act_.grad_logvar.data(), hidden);
-  input_grad(layout_.mu, act_.grad_mu.data(), false, nullptr, grad);
-  input_grad(layout_.logvar, act_.grad_logvar.data(), true, hidden, grad);
-
-  for (std::size_t e = layout_.encoder.size(); e-- > 0;) {
-    const T* input = e == 0 ? x : act_.encoder[e - 1].data();
-    params_grad(layout_.encoder[e], grad, input);
-    if (e == 0) break;  // the data needs no gradient
-    input_grad(layout_.encoder[e], grad, false, input, spare);
-    std::swap(grad, spare);
-  }
-}
-
-template <class T>
-LossParts CpuEngine<T>::loss(const T* x, std::size_t rows, const T* eps, double kl_weight) {
-  forward(x, rows, eps);
-  return loss_parts(x, rows, kl_weight);
-}
-
-template <class T>
-LossParts CpuEngine<T>::loss_and_gradients(const T* x, std::size_t rows, const T* eps,
-                                           double kl_weight) {
-  const LossParts parts = loss(x, rows, eps, kl_weight);
-  backward(x, rows, eps, kl_weight);
-  return parts;
-}
-
-// Adam as torch.optim.Adam computes it:
-//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-template <class T>
-void CpuEngine<T>::adam_update() {
-  ++step_;
-  const AdamConfig& adam = config_.adam;
-  const auto t = static_cast<double>(step_);
-  const T step_size = static_cast<T>(adam.learning_rate / (1.0 - std::pow(adam.beta1, t)));
-  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(adam.beta2, t)));
-  const T beta1 = static_cast<T>(adam.beta1), beta2 = static_cast<T>(adam.beta2);
-  const T epsilon = static_cast<T>(adam.epsilon);
-  T* params = params_.data();
-  T* m = adam_m_.data();
-  T* v = adam_v_.data();
-  const T* grads = grads_.data();
-  // Element-wise: chunks over the threads (no sum, so the bits do not depend on them).
-  constexpr std::size_t kChunk = 4096;
-  const std::size_t count = params_.size();
-  parallel_for(pool(), (count + kChunk - 1) / kChunk, kCallCost * static_cast<double>(count),
-               [&](std::size_t chunk) {
-                 const std::size_t end = std::min(count, (chunk + 1) * kChunk);
-                 for (std::size_t i = chunk * kChunk; i < end; ++i) {
-                   const T g = grads[i];
-                   m[i] = beta1 * m[i] + (T(1) - beta1) * g;
-                   v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
-                   params[i] -=
-                       step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + epsilon);
-                 }
-               });
-}
-
-template <class T>
-void CpuEngine<T>::draw_eps(std::size_t rows, std::int64_t step) {
-  const CounterRng rng{config_.seed, Stream::reparameterization};
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  T* eps = act_.eps.data();
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
-    for (std::size_t block = 0; block < latent; block += 4) {
-      double normals[4];
-      rng.normal4(static_cast<std::uint32_t>(block / 4), static_cast<std::uint32_t>(r),
-                  static_cast<std::uint32_t>(step), normals);
-      for (std::size_t l = block; l < std::min(latent, block + 4); ++l)
-        eps[r * latent + l] = static_cast<T>(normals[l - block]);
-    }
-  });
-}
-
-template <class T>
-std::optional<std::size_t> CpuEngine<T>::first_non_finite_gradient() const {
-  for (std::size_t i = 0; i < grads_.size(); ++i)
-    if (!std::isfinite(grads_[i])) return i;
-  return std::nullopt;
-}
-
-template <class T>
-void CpuEngine<T>::set_training_data(const Matrix& rows) {
-  require(rows.cols == static_cast<std::size_t>(layout_.architecture.input_dim),
-          "training rows have " + std::to_string(rows.cols) + " features, the model expects " +
-              std::to_string(layout_.architecture.input_dim));
-  require(rows.rows > 0, "no training rows");
-  train_rows_ = MatrixT<T>(rows.rows, rows.cols);
-  std::copy(rows.values.begin(), rows.values.end(), train_rows_.values.begin());
-}
-
-template <class T>
-EpochResult CpuEngine<T>::train_epoch(int epoch, double kl_weight) {
-  require(train_rows_.rows > 0, "train_epoch called before set_training_data");
-  const std::size_t n = train_rows_.rows, features = train_rows_.cols;
-  const auto batch_size = static_cast<std::size_t>(config_.batch_size);
-  const std::vector<std::size_t> order = keyed_permutation(
-      n, CounterRng{config_.seed, Stream::shuffle}, static_cast<std::uint32_t>(epoch));
-  reserve(std::min(n, batch_size));
-
-  EpochResult result;
-  for (std::size_t start = 0; start < n; start += batch_size, ++result.steps) {
-    stop_if_requested();
-    const std::size_t rows = std::min(batch_size, n - start);
-    for (std::size_t r = 0; r < rows; ++r)
-      std::copy_n(train_rows_.row(order[start + r]), features, act_.batch.data() + r * features);
-    draw_eps(rows, step_);
-    const LossParts parts = loss_and_gradients(act_.batch.data(), rows, act_.eps.data(), kl_weight);
-    if (!std::isfinite(parts.loss)) {
-      result.non_finite = NonFinite{result.steps, "loss"};
-      break;
-    }
-    if (const auto bad = first_non_finite_gradient()) {
-      result.non_finite = NonFinite{result.steps, "gradient of " + layout_.describe(*bad)};
-      break;
-    }
-    adam_update();
-    const auto weight = static_cast<double>(rows);
-    result.mean.loss += parts.loss * weight;
-    result.mean.reconstruction += parts.reconstruction * weight;
-    result.mean.kl += parts.kl * weight;
-  }
-  const double seen =
-      static_cast<double>(std::min(n, static_cast<std::size_t>(result.steps) * batch_size));
-  if (seen > 0) {
-    result.mean.loss /= seen;
-    result.mean.reconstruction /= seen;
-    result.mean.kl /= seen;
-  }
-  return result;
-}
-
-template <class T>
-LossParts CpuEngine<T>::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  require(batch.cols == static_cast<std::size_t>(layout_.architecture.input_dim) && batch.rows > 0,
-          "a training batch needs rows of " + std::to_string(layout_.architecture.input_dim) +
-              " features");
-  require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
-          "eps must be batch rows x latent_dim");
-  reserve(batch.rows);
-  std::copy(batch.values.begin(), batch.values.end(), act_.batch.begin());
-  if (eps != nullptr)
-    std::copy(eps->values.begin(), eps->values.end(), act_.eps.begin());
-  else
-    draw_eps(batch.rows, step_);
-  const LossParts parts =
-      loss_and_gradients(act_.batch.data(), batch.rows, act_.eps.data(), kl_weight);
-  // As train_epoch: a non-finite loss or gradient takes no step (and the step count stays).
-  if (std::isfinite(parts.loss) && !first_non_finite_gradient()) adam_update();
-  return parts;
-}
-
-template <class T>
-void CpuEngine<T>::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
-  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
-                                     " features, the model expects " + std::to_string(features));
-  require(scores.size() == rows.rows, "one score per row is needed");
-  if (per_feature != nullptr) *per_feature = Matrix(rows.rows, features);
-  constexpr std::size_t kChunk = 2048;
-  for (std::size_t start = 0; start < rows.rows; start += kChunk) {
-    const std::size_t count = std::min(kChunk, rows.rows - start);
-    reserve(count);
-    std::copy_n(rows.row(start), count * features, act_.batch.begin());
-    forward(act_.batch.data(), count, nullptr);  // z = mu: deterministic
-    const T* x = act_.batch.data();
-    const T* x_hat = act_.decoder.back().data();
-    parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
-      double sum = 0.0;
-      for (std::size_t j = 0; j < features; ++j) {
-        const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-        sum += diff * diff;
-        if (per_feature != nullptr) (*per_feature)(start + r, j) = static_cast<float>(diff * diff);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  const auto worker = [&] {
+    for (std::size_t i = next++; i < count && !failed; i = next++) {
+      try {
+        work(i);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed = true;
       }
-      scores[start + r] = static_cast<float>(sum / static_cast<double>(features));
-    });
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t w = 0; w < workers; ++w)
+      threads.emplace_back(worker);
   }
+  if (first_error) std::rethrow_exception(first_error);
 }
 
-template <class T>
-ResidentSplits CpuEngine<T>::load_synthetic(const SyntheticConfig& config) {
-  SyntheticData data = generate_synthetic(config);
-  ResidentSplits splits;
-  splits.standardizer = Standardizer::fit(data.train.features);
-  for (Matrix* rows : {&data.train.features, &data.validation.features, &data.test.features})
-    splits.standardizer.apply(*rows);
-  set_training_data(data.train.features);
-  validation_rows_ = std::move(data.validation.features);
-  test_rows_ = std::move(data.test.features);
-  splits.train_rows = train_rows_.rows;
-  splits.validation_rows = validation_rows_.rows;
-  splits.test_rows = test_rows_.rows;
-  splits.test_labels = std::move(data.test.labels);
-  splits.test_kinds = std::move(data.test.kinds);
-  return splits;
+CpuModel<float>& CpuEngine::only_model() const {
+  require(models_.size() == 1, "this call is for an engine of one model");
+  return *models_[0];
 }
 
-template <class T>
-std::vector<float> CpuEngine<T>::score_resident(ResidentSplit split) {
-  const Matrix& rows = split == ResidentSplit::validation ? validation_rows_ : test_rows_;
-  require(rows.rows > 0, "score_resident called before load_synthetic");
-  std::vector<float> scores(rows.rows);
-  score(rows, scores, nullptr);
+std::vector<float> CpuEngine::parameters_of(int model) const {
+  require(model >= 0 && model < models(), "no model " + std::to_string(model));
+  return models_[static_cast<std::size_t>(model)]->parameters();
+}
+
+void CpuEngine::set_training_data(const Matrix& rows) {
+  require(slots_.size() == 1, "set_training_data gives every model the same rows: one data slot");
+  const auto shared = std::make_shared<const Matrix>(rows);
+  for (const auto& model : models_)
+    model->share_training_data(shared);
+  slots_[0].train = shared;
+}
+
+std::vector<ResidentSplits> CpuEngine::load_synthetic_slots(
+    std::span<const SyntheticConfig> configs) {
+  require(configs.size() == slots_.size(), "one configuration per slot");
+  std::vector<ResidentSplits> all(configs.size());
+  spread(configs.size(), [&](std::size_t s) {
+    SyntheticData data = generate_synthetic(configs[s]);
+    ResidentSplits& splits = all[s];
+    splits.standardizer = Standardizer::fit(data.train.features);
+    for (Matrix* rows : {&data.train.features, &data.validation.features, &data.test.features})
+      splits.standardizer.apply(*rows);
+    Slot& slot = slots_[s];
+    slot.train = std::make_shared<const Matrix>(std::move(data.train.features));
+    slot.validation = std::move(data.validation.features);
+    slot.test = std::move(data.test.features);
+    splits.train_rows = slot.train->rows;
+    splits.validation_rows = slot.validation.rows;
+    splits.test_rows = slot.test.rows;
+    splits.test_labels = std::move(data.test.labels);
+    splits.test_kinds = std::move(data.test.kinds);
+  });
+  for (std::size_t m = 0; m < models_.size(); ++m)
+    models_[m]->share_training_data(slots_[static_cast<std::size_t>(specs_[m].data_slot)].train);
+  return all;
+}
+
+std::vector<EpochResult> CpuEngine::train_epochs(int epoch, std::span<const double> kl_weights,
+                                                 std::span<const std::uint8_t> frozen) {
+  require(kl_weights.size() == models_.size(), "one KL weight per model");
+  require(frozen.empty() || frozen.size() == models_.size(), "one frozen flag per model, or none");
+  std::vector<EpochResult> results(models_.size());
+  spread(models_.size(), [&](std::size_t m) {
+    if (!frozen.empty() && frozen[m] != 0) return;
+    const auto start = std::chrono::steady_clock::now();
+    results[m] = models_[m]->train_epoch(epoch, kl_weights[m]);
+    results[m].seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  return results;
+}
+
+std::vector<std::vector<float>> CpuEngine::score_models(const Matrix& rows) {
+  std::vector<std::vector<float>> scores(models_.size(), std::vector<float>(rows.rows));
+  spread(models_.size(), [&](std::size_t m) { models_[m]->score(rows, scores[m], nullptr); });
   return scores;
 }
 
-template class CpuEngine<float>;
-template class CpuEngine<double>;
+std::vector<std::vector<float>> CpuEngine::score_resident_models(ResidentSplit split) {
+  std::vector<std::vector<float>> scores(models_.size());
+  spread(models_.size(), [&](std::size_t m) {
+    const Slot& slot = slots_[static_cast<std::size_t>(specs_[m].data_slot)];
+    const Matrix& rows = split == ResidentSplit::validation ? slot.validation : slot.test;
+    require(rows.rows > 0, "score_resident called before load_synthetic");
+    scores[m].resize(rows.rows);
+    models_[m]->score(rows, scores[m], nullptr);
+  });
+  return scores;
+}
+
+void CpuEngine::set_parameters(std::span<const float> values) {
+  only_model().set_parameters(values);
+}
+
+std::vector<float> CpuEngine::gradients() const {
+  return only_model().gradients();
+}
+
+LossParts CpuEngine::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
+  return only_model().train_step(batch, eps, kl_weight);
+}
+
+void CpuEngine::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
+  only_model().score(rows, scores, per_feature);
+}
 
 }  // namespace vaead::cpu

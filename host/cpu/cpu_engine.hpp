@@ -1,90 +1,59 @@
-// The CPU reference engine: short, plain loops (dense_ops.hpp), sums that matter in double.
-// Templated on the number type: float for use, double for the gradient check.
+// The CPU engine: the models of an engine spread over the CPU's threads. Each model is a CpuModel
+// with its share of the threads; models of the same data slot share its resident rows. A model's
+// bits are those of the model alone, for any thread count and any concurrency.
 #pragma once
 
-#include <cstdint>
+#include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <vector>
 
-#include "cpu/worker_pool.hpp"
+#include "cpu/cpu_model.hpp"
 #include "vaead/engine.hpp"
 
 namespace vaead::cpu {
 
-template <class T>
 class CpuEngine final : public Engine {
  public:
-  // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads).
-  explicit CpuEngine(const EngineConfig& config,
-                     double work_per_thread = TeamPolicy::kWorkPerThread);
+  explicit CpuEngine(const EngineConfig& config);  // one model with every thread
+  CpuEngine(const EngineConfig& config, const EngineModels& models);
 
   std::string name() const override { return "cpu"; }
-  const ParameterLayout& layout() const override { return layout_; }
-  std::vector<float> parameters() const override;
+  int models() const override { return static_cast<int>(models_.size()); }
+  std::vector<float> parameters_of(int model) const override;
+  void set_training_data(const Matrix& rows) override;
+  std::vector<ResidentSplits> load_synthetic_slots(
+      std::span<const SyntheticConfig> configs) override;
+  std::size_t training_rows() const override { return models_[0]->training_rows(); }
+  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights,
+                                        std::span<const std::uint8_t> frozen = {}) override;
+  std::vector<std::vector<float>> score_models(const Matrix& rows) override;
+  std::vector<std::vector<float>> score_resident_models(ResidentSplit split) override;
+
+  const ParameterLayout& layout() const override { return models_[0]->layout(); }
   void set_parameters(std::span<const float> values) override;
   std::vector<float> gradients() const override;
-  void set_training_data(const Matrix& rows) override;
-  EpochResult train_epoch(int epoch, double kl_weight) override;
   LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) override;
   void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override;
-  ResidentSplits load_synthetic(const SyntheticConfig& config) override;
-  std::vector<float> score_resident(ResidentSplit split) override;
-  std::size_t training_rows() const override { return train_rows_.rows; }
 
-  // The typed reference interface (tests, gradient check).
-  //   x   [rows][input_dim]    eps [rows][latent_dim]; parameters and gradients in layout order.
-  std::span<T> parameter_values() { return params_; }
-  std::span<const T> gradient_values() const { return grads_; }
-  // The loss of one batch, forward only.
-  LossParts loss(const T* x, std::size_t rows, const T* eps, double kl_weight);
-  // The loss, and its gradient with respect to every parameter into gradient_values().
-  LossParts loss_and_gradients(const T* x, std::size_t rows, const T* eps, double kl_weight);
-  // One Adam update with the current gradients.
-  void adam_update();
-  std::int64_t steps_taken() const { return step_; }
-  int threads() const { return threads_; }
+  // Models trained at once, and the threads of each.
+  int workers() const { return workers_; }
 
  private:
-  struct Activations {
-    std::vector<std::vector<T>> encoder;       // per layer, [rows][out], after ReLU
-    std::vector<T> mu, logvar_raw, logvar, z;  // [rows][latent]; logvar is clamped
-    std::vector<std::vector<T>> decoder;       // per layer [rows][out]; the last is x_hat
-    std::vector<T> grad_a, grad_b;             // [rows][widest layer]
-    std::vector<T> grad_mu, grad_logvar;       // [rows][latent]
-    std::vector<T> batch, eps;                 // [rows][input], [rows][latent]
-    std::vector<double> reconstruction, kl;    // per row
+  // A resident data set: training rows shared by its models, validation and test rows.
+  struct Slot {
+    std::shared_ptr<const Matrix> train;
+    Matrix validation, test;
   };
+  // work(i) for i in [0, count), spread over the workers; the first exception is rethrown once
+  // every worker has stopped.
+  void spread(std::size_t count, const std::function<void(std::size_t)>& work) const;
+  CpuModel<float>& only_model() const;
 
-  void reserve(std::size_t rows);
-  void refresh_transposed_weights();
-  void forward(const T* x, std::size_t rows, const T* eps);  // eps == nullptr: z = mu
-  LossParts loss_parts(const T* x, std::size_t rows, double kl_weight);
-  void backward(const T* x, std::size_t rows, const T* eps, double kl_weight);
-  void draw_eps(std::size_t rows, std::int64_t step);
-  std::optional<std::size_t> first_non_finite_gradient() const;
-  const T* weights(const LinearLayout& l) const { return params_.data() + l.weight_offset; }
-  const T* transposed(std::size_t layer_index) const { return transposed_[layer_index].data(); }
-
-  EngineConfig config_;
-  ParameterLayout layout_;
-  std::vector<const LinearLayout*> layers_;  // buffer order, indexes transposed_
-  int threads_ = 1;
-  std::unique_ptr<WorkerPool> pool_;  // none when threads_ is 1
-  WorkerPool* pool() { return pool_.get(); }
-  std::vector<T> params_, grads_, adam_m_, adam_v_;
-  std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
-  std::vector<std::vector<T>> transposed_;
-  // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
-  std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;
-  MatrixT<T> train_rows_;
-  Matrix validation_rows_, test_rows_;  // resident synthetic splits, standardized
-  std::size_t capacity_ = 0;
-  Activations act_;
+  std::vector<ModelSpec> specs_;
+  int workers_ = 1;
+  std::vector<std::unique_ptr<CpuModel<float>>> models_;
+  std::vector<Slot> slots_;
 };
-
-extern template class CpuEngine<float>;
-extern template class CpuEngine<double>;
 
 }  // namespace vaead::cpu

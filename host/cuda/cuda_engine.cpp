@@ -21,6 +21,13 @@ std::unique_ptr<Engine> make_cuda_engine(const EngineConfig& config) {
   return std::make_unique<cuda::CudaEngine>(config);
 }
 
+std::unique_ptr<Engine> make_cuda_engine(const EngineConfig& config, const EngineModels& models) {
+  const CudaStatus status = query_cuda();
+  if (status.devices.empty())
+    throw InputError("the cuda engine needs a CUDA device, and none answers: " + status.reason);
+  return std::make_unique<cuda::CudaEngine>(config, models.specs, models.data_slots);
+}
+
 namespace cuda {
 namespace {
 

@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -26,13 +27,6 @@
 
 namespace vaead::cuda {
 
-// One of the models an engine trains side by side.
-struct ModelSpec {
-  int latent_dim = 1;
-  std::uint64_t seed = 0;
-  int data_slot = 0;  // the resident data set it trains on and is scored on
-};
-
 class CudaEngine final : public Engine {
  public:
   explicit CudaEngine(const EngineConfig& config);
@@ -43,41 +37,30 @@ class CudaEngine final : public Engine {
   CudaEngine(const CudaEngine&) = delete;
   CudaEngine& operator=(const CudaEngine&) = delete;
 
-  // The Engine interface: one model (train_step and per-feature scores need exactly one).
   std::string name() const override { return "cuda"; }
+  // Every model.
+  int models() const override { return models_; }
+  std::vector<float> parameters_of(int model) const override;
+  void set_training_data(const Matrix& rows) override;
+  std::vector<ResidentSplits> load_synthetic_slots(
+      std::span<const SyntheticConfig> configs) override;
+  std::size_t training_rows() const override { return train_count_; }
+  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights,
+                                        std::span<const std::uint8_t> frozen = {}) override;
+  std::vector<std::vector<float>> score_models(const Matrix& rows) override;
+  std::vector<std::vector<float>> score_resident_models(ResidentSplit split) override;
+  // One segmented sort and pass over every model's scores on the device.
+  std::optional<std::vector<Ranking>> rank_last_scores(
+      std::span<const std::uint8_t> labels) override;
+  // One model (train_step and per-feature scores need exactly one).
   const ParameterLayout& layout() const override { return model_layouts_[0]; }
-  std::vector<float> parameters() const override { return parameters_of(0); }
   void set_parameters(std::span<const float> values) override;
   std::vector<float> gradients() const override;
-  void set_training_data(const Matrix& rows) override;
-  EpochResult train_epoch(int epoch, double kl_weight) override;
   LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) override;
-  ResidentSplits load_synthetic(const SyntheticConfig& config) override;
-  std::vector<float> score_resident(ResidentSplit split) override;
-  std::size_t training_rows() const override { return train_count_; }
   void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override;
 
-  // Every model.
-  int models() const { return models_; }
   // The stream every kernel of the engine runs on.
   cudaStream_t stream() const { return stream_; }
-  // Model m's parameters in its own (unpadded) layout.
-  std::vector<float> parameters_of(int model) const;
-  // Draws data slot s with configs[s] (one config per slot), as load_synthetic does.
-  std::vector<ResidentSplits> load_synthetic_slots(std::span<const SyntheticConfig> configs);
-  // One epoch of every model, model m with kl_weights[m]; one synchronisation. A model with
-  // frozen[m] (empty: none) takes no step and keeps its parameters (a sweep freezes the models
-  // that failed); its result is empty.
-  std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights,
-                                        std::span<const std::uint8_t> frozen = {});
-  // [model][row]: each model's scores of its own slot's resident validation or test rows.
-  std::vector<std::vector<float>> score_resident_models(ResidentSplit split);
-  // [model][row]: every model's scores of `rows`.
-  std::vector<std::vector<float>> score_models(const Matrix& rows);
-  // ROC-AUC and AP of each model's last scores (score_resident_models / score_models) against
-  // labels[model], in one segmented pass on the device.
-  std::vector<RankingMetrics> rank_last_scores(
-      const std::vector<std::vector<std::uint8_t>>& labels);
 
  private:
   // Device activations of every model for up to `capacity` rows each.
@@ -136,7 +119,10 @@ class CudaEngine final : public Engine {
   Activations train_act_, score_act_;
   DeviceBuffer<float> train_rows_, validation_rows_, test_rows_;  // [slots][rows][features]
   DeviceBuffer<float> scores_;                                    // [models][rows]
-  DeviceBuffer<std::uint8_t> labels_;                             // [models][rows]
+  DeviceBuffer<std::uint8_t> test_kinds_;  // [slots][test rows]: AnomalyKind, 0 = normal
+  DeviceBuffer<std::uint8_t> labels_;      // [models][rows]: the ranking's labels
+  // Where the last scores came from: rows of the caller (false) or the resident test rows.
+  bool scored_resident_test_ = false;
   RankingWorkspace ranking_;  // the AUC pass keeps its memory between calls
   std::size_t train_count_ = 0, validation_count_ = 0, test_count_ = 0, scored_count_ = 0;
   DevicePermutation shuffle_;

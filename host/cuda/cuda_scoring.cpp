@@ -33,6 +33,7 @@ void CudaEngine::score_device_rows(const float* rows, const DataSlots& slots, st
                                  stream_));
   }
   scored_count_ = count;
+  scored_resident_test_ = false;
 }
 
 std::vector<std::vector<float>> CudaEngine::last_scores(std::size_t count) const {
@@ -91,28 +92,35 @@ std::vector<std::vector<float>> CudaEngine::score_resident_models(ResidentSplit 
   scores_.reserve(static_cast<std::size_t>(models_) * count);
   score_device_rows(validation ? validation_rows_.data() : test_rows_.data(), slots, count,
                     scores_.data(), nullptr);
+  scored_resident_test_ = !validation;
   return last_scores(count);
 }
 
-std::vector<float> CudaEngine::score_resident(ResidentSplit split) {
-  require(models_ == 1, "score_resident is for a single-model engine");
-  return score_resident_models(split)[0];
-}
-
-std::vector<RankingMetrics> CudaEngine::rank_last_scores(
-    const std::vector<std::vector<std::uint8_t>>& labels) {
-  require(labels.size() == static_cast<std::size_t>(models_), "one label vector per model");
+std::optional<std::vector<Ranking>> CudaEngine::rank_last_scores(
+    std::span<const std::uint8_t> labels) {
   const std::size_t count = scored_count_;
+  const auto models = static_cast<std::size_t>(models_);
   require(count > 0, "rank_last_scores needs scores");
-  std::vector<std::uint8_t> flat;
-  for (const auto& model_labels : labels) {
-    require(model_labels.size() == count, "one label per scored row is needed");
-    flat.insert(flat.end(), model_labels.begin(), model_labels.end());
+  labels_.reserve(models * count);
+  if (labels.empty()) {
+    require(scored_resident_test_, "ranking without labels needs scores of the resident test rows");
+    // Each model's slot's anomaly kinds (0 = normal), copied on the device.
+    const std::vector<int> slots = data_slot_.to_host(stream_);
+    for (std::size_t m = 0; m < models; ++m)
+      CUDA_CHECK(cudaMemcpyAsync(labels_.data() + m * count,
+                                 test_kinds_.data() + static_cast<std::size_t>(slots[m]) * count,
+                                 count, cudaMemcpyDeviceToDevice, stream_));
+  } else {
+    require(labels.size() == count, "one label per scored row is needed");
+    for (std::size_t m = 0; m < models; ++m)
+      labels_.upload(labels.data(), count, stream_, m * count);
   }
-  labels_.reserve(flat.size());
-  labels_.upload(flat.data(), flat.size(), stream_);
-  return device_ranking_metrics_segmented(
-      scores_.data(), labels_.data(), static_cast<std::size_t>(models_), count, stream_, &ranking_);
+  const std::vector<RankingMetrics> metrics = device_ranking_metrics_segmented(
+      scores_.data(), labels_.data(), models, count, stream_, &ranking_);
+  std::vector<Ranking> rankings;
+  for (const RankingMetrics& model : metrics)
+    rankings.push_back({model.roc_auc, model.average_precision});
+  return rankings;
 }
 
 }  // namespace cuda

@@ -12,11 +12,6 @@
 namespace vaead {
 namespace cuda {
 
-ResidentSplits CudaEngine::load_synthetic(const SyntheticConfig& config) {
-  require(data_slots_ == 1, "load_synthetic fills one data slot; use load_synthetic_slots");
-  return load_synthetic_slots(std::span<const SyntheticConfig>(&config, 1))[0];
-}
-
 std::vector<ResidentSplits> CudaEngine::load_synthetic_slots(
     std::span<const SyntheticConfig> configs) {
   require(configs.size() == static_cast<std::size_t>(data_slots_), "one configuration per slot");
@@ -35,6 +30,7 @@ std::vector<ResidentSplits> CudaEngine::load_synthetic_slots(
   train_rows_.resize(slots * per_slot(first.train_rows));
   validation_rows_.resize(slots * per_slot(first.validation_rows));
   test_rows_.resize(slots * per_slot(first.test_rows));
+  test_kinds_.resize(slots * static_cast<std::size_t>(first.test_rows));
 
   std::vector<ResidentSplits> all;
   for (std::size_t s = 0; s < slots; ++s) {
@@ -59,10 +55,9 @@ std::vector<ResidentSplits> CudaEngine::load_synthetic_slots(
     DevicePermutation layout;
     layout.compute(config.seed, static_cast<std::uint32_t>(Stream::anomaly_layout), 0,
                    static_cast<std::size_t>(config.test_rows), stream_);
-    DeviceBuffer<std::uint8_t> kinds(static_cast<std::size_t>(config.test_rows));
-    assign_anomaly_kinds(layout.order(), config.test_rows, anomaly_counts(config), kinds.data(),
-                         stream_);
-    plant_anomalies(p, kinds.data(), std.data(), config.test_rows, test, stream_);
+    std::uint8_t* kinds = test_kinds_.data() + s * static_cast<std::size_t>(config.test_rows);
+    assign_anomaly_kinds(layout.order(), config.test_rows, anomaly_counts(config), kinds, stream_);
+    plant_anomalies(p, kinds, std.data(), config.test_rows, test, stream_);
 
     ResidentSplits splits;
     splits.standardizer = Standardizer::from_moments(mean.to_host(stream_), std.to_host(stream_));
@@ -70,7 +65,9 @@ std::vector<ResidentSplits> CudaEngine::load_synthetic_slots(
     standardize(train, config.train_rows, features, mean.data(), scale.data(), stream_);
     standardize(validation, config.validation_rows, features, mean.data(), scale.data(), stream_);
     standardize(test, config.test_rows, features, mean.data(), scale.data(), stream_);
-    const std::vector<std::uint8_t> kind_codes = kinds.to_host(stream_);
+    std::vector<std::uint8_t> kind_codes(static_cast<std::size_t>(config.test_rows));
+    test_kinds_.download(kind_codes.data(), kind_codes.size(), stream_,
+                         s * static_cast<std::size_t>(config.test_rows));
     splits.train_rows = static_cast<std::size_t>(config.train_rows);
     splits.validation_rows = static_cast<std::size_t>(config.validation_rows);
     splits.test_rows = static_cast<std::size_t>(config.test_rows);

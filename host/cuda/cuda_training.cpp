@@ -140,11 +140,6 @@ void CudaEngine::set_training_data(const Matrix& rows) {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
-EpochResult CudaEngine::train_epoch(int epoch, double kl_weight) {
-  require(models_ == 1, "train_epoch is for a single-model engine; use train_epochs");
-  return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];
-}
-
 std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const double> kl_weights,
                                                   std::span<const std::uint8_t> frozen) {
   require(train_count_ > 0, "train_epoch called before set_training_data");

@@ -15,8 +15,7 @@ std::unique_ptr<Engine> make_cuda_engine(const EngineConfig&) {
   no_cuda();
 }
 
-std::vector<DeviceRun> train_on_device(const ExperimentConfig&, const std::vector<SweepPoint>&,
-                                       const ExperimentCallbacks&) {
+std::unique_ptr<Engine> make_cuda_engine(const EngineConfig&, const EngineModels&) {
   no_cuda();
 }
 

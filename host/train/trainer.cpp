@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "vaead/error.hpp"
 
@@ -53,28 +54,60 @@ TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& conf
   return train_resident(engine, config, on_epoch);
 }
 
-TrainingReport train_resident(Engine& engine, const TrainConfig& config,
-                              const EpochCallback& on_epoch) {
-  config.validate();
-  using Clock = std::chrono::steady_clock;
+std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainConfig> schedules,
+                                        const ModelEpochCallback& on_epoch) {
+  const auto models = static_cast<std::size_t>(engine.models());
+  require(schedules.size() == models, "one schedule per model");
+  int epochs = 0;
+  for (const TrainConfig& schedule : schedules) {
+    schedule.validate();
+    epochs = std::max(epochs, schedule.epochs);
+  }
   const std::size_t rows = engine.training_rows();
   require(rows > 0, "no training rows are resident in the engine");
-  TrainingReport report;
-  for (int epoch = 0; epoch < config.epochs; ++epoch) {
-    const auto start = Clock::now();
+  using Clock = std::chrono::steady_clock;
+  std::vector<ModelTraining> trained(models);
+  std::vector<double> kl_weights(models, 0.0);
+  // Set: the model takes no step (it failed, or its schedule has ended).
+  std::vector<std::uint8_t> frozen(models, 0);
+  for (int epoch = 0; epoch < epochs; ++epoch) {
     stop_if_requested();
-    EpochRecord record{epoch, kl_weight_at(epoch, config), {}, 0.0};
-    const EpochResult result = engine.train_epoch(epoch, record.kl_weight);
-    if (result.non_finite)
-      throw TrainingError(stopped_message(*result.non_finite, epoch, config.epochs));
-    record.mean = result.mean;
-    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    report.seconds += record.seconds;
-    report.samples += rows;
-    report.epochs.push_back(record);
-    if (on_epoch) on_epoch(record);
+    for (std::size_t m = 0; m < models; ++m) {
+      if (epoch >= schedules[m].epochs) frozen[m] = 1;
+      kl_weights[m] = kl_weight_at(epoch, schedules[m]);
+    }
+    const auto start = Clock::now();
+    const std::vector<EpochResult> results = engine.train_epochs(epoch, kl_weights, frozen);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (std::size_t m = 0; m < models; ++m) {
+      if (frozen[m] != 0) continue;
+      const EpochResult& result = results[m];
+      if (result.non_finite) {
+        trained[m].failure = stopped_message(*result.non_finite, epoch, schedules[m].epochs);
+        frozen[m] = 1;
+        continue;
+      }
+      const EpochRecord record{epoch, kl_weights[m], result.mean,
+                               result.seconds > 0 ? result.seconds : seconds};
+      TrainingReport& report = trained[m].report;
+      report.epochs.push_back(record);
+      report.seconds += record.seconds;
+      report.samples += rows;
+      if (on_epoch) on_epoch(m, record);
+    }
   }
-  return report;
+  return trained;
+}
+
+TrainingReport train_resident(Engine& engine, const TrainConfig& config,
+                              const EpochCallback& on_epoch) {
+  require(engine.models() == 1, "train_resident trains an engine of one model; use train_models");
+  ModelEpochCallback each;
+  if (on_epoch) each = [&](std::size_t, const EpochRecord& record) { on_epoch(record); };
+  std::vector<ModelTraining> trained =
+      train_models(engine, std::span<const TrainConfig>(&config, 1), each);
+  if (!trained[0].failure.empty()) throw TrainingError(trained[0].failure);
+  return std::move(trained[0].report);
 }
 
 }  // namespace vaead

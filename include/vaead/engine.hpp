@@ -55,6 +55,10 @@ struct EpochResult {
   LossParts mean;  // over the samples of the epoch
   int steps = 0;
   std::optional<NonFinite> non_finite;  // set: the epoch stopped there, no update was applied
+  // The model's own time in the epoch where the engine measures it (the CPU engine, whose models
+  // train on threads of their own); 0 where it cannot (the CUDA engine, whose models share every
+  // kernel): the trainer then takes the wall time of the epoch of every model.
+  double seconds = 0.0;
 };
 
 enum class EngineKind { cpu, cuda };
@@ -66,6 +70,11 @@ enum class DeviceChoice { automatic, cpu, cuda };
 // answers is an InputError that says why.
 EngineKind resolve_device(DeviceChoice choice);
 const char* engine_kind_name(EngineKind kind);  // "cpu", "cuda"
+
+// For one of `local_size` processes on a node (MPI ranks), `local_rank` among them: its share of
+// the node's engines of `kind`, the devices in turn by local rank (this process's current device),
+// or the cores divided among the processes (into config.threads, when that is 0 = every core).
+void take_node_share(EngineKind kind, int local_rank, int local_size, EngineConfig& config);
 
 // Synthetic splits drawn and standardized inside an engine: what the host needs of them.
 struct ResidentSplits {
@@ -79,39 +88,88 @@ struct ResidentSplits {
 
 enum class ResidentSplit { validation, test };
 
+// One of the models an engine trains side by side (a point of a sweep).
+struct ModelSpec {
+  int latent_dim = 1;
+  std::uint64_t seed = 0;
+  int data_slot = 0;  // the resident data set it trains on and is scored on
+};
+
+// Several models in one engine: the models, the data sets they train on and, on the CPU, how many
+// train at once (0: one per core, each with the remaining cores' share of the threads; 1: one after
+// another, each with every thread). Results do not depend on `concurrency`.
+struct EngineModels {
+  std::vector<ModelSpec> specs;
+  int data_slots = 1;
+  int concurrency = 0;
+};
+
+// ROC-AUC and average precision of a model's scores, computed by an engine where they live.
+struct Ranking {
+  double roc_auc = 0.0;
+  double average_precision = 0.0;
+};
+
+// One model, or several side by side: every model shares the engine's configuration but for its
+// latent size, its seed (initial parameters, shuffles, noise) and its data slot. The CPU engine
+// spreads the models over its threads; the CUDA engine makes the model a launch dimension of every
+// kernel.
 class Engine {
  public:
   virtual ~Engine() = default;
 
   virtual std::string name() const = 0;
-  virtual const ParameterLayout& layout() const = 0;
 
-  virtual std::vector<float> parameters() const = 0;
+  // ---- Every model.
+  virtual int models() const = 0;
+  // Model m's parameters in its own layout.
+  virtual std::vector<float> parameters_of(int model) const = 0;
+  // Makes standardized training rows resident: every model trains on them (one data slot).
+  virtual void set_training_data(const Matrix& rows) = 0;
+  // Draws data slot s with configs[s] where the engine computes (the CUDA engine on the device),
+  // fits each slot's standardizer on its training rows, standardizes every split, and makes the
+  // training rows resident. Both engines draw the same rows.
+  virtual std::vector<ResidentSplits> load_synthetic_slots(
+      std::span<const SyntheticConfig> configs) = 0;
+  // Training rows of a data slot (every slot holds as many).
+  virtual std::size_t training_rows() const = 0;
+  // One pass of every model over its resident rows in an order shuffled by (its seed, epoch):
+  // batches of batch_size, the last one partial; each batch is forward, backward and one Adam
+  // update. Model m trains with kl_weights[m]; a model with frozen[m] set (empty: none) takes no
+  // step and keeps its parameters, and its result is empty.
+  virtual std::vector<EpochResult> train_epochs(int epoch, std::span<const double> kl_weights,
+                                                std::span<const std::uint8_t> frozen = {}) = 0;
+  // Deterministic scores [model][row] (see score) of `rows`, or of each model's own slot's
+  // resident validation or test rows.
+  virtual std::vector<std::vector<float>> score_models(const Matrix& rows) = 0;
+  virtual std::vector<std::vector<float>> score_resident_models(ResidentSplit split) = 0;
+  // The metrics' accelerator: ROC-AUC and AP of each model's last scores (score_models or
+  // score_resident_models) computed where the scores live, against `labels` (one per scored row,
+  // the same for every model) or, when `labels` is empty, against the labels of the resident test
+  // rows the scores came from, which then never leave the engine. nullopt when the engine has no
+  // accelerator (the metrics code ranks on the host); a model whose rows lack a class, or whose
+  // scores hold a NaN, gets NaN.
+  virtual std::optional<std::vector<Ranking>> rank_last_scores(
+      std::span<const std::uint8_t> labels) {
+    (void)labels;
+    return std::nullopt;
+  }
+
+  // ---- An engine of one model (models() == 1).
+  virtual const ParameterLayout& layout() const = 0;
+  std::vector<float> parameters() const { return parameters_of(0); }
   // Replaces every parameter and resets the optimizer (moments and step count).
   virtual void set_parameters(std::span<const float> values) = 0;
   // Gradients of the last train_step or of the last step of train_epoch.
   virtual std::vector<float> gradients() const = 0;
-
-  // Makes standardized training rows resident in the engine.
-  virtual void set_training_data(const Matrix& rows) = 0;
-  // One pass over the resident rows in an order shuffled by (seed, epoch): batches of batch_size,
-  // the last one partial; each batch is forward, backward and one Adam update.
-  virtual EpochResult train_epoch(int epoch, double kl_weight) = 0;
+  EpochResult train_epoch(int epoch, double kl_weight);
   // One forward, backward and Adam update on `batch`. With `eps` (rows x latent_dim) the noise of
   // the reparameterization is taken from it; without, it is drawn as train_epoch draws it. As in
   // train_epoch, a non-finite loss or gradient takes no update and does not advance the step.
   virtual LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) = 0;
-
-  // Draws the synthetic splits where the engine computes (the CUDA engine on the device), fits the
-  // standardizer on the training rows, standardizes every split, and makes the training rows
-  // resident as set_training_data does. Both engines draw the same rows.
-  virtual ResidentSplits load_synthetic(const SyntheticConfig& config) = 0;
-  // Scores of the resident validation or test rows of load_synthetic.
-  virtual std::vector<float> score_resident(ResidentSplit split) = 0;
-  // Rows made resident by set_training_data or load_synthetic.
-  virtual std::size_t training_rows() const = 0;
-
-  // Deterministic scores: mean over features of (x - decoder(mu(x)))^2, one per row; with
+  ResidentSplits load_synthetic(const SyntheticConfig& config);
+  std::vector<float> score_resident(ResidentSplit split);
+  // Deterministic scores (Scorer): mean over features of (x - decoder(mu(x)))^2, one per row; with
   // `per_feature`, also each feature's squared error (resized to rows x features).
   virtual void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) = 0;
 };
@@ -119,5 +177,8 @@ class Engine {
 // An engine of `kind` with freshly initialized parameters; throws InputError when `kind` is not
 // available in this build or on this machine.
 std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config);
+// An engine of `kind` training `models` side by side (config's latent_dim and seed are not used).
+std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config,
+                                    const EngineModels& models);
 
 }  // namespace vaead

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,14 @@ struct TrainingReport {
 };
 
 using EpochCallback = std::function<void(const EpochRecord&)>;
+// Model m finished an epoch (called on the trainer's thread, one call at a time).
+using ModelEpochCallback = std::function<void(std::size_t model, const EpochRecord&)>;
+
+// What training did to one model of an engine.
+struct ModelTraining {
+  TrainingReport report;  // the epochs it finished
+  std::string failure;    // why it stopped (stopped_message), empty when it finished
+};
 
 // The KL weight of `epoch` (counted from 0): rises linearly from 0 to beta over the warm-up.
 double kl_weight_at(int epoch, const TrainConfig& config);
@@ -50,8 +59,15 @@ bool stop_requested() noexcept;
 // Throws Interrupted when a stop was requested.
 void stop_if_requested();
 
-// Trains `engine` on `rows` (already standardized). Throws TrainingError naming the epoch, the step
-// and the quantity when a loss or gradient is not finite.
+// The one epoch loop: every model of `engine` on its resident rows, model m on schedules[m] (one
+// schedule per model). A model whose loss or gradient turns non-finite is frozen (it keeps its
+// last parameters) and its failure said; the others go on. A model's epoch seconds are its own
+// where the engine measures them, else the wall time of the epoch of every model.
+std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainConfig> schedules,
+                                        const ModelEpochCallback& on_epoch = {});
+
+// Trains `engine` (of one model) on `rows` (already standardized). Throws TrainingError naming the
+// epoch, the step and the quantity when a loss or gradient is not finite.
 TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& config,
                      const EpochCallback& on_epoch = {});
 

@@ -35,7 +35,7 @@ TEST(GpuEngine, FiftyStepsMatchTheCpuEngineForManyShapes) {
     for (int rows : {37, 256}) {
       SCOPED_TRACE("latent " + std::to_string(latent) + ", rows " + std::to_string(rows));
       const EngineConfig config = odd_config(latent, rows);
-      cpu::CpuEngine<float> reference(config);
+      cpu::CpuModel<float> reference(config);
       cuda::CudaEngine engine(config);
       ASSERT_EQ(engine.parameters(), reference.parameters());
       for (int step = 0; step < 50; ++step) {
@@ -61,7 +61,7 @@ TEST(GpuEngine, FiftyStepsMatchTheCpuEngineForManyShapes) {
 TEST(GpuEngine, DrawnNoiseAndWholeEpochsMatchTheCpuEngine) {
   VAEAD_REQUIRE_GPU();
   const EngineConfig config = odd_config(4, 64);  // 1000 rows: 15 full batches and one of 40
-  cpu::CpuEngine<float> reference(config);
+  cpu::CpuModel<float> reference(config);
   cuda::CudaEngine engine(config);
   const auto rows = random_matrix<float>(1000, 13, 3);
   reference.set_training_data(rows);
@@ -109,7 +109,7 @@ TEST(GpuEngine, NonFiniteLossIsReportedAtTheCpuEnginesStep) {
   const EngineConfig config = odd_config(2, 50);
   auto rows = random_matrix<float>(500, 13, 5);
   rows(321, 4) = INFINITY;
-  cpu::CpuEngine<float> reference(config);
+  cpu::CpuModel<float> reference(config);
   cuda::CudaEngine engine(config);
   reference.set_training_data(rows);
   engine.set_training_data(rows);
@@ -132,7 +132,7 @@ TEST(GpuEngine, AfterARefusedStepTheCountersMatchTheCpuEngine) {
   auto bad = random_matrix<float>(500, 13, 5);
   bad(123, 7) = INFINITY;
   const auto good = random_matrix<float>(500, 13, 6);
-  cpu::CpuEngine<float> reference(config);
+  cpu::CpuModel<float> reference(config);
   cuda::CudaEngine engine(config);
   reference.set_training_data(bad);
   engine.set_training_data(bad);
@@ -174,7 +174,7 @@ TEST(GpuEngine, StreamIsNonBlocking) {
 TEST(GpuEngine, ScoresMatchTheCpuEngine) {
   VAEAD_REQUIRE_GPU();
   const EngineConfig config = odd_config(5, 64);
-  cpu::CpuEngine<float> reference(config);
+  cpu::CpuModel<float> reference(config);
   cuda::CudaEngine engine(config);
   const auto rows = random_matrix<float>(20001, 13, 6);  // more than one scoring chunk
   std::vector<float> want(rows.rows), got(rows.rows);
@@ -194,7 +194,7 @@ TEST(GpuEngine, DeviceSyntheticSplitsAreTheCpuGeneratorsSplits) {
   data.seed = 17;
   EngineConfig config;
   config.architecture.latent_dim = 4;
-  cpu::CpuEngine<float> reference(config);
+  cpu::CpuEngine reference(config);
   cuda::CudaEngine engine(config);
   const ResidentSplits want = reference.load_synthetic(data);
   const ResidentSplits got = engine.load_synthetic(data);

@@ -27,7 +27,7 @@ EngineConfig small_config() {
   return config;
 }
 
-std::vector<float> trained_alone(const cuda::ModelSpec& spec, const Matrix& rows,
+std::vector<float> trained_alone(const ModelSpec& spec, const Matrix& rows,
                                  std::span<const double> kl_per_epoch) {
   EngineConfig config = small_config();
   config.architecture.latent_dim = spec.latent_dim;
@@ -42,8 +42,7 @@ std::vector<float> trained_alone(const cuda::ModelSpec& spec, const Matrix& rows
 TEST(GpuSweep, EachModelBesideOthersEqualsTheModelAlone) {
   VAEAD_REQUIRE_GPU();
   const Matrix rows = random_matrix<float>(500, 13, 5);  // 5 full batches and a partial one
-  const std::vector<cuda::ModelSpec> specs = {
-      {1, 3, 0}, {8, 3, 0}, {3, 4, 0}, {8, 9, 0}, {5, 4, 0}};
+  const std::vector<ModelSpec> specs = {{1, 3, 0}, {8, 3, 0}, {3, 4, 0}, {8, 9, 0}, {5, 4, 0}};
   const std::vector<double> betas = {1.0, 0.01, 0.5, 1.0, 0.1};
   cuda::CudaEngine engine(small_config(), specs, 1);
   engine.set_training_data(rows);
@@ -83,8 +82,8 @@ TEST(GpuSweep, EachModelBesideOthersEqualsTheModelAlone) {
 TEST(GpuSweep, NeighboursCannotLeakIntoAModel) {
   VAEAD_REQUIRE_GPU();
   const Matrix rows = random_matrix<float>(300, 13, 7);
-  const cuda::ModelSpec watched{2, 11, 0};
-  const auto train = [&](std::vector<cuda::ModelSpec> specs, std::vector<double> weights) {
+  const ModelSpec watched{2, 11, 0};
+  const auto train = [&](std::vector<ModelSpec> specs, std::vector<double> weights) {
     cuda::CudaEngine engine(small_config(), specs, 1);
     engine.set_training_data(rows);
     for (int epoch = 0; epoch < 2; ++epoch)
@@ -107,7 +106,7 @@ TEST(GpuSweep, PaddedLatentsAddNoKlWhenTheClampExcludesZero) {
     EngineConfig config = small_config();
     config.logvar_min = low;
     config.logvar_max = high;
-    const cuda::ModelSpec watched{2, 5, 0};
+    const ModelSpec watched{2, 5, 0};
     cuda::CudaEngine both(config, {watched, {6, 7, 0}}, 1);
     both.set_training_data(rows);
     config.architecture.latent_dim = watched.latent_dim;
@@ -204,6 +203,28 @@ TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
     EXPECT_NEAR(gpu.runs[i].roc_auc, cpu.runs[i].roc_auc, 0.02);
     EXPECT_NEAR(gpu.runs[i].validation_error, cpu.runs[i].validation_error,
                 0.05 * cpu.runs[i].validation_error);
+  }
+}
+
+// A table's labels are ranked against the scores where they live (uploaded once, beside the
+// scores): the device's ROC-AUC and AP of each model are the CPU's.
+TEST(GpuSweep, ATableStudyRanksItsLabelsOnTheDeviceAsTheCpuDoes) {
+  VAEAD_REQUIRE_GPU();
+  const Table table = testing::labelled_synthetic_table(2000, 600, 5);
+  ExperimentConfig config = testing::short_study(0, 0, 0, 6);
+  config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
+  config.latent_dims = {2, 4};
+  config.seed_count = 2;
+  const ExperimentResult cpu = run_experiment(config);
+  config.device = EngineKind::cuda;
+  const ExperimentResult gpu = run_experiment(config);
+  ASSERT_EQ(cpu.runs.size(), gpu.runs.size());
+  for (std::size_t i = 0; i < cpu.runs.size(); ++i) {
+    SCOPED_TRACE("run " + std::to_string(i));
+    ASSERT_TRUE(gpu.runs[i].labelled);
+    EXPECT_GT(cpu.runs[i].roc_auc, 0.6);
+    EXPECT_NEAR(gpu.runs[i].roc_auc, cpu.runs[i].roc_auc, 0.02);
+    EXPECT_NEAR(gpu.runs[i].pr_auc, cpu.runs[i].pr_auc, 0.05);
   }
 }
 

@@ -1,0 +1,92 @@
+// One model trained on the CPU: the reference implementation of the network, short plain loops
+// (dense_ops.hpp), sums that matter in double, the same bits for any thread count. Templated on
+// the number type: float for use (the CPU engine's models), double for the gradient check.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "cpu/worker_pool.hpp"
+#include "vaead/engine.hpp"
+
+namespace vaead::cpu {
+
+template <class T>
+class CpuModel {
+ public:
+  // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads).
+  explicit CpuModel(const EngineConfig& config,
+                    double work_per_thread = TeamPolicy::kWorkPerThread);
+
+  const ParameterLayout& layout() const { return layout_; }
+  std::vector<float> parameters() const;
+  // Replaces every parameter and resets the optimizer (moments and step count).
+  void set_parameters(std::span<const float> values);
+  std::vector<float> gradients() const;
+  // Training rows (standardized): a copy, or rows shared with other models.
+  void set_training_data(const Matrix& rows);
+  void share_training_data(std::shared_ptr<const MatrixT<T>> rows);
+  std::size_t training_rows() const { return train_rows_ ? train_rows_->rows : 0; }
+  // As Engine::train_epoch and Engine::train_step.
+  EpochResult train_epoch(int epoch, double kl_weight);
+  LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight);
+  // As Engine::score.
+  void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature);
+
+  // The typed reference interface (tests, gradient check).
+  //   x   [rows][input_dim]    eps [rows][latent_dim]; parameters and gradients in layout order.
+  std::span<T> parameter_values() { return params_; }
+  std::span<const T> gradient_values() const { return grads_; }
+  // The loss of one batch, forward only.
+  LossParts loss(const T* x, std::size_t rows, const T* eps, double kl_weight);
+  // The loss, and its gradient with respect to every parameter into gradient_values().
+  LossParts loss_and_gradients(const T* x, std::size_t rows, const T* eps, double kl_weight);
+  // One Adam update with the current gradients.
+  void adam_update();
+  std::int64_t steps_taken() const { return step_; }
+  int threads() const { return threads_; }
+
+ private:
+  struct Activations {
+    std::vector<std::vector<T>> encoder;       // per layer, [rows][out], after ReLU
+    std::vector<T> mu, logvar_raw, logvar, z;  // [rows][latent]; logvar is clamped
+    std::vector<std::vector<T>> decoder;       // per layer [rows][out]; the last is x_hat
+    std::vector<T> grad_a, grad_b;             // [rows][widest layer]
+    std::vector<T> grad_mu, grad_logvar;       // [rows][latent]
+    std::vector<T> batch, eps;                 // [rows][input], [rows][latent]
+    std::vector<double> reconstruction, kl;    // per row
+  };
+
+  void reserve(std::size_t rows);
+  void refresh_transposed_weights();
+  void forward(const T* x, std::size_t rows, const T* eps);  // eps == nullptr: z = mu
+  LossParts loss_parts(const T* x, std::size_t rows, double kl_weight);
+  void backward(const T* x, std::size_t rows, const T* eps, double kl_weight);
+  void draw_eps(std::size_t rows, std::int64_t step);
+  std::optional<std::size_t> first_non_finite_gradient() const;
+  const T* weights(const LinearLayout& l) const { return params_.data() + l.weight_offset; }
+  const T* transposed(std::size_t layer_index) const { return transposed_[layer_index].data(); }
+
+  EngineConfig config_;
+  ParameterLayout layout_;
+  std::vector<const LinearLayout*> layers_;  // buffer order, indexes transposed_
+  int threads_ = 1;
+  std::unique_ptr<WorkerPool> pool_;  // none when threads_ is 1
+  WorkerPool* pool() { return pool_.get(); }
+  std::vector<T> params_, grads_, adam_m_, adam_v_;
+  std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
+  std::vector<std::vector<T>> transposed_;
+  // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
+  std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;
+  std::shared_ptr<const MatrixT<T>> train_rows_;
+  std::size_t capacity_ = 0;
+  Activations act_;
+};
+
+extern template class CpuModel<float>;
+extern template class CpuModel<double>;
+
+}  // namespace vaead::cpu
