@@ -8,6 +8,7 @@
 #include "cpu/dense_ops.hpp"
 #include "test_support.hpp"
 #include "vaead/error.hpp"
+#include "vaead/network_plan.hpp"
 
 namespace vaead {
 namespace {
@@ -215,6 +216,63 @@ TEST(CpuEngine, FirstAdamStepWithDefaultsIsLearningRateTimesSignOfGradient) {
     const double g = engine.gradient_values()[i];
     EXPECT_NEAR(engine.parameter_values()[i] - before[i], -1e-3 * g / (std::abs(g) + 1e-8), 1e-15)
         << engine.layout().describe(i);
+  }
+}
+
+// The plan both engines walk: each Linear once forward and its gradient once backward, every
+// buffer read after it was written (forward from x and eps, backward from the loss's gradient),
+// and buffers wide enough for what the steps put in them.
+TEST(NetworkPlan, EveryLayerOnceForwardAndBackwardAndNothingReadBeforeItIsWritten) {
+  const ParameterLayout layout = make_layout(Architecture{7, {12, 5}, 3, {4, 9}});
+  const NetworkPlan plan = make_plan(layout);
+  std::vector<bool> written(plan.buffers.size(), false);
+  written[static_cast<std::size_t>(plan.x)] = written[static_cast<std::size_t>(plan.eps)] = true;
+  const auto read = [&](int id) {
+    if (id < 0) return;
+    EXPECT_TRUE(written[static_cast<std::size_t>(id)])
+        << plan.buffers[static_cast<std::size_t>(id)].name;
+  };
+  const auto write = [&](int id, int width) {
+    ASSERT_GE(id, 0);
+    EXPECT_GE(plan.buffers[static_cast<std::size_t>(id)].width, width);
+    written[static_cast<std::size_t>(id)] = true;
+  };
+  std::vector<int> forward(layout.layers().size(), 0), backward(layout.layers().size(), 0);
+  for (const PlanStep& step : plan.forward) {
+    if (step.op == PlanOp::reparameterize) {
+      for (int id : {plan.mu, plan.logvar_raw})
+        read(id);
+      write(plan.logvar, 3);
+      write(plan.z, 3);
+      continue;
+    }
+    ASSERT_EQ(step.op, PlanOp::dense);
+    ++forward[static_cast<std::size_t>(step.layer_index)];
+    EXPECT_EQ(layout.layers()[static_cast<std::size_t>(step.layer_index)]->name, step.layer.name);
+    read(step.input);
+    EXPECT_EQ(plan.buffers[static_cast<std::size_t>(step.input)].width, step.layer.in);
+    write(step.output, step.layer.out);
+  }
+  EXPECT_EQ(plan.x_hat, plan.forward.back().output);
+  write(plan.grad_x_hat, 7);
+  for (const PlanStep& step : plan.backward) {
+    read(step.gradient);
+    if (step.op == PlanOp::reparameterize_grad) {
+      write(plan.grad_mu, 3);
+      write(plan.grad_logvar, 3);
+    } else if (step.op == PlanOp::dense_params_grad) {
+      ++backward[static_cast<std::size_t>(step.layer_index)];
+      read(step.input);
+    } else {
+      ASSERT_EQ(step.op, PlanOp::dense_input_grad);
+      read(step.mask);
+      if (step.accumulate) read(step.output);
+      write(step.output, step.layer.in);
+    }
+  }
+  for (std::size_t l = 0; l < forward.size(); ++l) {
+    EXPECT_EQ(forward[l], 1) << layout.layers()[l]->name;
+    EXPECT_EQ(backward[l], 1) << layout.layers()[l]->name;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <utility>
 
 #include "cpu/dense_ops.hpp"
@@ -21,7 +22,10 @@ constexpr double kCallCost = 20.0;
 
 template <class T>
 CpuModel<T>::CpuModel(const EngineConfig& config, double work_per_thread)
-    : config_(config), layout_(make_layout(config.architecture)), layers_(layout_.layers()) {
+    : config_(config),
+      layout_(make_layout(config.architecture)),
+      layers_(layout_.layers()),
+      plan_(make_plan(layout_)) {
   config_.validate();
   threads_ = config.threads > 0 ? config.threads : available_cores();
   if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_, work_per_thread);
@@ -61,26 +65,20 @@ std::vector<float> CpuModel<T>::gradients() const {
 template <class T>
 void CpuModel<T>::reserve(std::size_t rows) {
   if (rows <= capacity_) return;
-  const Architecture& arch = layout_.architecture;
-  const std::size_t latent = static_cast<std::size_t>(arch.latent_dim);
-  const std::size_t widest = layout_.widest_activation();
-  act_.encoder.resize(layout_.encoder.size());
-  for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
-    act_.encoder[e].resize(rows * static_cast<std::size_t>(layout_.encoder[e].out));
-  }
-  act_.decoder.resize(layout_.decoder.size());
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
-    act_.decoder[d].resize(rows * static_cast<std::size_t>(layout_.decoder[d].out));
-  }
-  for (auto* v : {&act_.mu, &act_.logvar_raw, &act_.logvar, &act_.z, &act_.grad_mu,
-                  &act_.grad_logvar, &act_.eps})
-    v->resize(rows * latent);
-  act_.grad_a.resize(rows * widest);
-  act_.grad_b.resize(rows * widest);
-  act_.batch.resize(rows * static_cast<std::size_t>(arch.input_dim));
-  act_.reconstruction.resize(rows);
-  act_.kl.resize(rows);
+  buffers_.resize(plan_.buffers.size());
+  for (std::size_t id = 0; id < buffers_.size(); ++id)
+    buffers_[id].resize(rows * static_cast<std::size_t>(plan_.buffers[id].width));
+  reconstruction_.resize(rows);
+  kl_.resize(rows);
   capacity_ = rows;
+}
+
+template <class T>
+T* CpuModel<T>::buffer(int id, const T* x, const T* eps) {
+  // The steps never write x or eps: the caller's rows and noise are read in place.
+  if (id == plan_.x && x != nullptr) return const_cast<T*>(x);
+  if (id == plan_.eps && eps != nullptr) return const_cast<T*>(eps);
+  return buffers_[static_cast<std::size_t>(id)].data();
 }
 
 template <class T>
@@ -99,45 +97,49 @@ template <class T>
 void CpuModel<T>::forward(const T* x, std::size_t rows, const T* eps) {
   reserve(rows);
   refresh_transposed_weights();
-  auto dense = [&](std::size_t layer_index, const T* input, bool relu, T* output) {
-    const LinearLayout& l = *layers_[layer_index];
-    linear_forward(input, rows, static_cast<std::size_t>(l.in), transposed(layer_index),
-                   params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), relu, output,
-                   pool());
-  };
-  const std::size_t encoder_layers = layout_.encoder.size();
-  const T* input = x;
-  for (std::size_t e = 0; e < encoder_layers; ++e) {
-    dense(e, input, true, act_.encoder[e].data());
-    input = act_.encoder[e].data();
+  for (const PlanStep& step : plan_.forward) {
+    switch (step.op) {
+      case PlanOp::dense: {
+        const LinearLayout& l = step.layer;
+        linear_forward(buffer(step.input, x), rows, static_cast<std::size_t>(l.in),
+                       transposed(static_cast<std::size_t>(step.layer_index)),
+                       params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), step.relu,
+                       buffer(step.output), pool());
+        break;
+      }
+      case PlanOp::reparameterize:
+        reparameterize(rows, eps);
+        break;
+      default:
+        throw std::logic_error("a backward step in the forward plan");
+    }
   }
-  dense(encoder_layers, input, false, act_.mu.data());
-  dense(encoder_layers + 1, input, false, act_.logvar_raw.data());
+}
 
-  // Reparameterization z = mu + exp(logvar / 2) * eps, with logvar clamped first.
+// z = mu + exp(logvar / 2) * eps, with logvar clamped first; z = mu without eps.
+template <class T>
+void CpuModel<T>::reparameterize(std::size_t rows, const T* eps) {
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
+  const T* mu = buffer(plan_.mu);
+  const T* logvar_raw = buffer(plan_.logvar_raw);
+  T* logvar = buffer(plan_.logvar);
+  T* z = buffer(plan_.z);
   parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      const T logvar = std::clamp(act_.logvar_raw[i], low, high);
-      act_.logvar[i] = logvar;
-      act_.z[i] = eps == nullptr ? act_.mu[i] : act_.mu[i] + std::exp(logvar / T(2)) * eps[i];
+      logvar[i] = std::clamp(logvar_raw[i], low, high);
+      z[i] = eps == nullptr ? mu[i] : mu[i] + std::exp(logvar[i] / T(2)) * eps[i];
     }
   });
-
-  input = act_.z.data();
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
-    const bool relu = d + 1 < layout_.decoder.size();
-    dense(encoder_layers + 2 + d, input, relu, act_.decoder[d].data());
-    input = act_.decoder[d].data();
-  }
 }
 
 template <class T>
 LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight) {
   const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  const T* x_hat = act_.decoder.back().data();
+  const T* x_hat = buffer(plan_.x_hat);
+  const T* mu_values = buffer(plan_.mu);
+  const T* logvar_values = buffer(plan_.logvar);
   parallel_for(pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
                [&](std::size_t r) {
                  double squared_error = 0.0;
@@ -148,16 +150,17 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
                  }
                  double kl = 0.0;
                  for (std::size_t l = 0; l < latent; ++l) {
-                   const double mu = act_.mu[r * latent + l], logvar = act_.logvar[r * latent + l];
+                   const double mu = mu_values[r * latent + l];
+                   const double logvar = logvar_values[r * latent + l];
                    kl += 1.0 + logvar - mu * mu - std::exp(logvar);
                  }
-                 act_.reconstruction[r] = squared_error;
-                 act_.kl[r] = -0.5 * kl;
+                 reconstruction_[r] = squared_error;
+                 kl_[r] = -0.5 * kl;
                });
   LossParts parts;
   for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
-    parts.reconstruction += act_.reconstruction[r];
-    parts.kl += act_.kl[r];
+    parts.reconstruction += reconstruction_[r];
+    parts.kl += kl_[r];
   }
   parts.reconstruction /= static_cast<double>(rows);
   parts.kl /= static_cast<double>(rows);
@@ -172,61 +175,59 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
 template <class T>
 void CpuModel<T>::backward(const T* x, std::size_t rows, const T* eps, double kl_weight) {
   const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  const double inv_rows = 1.0 / static_cast<double>(rows);
-  T* grad = act_.grad_a.data();
-  T* spare = act_.grad_b.data();
-  auto params_grad = [&](const LinearLayout& l, const T* gy, const T* input) {
-    linear_backward_params(gy, input, rows, static_cast<std::size_t>(l.in),
-                           static_cast<std::size_t>(l.out), grads_.data() + l.weight_offset,
-                           grads_.data() + l.bias_offset, pool());
-  };
-  auto input_grad = [&](const LinearLayout& l, const T* gy, bool accumulate, const T* relu_output,
-                        T* gx) {
-    linear_backward_input(gy, rows, static_cast<std::size_t>(l.out), weights(l),
-                          static_cast<std::size_t>(l.in), accumulate, relu_output, gx, pool());
-  };
-
-  const T* x_hat = act_.decoder.back().data();
-  const T two_over_rows = static_cast<T>(2.0 * inv_rows);
+  const T* x_hat = buffer(plan_.x_hat);
+  T* grad_x_hat = buffer(plan_.grad_x_hat);
+  const T two_over_rows = static_cast<T>(2.0 / static_cast<double>(rows));
   for (std::size_t i = 0; i < rows * features; ++i)
-    grad[i] = two_over_rows * (x_hat[i] - x[i]);
+    grad_x_hat[i] = two_over_rows * (x_hat[i] - x[i]);
 
-  for (std::size_t d = layout_.decoder.size(); d-- > 0;) {
-    const T* input = d == 0 ? act_.z.data() : act_.decoder[d - 1].data();
-    params_grad(layout_.decoder[d], grad, input);
-    input_grad(layout_.decoder[d], grad, false, d == 0 ? nullptr : input, spare);
-    std::swap(grad, spare);
+  for (const PlanStep& step : plan_.backward) {
+    const LinearLayout& l = step.layer;
+    const auto in = static_cast<std::size_t>(l.in), out = static_cast<std::size_t>(l.out);
+    switch (step.op) {
+      case PlanOp::dense_params_grad:
+        linear_backward_params(buffer(step.gradient), buffer(step.input, x), rows, in, out,
+                               grads_.data() + l.weight_offset, grads_.data() + l.bias_offset,
+                               pool());
+        break;
+      case PlanOp::dense_input_grad:
+        linear_backward_input(buffer(step.gradient), rows, out, weights(l), in, step.accumulate,
+                              step.mask < 0 ? nullptr : buffer(step.mask), buffer(step.output),
+                              pool());
+        break;
+      case PlanOp::reparameterize_grad:
+        reparameterize_backward(buffer(step.gradient), rows, eps, kl_weight);
+        break;
+      default:
+        throw std::logic_error("a forward step in the backward plan");
+    }
   }
+}
 
-  // grad now holds dLoss/dz.
-  const T kl_scale = static_cast<T>(kl_weight * inv_rows);
+// From dLoss/dz, with w the KL weight:
+//   d/dmu     = dz + w mu / rows
+//   d/dlogvar = dz * eps * exp(logvar/2) / 2 + w (exp(logvar) - 1) / (2 rows), 0 where clamped.
+template <class T>
+void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t rows, const T* eps,
+                                          double kl_weight) {
+  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
+  const T kl_scale = static_cast<T>(kl_weight * (1.0 / static_cast<double>(rows)));
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
+  const T* mu = buffer(plan_.mu);
+  const T* logvar = buffer(plan_.logvar);
+  const T* logvar_raw = buffer(plan_.logvar_raw);
+  T* grad_mu = buffer(plan_.grad_mu);
+  T* grad_logvar = buffer(plan_.grad_logvar);
   parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      const T logvar = act_.logvar[i];
-      const T sigma = std::exp(logvar / T(2));
-      act_.grad_mu[i] = grad[i] + kl_scale * act_.mu[i];
-      const bool inside = act_.logvar_raw[i] >= low && act_.logvar_raw[i] <= high;
-      act_.grad_logvar[i] =
-          inside ? grad[i] * eps[i] * sigma / T(2) + kl_scale * (std::exp(logvar) - T(1)) / T(2)
-                 : T(0);
+      const T sigma = std::exp(logvar[i] / T(2));
+      grad_mu[i] = grad_z[i] + kl_scale * mu[i];
+      const bool inside = logvar_raw[i] >= low && logvar_raw[i] <= high;
+      grad_logvar[i] = inside ? grad_z[i] * eps[i] * sigma / T(2) +
+                                    kl_scale * (std::exp(logvar[i]) - T(1)) / T(2)
+                              : T(0);
     }
   });
-
-  const T* hidden = act_.encoder.back().data();
-  params_grad(layout_.mu, act_.grad_mu.data(), hidden);
-  params_grad(layout_.logvar, act_.grad_logvar.data(), hidden);
-  input_grad(layout_.mu, act_.grad_mu.data(), false, nullptr, grad);
-  input_grad(layout_.logvar, act_.grad_logvar.data(), true, hidden, grad);
-
-  for (std::size_t e = layout_.encoder.size(); e-- > 0;) {
-    const T* input = e == 0 ? x : act_.encoder[e - 1].data();
-    params_grad(layout_.encoder[e], grad, input);
-    if (e == 0) break;  // the data needs no gradient
-    input_grad(layout_.encoder[e], grad, false, input, spare);
-    std::swap(grad, spare);
-  }
 }
 
 template <class T>
@@ -279,7 +280,7 @@ template <class T>
 void CpuModel<T>::draw_eps(std::size_t rows, std::int64_t step) {
   const CounterRng rng{config_.seed, Stream::reparameterization};
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  T* eps = act_.eps.data();
+  T* eps = buffer(plan_.eps);
   parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t block = 0; block < latent; block += 4) {
       double normals[4];
@@ -323,15 +324,16 @@ EpochResult CpuModel<T>::train_epoch(int epoch, double kl_weight) {
   const std::vector<std::size_t> order = keyed_permutation(
       n, CounterRng{config_.seed, Stream::shuffle}, static_cast<std::uint32_t>(epoch));
   reserve(std::min(n, batch_size));
+  T* x = buffer(plan_.x);
 
   EpochResult result;
   for (std::size_t start = 0; start < n; start += batch_size, ++result.steps) {
     stop_if_requested();
     const std::size_t rows = std::min(batch_size, n - start);
     for (std::size_t r = 0; r < rows; ++r)
-      std::copy_n(train_rows.row(order[start + r]), features, act_.batch.data() + r * features);
+      std::copy_n(train_rows.row(order[start + r]), features, x + r * features);
     draw_eps(rows, step_);
-    const LossParts parts = loss_and_gradients(act_.batch.data(), rows, act_.eps.data(), kl_weight);
+    const LossParts parts = loss_and_gradients(x, rows, buffer(plan_.eps), kl_weight);
     if (!std::isfinite(parts.loss)) {
       result.non_finite = NonFinite{result.steps, "loss"};
       break;
@@ -365,13 +367,13 @@ LossParts CpuModel<T>::train_step(const Matrix& batch, const Matrix* eps, double
   require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
           "eps must be batch rows x latent_dim");
   reserve(batch.rows);
-  std::copy(batch.values.begin(), batch.values.end(), act_.batch.begin());
+  T* x = buffer(plan_.x);
+  std::copy(batch.values.begin(), batch.values.end(), x);
   if (eps != nullptr)
-    std::copy(eps->values.begin(), eps->values.end(), act_.eps.begin());
+    std::copy(eps->values.begin(), eps->values.end(), buffer(plan_.eps));
   else
     draw_eps(batch.rows, step_);
-  const LossParts parts =
-      loss_and_gradients(act_.batch.data(), batch.rows, act_.eps.data(), kl_weight);
+  const LossParts parts = loss_and_gradients(x, batch.rows, buffer(plan_.eps), kl_weight);
   // As train_epoch: a non-finite loss or gradient takes no step (and the step count stays).
   if (std::isfinite(parts.loss) && !first_non_finite_gradient()) adam_update();
   return parts;
@@ -388,10 +390,10 @@ void CpuModel<T>::score(const Matrix& rows, std::span<float> scores, Matrix* per
   for (std::size_t start = 0; start < rows.rows; start += kChunk) {
     const std::size_t count = std::min(kChunk, rows.rows - start);
     reserve(count);
-    std::copy_n(rows.row(start), count * features, act_.batch.begin());
-    forward(act_.batch.data(), count, nullptr);  // z = mu: deterministic
-    const T* x = act_.batch.data();
-    const T* x_hat = act_.decoder.back().data();
+    T* x = buffer(plan_.x);
+    std::copy_n(rows.row(start), count * features, x);
+    forward(x, count, nullptr);  // z = mu: deterministic
+    const T* x_hat = buffer(plan_.x_hat);
     parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
       double sum = 0.0;
       for (std::size_t j = 0; j < features; ++j) {

@@ -11,6 +11,7 @@
 
 #include "cpu/worker_pool.hpp"
 #include "vaead/engine.hpp"
+#include "vaead/network_plan.hpp"
 
 namespace vaead::cpu {
 
@@ -50,21 +51,15 @@ class CpuModel {
   int threads() const { return threads_; }
 
  private:
-  struct Activations {
-    std::vector<std::vector<T>> encoder;       // per layer, [rows][out], after ReLU
-    std::vector<T> mu, logvar_raw, logvar, z;  // [rows][latent]; logvar is clamped
-    std::vector<std::vector<T>> decoder;       // per layer [rows][out]; the last is x_hat
-    std::vector<T> grad_a, grad_b;             // [rows][widest layer]
-    std::vector<T> grad_mu, grad_logvar;       // [rows][latent]
-    std::vector<T> batch, eps;                 // [rows][input], [rows][latent]
-    std::vector<double> reconstruction, kl;    // per row
-  };
-
   void reserve(std::size_t rows);
   void refresh_transposed_weights();
+  // The plan's buffer `id` for `rows` rows; x and eps may come from the caller.
+  T* buffer(int id, const T* x = nullptr, const T* eps = nullptr);
   void forward(const T* x, std::size_t rows, const T* eps);  // eps == nullptr: z = mu
+  void reparameterize(std::size_t rows, const T* eps);
   LossParts loss_parts(const T* x, std::size_t rows, double kl_weight);
   void backward(const T* x, std::size_t rows, const T* eps, double kl_weight);
+  void reparameterize_backward(const T* grad_z, std::size_t rows, const T* eps, double kl_weight);
   void draw_eps(std::size_t rows, std::int64_t step);
   std::optional<std::size_t> first_non_finite_gradient() const;
   const T* weights(const LinearLayout& l) const { return params_.data() + l.weight_offset; }
@@ -82,8 +77,10 @@ class CpuModel {
   // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
   std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;
   std::shared_ptr<const MatrixT<T>> train_rows_;
+  NetworkPlan plan_;
   std::size_t capacity_ = 0;
-  Activations act_;
+  std::vector<std::vector<T>> buffers_;      // the plan's, [capacity_][width] each
+  std::vector<double> reconstruction_, kl_;  // per row
 };
 
 extern template class CpuModel<float>;

@@ -63,6 +63,7 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
   config_.seed = specs_[0].seed;
   config_.validate();
   layout_ = make_layout(padded);
+  plan_ = make_plan(layout_);
   std::map<std::uint64_t, int> order_slot_of;
   std::vector<std::uint64_t> seeds;
   std::vector<int> latents, slots, order_slots;
@@ -178,23 +179,10 @@ void CudaEngine::drop_graphs() {
 void CudaEngine::reserve(Activations& act, std::size_t rows) {
   if (rows <= act.capacity) return;
   if (&act == &train_act_) drop_graphs();  // the graphs hold the old addresses
-  const Architecture& arch = layout_.architecture;
-  const auto models = static_cast<std::size_t>(models_);
-  const std::size_t cells = models * rows;  // rows of every model
-  const auto latent = static_cast<std::size_t>(arch.latent_dim);
-  const std::size_t widest = layout_.widest_activation();
-  act.encoder.resize(layout_.encoder.size());
-  for (std::size_t e = 0; e < layout_.encoder.size(); ++e)
-    act.encoder[e].resize(cells * static_cast<std::size_t>(layout_.encoder[e].out));
-  act.decoder.resize(layout_.decoder.size());
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d)
-    act.decoder[d].resize(cells * static_cast<std::size_t>(layout_.decoder[d].out));
-  for (auto* buffer :
-       {&act.mu, &act.logvar_raw, &act.logvar, &act.z, &act.eps, &act.grad_mu, &act.grad_logvar})
-    buffer->resize(cells * latent);
-  act.grad_a.resize(cells * widest);
-  act.grad_b.resize(cells * widest);
-  act.batch.resize(cells * static_cast<std::size_t>(arch.input_dim));
+  const std::size_t cells = static_cast<std::size_t>(models_) * rows;  // rows of every model
+  act.buffers.resize(plan_.buffers.size());
+  for (std::size_t id = 0; id < act.buffers.size(); ++id)
+    act.buffers[id].resize(cells * static_cast<std::size_t>(plan_.buffers[id].width));
   act.reconstruction.resize(cells);
   act.kl.resize(cells);
   act.scores.resize(cells);

@@ -24,6 +24,7 @@
 #include "rows.cuh"
 #include "training_state.cuh"
 #include "vaead/engine.hpp"
+#include "vaead/network_plan.hpp"
 
 namespace vaead::cuda {
 
@@ -63,15 +64,13 @@ class CudaEngine final : public Engine {
   cudaStream_t stream() const { return stream_; }
 
  private:
-  // Device activations of every model for up to `capacity` rows each.
+  // The plan's buffers for every model, up to `capacity` rows each: [models][rows][width].
   struct Activations {
     std::size_t capacity = 0;
-    std::vector<DeviceBuffer<float>> encoder, decoder;  // [models][rows][out]
-    DeviceBuffer<float> mu, logvar_raw, logvar, z, eps, grad_mu, grad_logvar;  // [models][rows][L]
-    DeviceBuffer<float> grad_a, grad_b;       // [models][rows][widest]
-    DeviceBuffer<float> batch;                // [models][rows][features]
-    DeviceBuffer<double> reconstruction, kl;  // [models][rows]
-    DeviceBuffer<float> scores;               // [models][rows]
+    std::vector<DeviceBuffer<float>> buffers;  // by the plan's buffer index
+    DeviceBuffer<double> reconstruction, kl;   // [models][rows]
+    DeviceBuffer<float> scores;                // [models][rows]
+    float* at(int id) { return buffers[static_cast<std::size_t>(id)].data(); }
   };
   enum class BatchSource { gather, uploaded };
   enum class NoiseSource { drawn, uploaded };
@@ -83,7 +82,7 @@ class CudaEngine final : public Engine {
   void reserve(Activations& act, std::size_t rows);
   void reserve_epoch(std::size_t train_rows);
   void enqueue_forward(Activations& act, const float* x, int rows, const float* eps);
-  void enqueue_backward(Activations& act, const float* x, int rows);
+  void enqueue_backward(Activations& act, int rows);
   void enqueue_step(int rows, BatchSource batch, NoiseSource noise);
   Graph capture_step(int rows);
   void drop_graphs();
@@ -103,6 +102,7 @@ class CudaEngine final : public Engine {
   std::vector<ModelSpec> specs_;
   int models_ = 1, data_slots_ = 1;
   ParameterLayout layout_;                      // padded to the largest latent size
+  NetworkPlan plan_;                            // of layout_
   std::vector<ParameterLayout> model_layouts_;  // each model's own
   std::vector<std::uint64_t> order_seeds_;      // one shuffle per distinct seed
   cudaStream_t stream_ = nullptr;

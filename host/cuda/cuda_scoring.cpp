@@ -18,11 +18,11 @@ void CudaEngine::score_device_rows(const float* rows, const DataSlots& slots, st
   reserve(score_act_, std::min(rows_per_pass, count));
   for (std::size_t start = 0; start < count; start += rows_per_pass) {
     const int chunk = static_cast<int>(std::min(rows_per_pass, count - start));
-    gather_chunk(rows, slots, start, chunk, features, score_act_.batch.data(), stream_);
-    enqueue_forward(score_act_, score_act_.batch.data(), chunk, nullptr);  // z = mu
+    float* x = score_act_.at(plan_.x);
+    gather_chunk(rows, slots, start, chunk, features, x, stream_);
+    enqueue_forward(score_act_, x, chunk, nullptr);  // z = mu
     reconstruction_scores(
-        score_act_.batch.data(), score_act_.decoder.back().data(), models_ * chunk, features,
-        score_act_.scores.data(),
+        x, score_act_.at(plan_.x_hat), models_ * chunk, features, score_act_.scores.data(),
         per_feature == nullptr ? nullptr : per_feature + start * static_cast<std::size_t>(features),
         stream_);
     // [models][chunk] -> columns start .. start + chunk of [models][count]

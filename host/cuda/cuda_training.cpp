@@ -2,6 +2,7 @@
 // size as a CUDA graph and replayed; an epoch of every model at once.
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 #include "cuda/cuda_engine.hpp"
@@ -14,70 +15,53 @@
 namespace vaead {
 namespace cuda {
 
+// The plan's forward steps; `x` is the batch (or the chunk to score), z = mu without `eps`.
 void CudaEngine::enqueue_forward(Activations& act, const float* x, int rows, const float* eps) {
-  const float* input = x;
-  for (std::size_t e = 0; e < layout_.encoder.size(); ++e) {
-    const LinearLayout& l = layout_.encoder[e];
-    dense_forward(input, rows, l.in, weights(l), bias(l), l.out, true, act.encoder[e].data(),
-                  stream_, strides(rows, l.in, l.out));
-    input = act.encoder[e].data();
-  }
-  const int latent = layout_.architecture.latent_dim;
-  const LinearLayout& mu = layout_.mu;
-  dense_forward(input, rows, mu.in, weights(mu), bias(mu), latent, false, act.mu.data(), stream_,
-                strides(rows, mu.in, latent));
-  const LinearLayout& lv = layout_.logvar;
-  dense_forward(input, rows, lv.in, weights(lv), bias(lv), latent, false, act.logvar_raw.data(),
-                stream_, strides(rows, lv.in, latent));
-  reparameterize_forward(act.mu.data(), act.logvar_raw.data(), eps, models_ * rows, latent,
-                         static_cast<float>(config_.logvar_min),
-                         static_cast<float>(config_.logvar_max), act.logvar.data(), act.z.data(),
-                         stream_);
-  input = act.z.data();
-  for (std::size_t d = 0; d < layout_.decoder.size(); ++d) {
-    const LinearLayout& l = layout_.decoder[d];
-    const bool relu = d + 1 < layout_.decoder.size();
-    dense_forward(input, rows, l.in, weights(l), bias(l), l.out, relu, act.decoder[d].data(),
-                  stream_, strides(rows, l.in, l.out));
-    input = act.decoder[d].data();
+  const auto buffer = [&](int id) -> const float* { return id == plan_.x ? x : act.at(id); };
+  for (const PlanStep& step : plan_.forward) {
+    const LinearLayout& l = step.layer;
+    switch (step.op) {
+      case PlanOp::dense:
+        dense_forward(buffer(step.input), rows, l.in, weights(l), bias(l), l.out, step.relu,
+                      act.at(step.output), stream_, strides(rows, l.in, l.out));
+        break;
+      case PlanOp::reparameterize:
+        reparameterize_forward(
+            act.at(plan_.mu), act.at(plan_.logvar_raw), eps, models_ * rows,
+            layout_.architecture.latent_dim, static_cast<float>(config_.logvar_min),
+            static_cast<float>(config_.logvar_max), act.at(plan_.logvar), act.at(plan_.z), stream_);
+        break;
+      default:
+        throw std::logic_error("a backward step in the forward plan");
+    }
   }
 }
 
-// The CPU engine's backward, layer by layer; act.grad_a holds dLoss/dx_hat on entry.
-void CudaEngine::enqueue_backward(Activations& act, const float* x, int rows) {
-  float* grad = act.grad_a.data();
-  float* spare = act.grad_b.data();
-  auto params_grad = [&](const LinearLayout& l, const float* gy, const float* input) {
-    dense_backward_params(gy, input, rows, l.in, l.out, grads_.data() + l.weight_offset,
-                          grads_.data() + l.bias_offset, workspace_.data(), stream_,
-                          strides(rows, l.in, l.out));
-  };
-  auto input_grad = [&](const LinearLayout& l, const float* gy, bool accumulate,
-                        const float* relu_output, float* gx) {
-    dense_backward_input(gy, rows, l.out, weights(l), l.in, accumulate, relu_output, gx, stream_,
-                         strides(rows, l.in, l.out));
-  };
-  for (std::size_t d = layout_.decoder.size(); d-- > 0;) {
-    const float* input = d == 0 ? act.z.data() : act.decoder[d - 1].data();
-    params_grad(layout_.decoder[d], grad, input);
-    input_grad(layout_.decoder[d], grad, false, d == 0 ? nullptr : input, spare);
-    std::swap(grad, spare);
-  }
-  reparameterize_backward(
-      grad, act.mu.data(), act.logvar.data(), act.logvar_raw.data(), act.eps.data(), models_, rows,
-      layout_.architecture.latent_dim, state_.data(), static_cast<float>(config_.logvar_min),
-      static_cast<float>(config_.logvar_max), act.grad_mu.data(), act.grad_logvar.data(), stream_);
-  const float* hidden = act.encoder.back().data();
-  params_grad(layout_.mu, act.grad_mu.data(), hidden);
-  params_grad(layout_.logvar, act.grad_logvar.data(), hidden);
-  input_grad(layout_.mu, act.grad_mu.data(), false, nullptr, grad);
-  input_grad(layout_.logvar, act.grad_logvar.data(), true, hidden, grad);
-  for (std::size_t e = layout_.encoder.size(); e-- > 0;) {
-    const float* input = e == 0 ? x : act.encoder[e - 1].data();
-    params_grad(layout_.encoder[e], grad, input);
-    if (e == 0) break;
-    input_grad(layout_.encoder[e], grad, false, input, spare);
-    std::swap(grad, spare);
+// The plan's backward steps; grad_x_hat holds dLoss/dx_hat on entry.
+void CudaEngine::enqueue_backward(Activations& act, int rows) {
+  for (const PlanStep& step : plan_.backward) {
+    const LinearLayout& l = step.layer;
+    switch (step.op) {
+      case PlanOp::dense_params_grad:
+        dense_backward_params(act.at(step.gradient), act.at(step.input), rows, l.in, l.out,
+                              grads_.data() + l.weight_offset, grads_.data() + l.bias_offset,
+                              workspace_.data(), stream_, strides(rows, l.in, l.out));
+        break;
+      case PlanOp::dense_input_grad:
+        dense_backward_input(act.at(step.gradient), rows, l.out, weights(l), l.in, step.accumulate,
+                             step.mask < 0 ? nullptr : act.at(step.mask), act.at(step.output),
+                             stream_, strides(rows, l.in, l.out));
+        break;
+      case PlanOp::reparameterize_grad:
+        reparameterize_backward(
+            act.at(step.gradient), act.at(plan_.mu), act.at(plan_.logvar), act.at(plan_.logvar_raw),
+            act.at(plan_.eps), models_, rows, layout_.architecture.latent_dim, state_.data(),
+            static_cast<float>(config_.logvar_min), static_cast<float>(config_.logvar_max),
+            act.at(plan_.grad_mu), act.at(plan_.grad_logvar), stream_);
+        break;
+      default:
+        throw std::logic_error("a forward step in the backward plan");
+    }
   }
 }
 
@@ -88,16 +72,17 @@ void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
   const int latent = layout_.architecture.latent_dim;
   if (batch == BatchSource::gather)
     gather_batch(train_rows_.data(), orders_.data(), state_.data(), config_.batch_size, rows,
-                 features, act.batch.data(), stream_, train_slots());
+                 features, act.at(plan_.x), stream_, train_slots());
   if (noise == NoiseSource::drawn)
-    draw_eps(model_table(), state_.data(), rows, latent, act.eps.data(), stream_);
-  enqueue_forward(act, act.batch.data(), rows, act.eps.data());
-  loss_forward_backward(act.batch.data(), act.decoder.back().data(), act.mu.data(),
-                        act.logvar.data(), models_, rows, features, latent, model_latent_.data(),
-                        act.reconstruction.data(), act.kl.data(), act.grad_a.data(), stream_);
+    draw_eps(model_table(), state_.data(), rows, latent, act.at(plan_.eps), stream_);
+  enqueue_forward(act, act.at(plan_.x), rows, act.at(plan_.eps));
+  loss_forward_backward(act.at(plan_.x), act.at(plan_.x_hat), act.at(plan_.mu),
+                        act.at(plan_.logvar), models_, rows, features, latent, model_latent_.data(),
+                        act.reconstruction.data(), act.kl.data(), act.at(plan_.grad_x_hat),
+                        stream_);
   sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
                  step_totals_.data(), totals_stride_, stream_);
-  enqueue_backward(act, act.batch.data(), rows);
+  enqueue_backward(act, rows);
   check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
                latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
                stream_);
@@ -219,8 +204,11 @@ LossParts CudaEngine::train_step(const Matrix& batch, const Matrix* eps, double 
   require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
           "eps must be batch rows x latent_dim");
   reserve(train_act_, batch.rows);
-  train_act_.batch.upload(batch.values.data(), batch.values.size(), stream_);
-  if (eps != nullptr) train_act_.eps.upload(eps->values.data(), eps->values.size(), stream_);
+  train_act_.buffers[static_cast<std::size_t>(plan_.x)].upload(batch.values.data(),
+                                                               batch.values.size(), stream_);
+  if (eps != nullptr)
+    train_act_.buffers[static_cast<std::size_t>(plan_.eps)].upload(eps->values.data(),
+                                                                   eps->values.size(), stream_);
   kl_weights_.upload(&kl_weight, 1, stream_);
   begin_epoch(state_.data(), kl_weights_.data(), nullptr, models_, status_.data(),
               stream_);  // slot 0
