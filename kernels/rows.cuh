@@ -27,8 +27,8 @@ void gather_batch(const float* rows, const unsigned* order, const StepState* sta
 void gather_chunk(const float* rows, const DataSlots& slots, std::size_t first, int chunk_rows,
                   int features, float* chunk, cudaStream_t stream);
 
-// scores[r] = mean_j (x - x_hat)^2 (summed in double); per_feature[r][j] = (x - x_hat)^2 when
-// per_feature is not null.
+// scores[r] = reconstruction_score of row r (vaead/scorer.hpp), with per_feature[r][j] the
+// feature's squared error when per_feature is not null.
 void reconstruction_scores(const float* x, const float* x_hat, int rows, int features,
                            float* scores, float* per_feature, cudaStream_t stream);
 

@@ -8,6 +8,7 @@
 #include "cpu/dense_ops.hpp"
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/scorer.hpp"
 #include "vaead/shuffle.hpp"
 #include "vaead/trainer.hpp"
 
@@ -395,13 +396,9 @@ void CpuModel<T>::score(const Matrix& rows, std::span<float> scores, Matrix* per
     forward(x, count, nullptr);  // z = mu: deterministic
     const T* x_hat = buffer(plan_.x_hat);
     parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
-      double sum = 0.0;
-      for (std::size_t j = 0; j < features; ++j) {
-        const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-        sum += diff * diff;
-        if (per_feature != nullptr) (*per_feature)(start + r, j) = static_cast<float>(diff * diff);
-      }
-      scores[start + r] = static_cast<float>(sum / static_cast<double>(features));
+      scores[start + r] =
+          reconstruction_score(x + r * features, x_hat + r * features, static_cast<int>(features),
+                               per_feature == nullptr ? nullptr : per_feature->row(start + r));
     });
   }
 }

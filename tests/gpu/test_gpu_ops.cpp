@@ -6,9 +6,11 @@
 
 #include "gpu_support.hpp"
 #include "test_support.hpp"
+#include "rows.cuh"
 #include "vae_ops.cuh"
 #include "vaead/model.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/scorer.hpp"
 
 namespace vaead {
 namespace {
@@ -45,6 +47,30 @@ TEST(GpuOps, EpsAreTheCpuEnginesDraws) {
       }
     // The same Philox counters; only the device's log/sin/cos may differ in the last bit.
     EXPECT_TRUE(all_close(eps.to_host(nullptr), expected, 1e-6, 1e-6)) << "latent " << latent;
+  }
+}
+
+// The scoring kernel runs the Scorer's definition: the host's bits, row by row and feature by
+// feature.
+TEST(GpuOps, ReconstructionScoresAreTheScorersBits) {
+  VAEAD_REQUIRE_GPU();
+  for (int features : {1, 30, 33, 129}) {
+    const int rows = 517;
+    const Matrix x = random_matrix<float>(rows, static_cast<std::size_t>(features), 3);
+    const Matrix x_hat = random_matrix<float>(rows, static_cast<std::size_t>(features), 4, 2.0);
+    auto device_x = to_device(x.values), device_x_hat = to_device(x_hat.values);
+    cuda::DeviceBuffer<float> scores(rows), errors(x.values.size());
+    cuda::reconstruction_scores(device_x.data(), device_x_hat.data(), rows, features,
+                                scores.data(), errors.data(), nullptr);
+    const std::vector<float> got = scores.to_host(nullptr), got_errors = errors.to_host(nullptr);
+    std::vector<float> want_errors(x.values.size());
+    for (std::size_t r = 0; r < static_cast<std::size_t>(rows); ++r) {
+      const std::size_t offset = r * static_cast<std::size_t>(features);
+      EXPECT_EQ(got[r], reconstruction_score(x.row(r), x_hat.row(r), features,
+                                             want_errors.data() + offset))
+          << "row " << r << " of " << features << " features";
+    }
+    EXPECT_EQ(got_errors, want_errors);
   }
 }
 
