@@ -24,6 +24,20 @@ void EngineConfig::validate() const {
   require(adam.epsilon > 0, "Adam epsilon must be positive");
 }
 
+void require_features(std::size_t cols, const Architecture& architecture, const std::string& what) {
+  require(cols == static_cast<std::size_t>(architecture.input_dim),
+          what + " have " + std::to_string(cols) + " features, the model expects " +
+              std::to_string(architecture.input_dim));
+}
+
+void require_step_inputs(const Architecture& architecture, const Matrix& batch, const Matrix* eps) {
+  require(batch.cols == static_cast<std::size_t>(architecture.input_dim) && batch.rows > 0,
+          "a training batch needs rows of " + std::to_string(architecture.input_dim) + " features");
+  require(eps == nullptr || (eps->rows == batch.rows &&
+                             eps->cols == static_cast<std::size_t>(architecture.latent_dim)),
+          "eps must be batch rows x latent_dim");
+}
+
 EngineKind resolve_device(DeviceChoice choice) {
   if (choice == DeviceChoice::cpu) return EngineKind::cpu;
   const CudaStatus cuda = query_cuda();

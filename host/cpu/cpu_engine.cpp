@@ -146,20 +146,4 @@ std::vector<std::vector<float>> CpuEngine::score_resident_models(ResidentSplit s
   return scores;
 }
 
-void CpuEngine::set_parameters(std::span<const float> values) {
-  only_model().set_parameters(values);
-}
-
-std::vector<float> CpuEngine::gradients() const {
-  return only_model().gradients();
-}
-
-LossParts CpuEngine::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
-  return only_model().train_step(batch, eps, kl_weight);
-}
-
-void CpuEngine::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
-  only_model().score(rows, scores, per_feature);
-}
-
 }  // namespace vaead::cpu

@@ -30,11 +30,18 @@ class CpuEngine final : public Engine {
   std::vector<std::vector<float>> score_models(const Matrix& rows) override;
   std::vector<std::vector<float>> score_resident_models(ResidentSplit split) override;
 
+  // One model: the CpuModel's own.
   const ParameterLayout& layout() const override { return models_[0]->layout(); }
-  void set_parameters(std::span<const float> values) override;
-  std::vector<float> gradients() const override;
-  LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) override;
-  void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override;
+  void set_parameters(std::span<const float> values) override {
+    only_model().set_parameters(values);
+  }
+  std::vector<float> gradients() const override { return only_model().gradients(); }
+  LossParts train_step(const Matrix& batch, const Matrix* eps, double kl_weight) override {
+    return only_model().train_step(batch, eps, kl_weight);
+  }
+  void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) override {
+    only_model().score(rows, scores, per_feature);
+  }
 
   // Models trained at once, and the threads of each.
   int workers() const { return workers_; }

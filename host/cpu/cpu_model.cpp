@@ -309,9 +309,7 @@ void CpuModel<T>::set_training_data(const Matrix& rows) {
 
 template <class T>
 void CpuModel<T>::share_training_data(std::shared_ptr<const MatrixT<T>> rows) {
-  require(rows->cols == static_cast<std::size_t>(layout_.architecture.input_dim),
-          "training rows have " + std::to_string(rows->cols) + " features, the model expects " +
-              std::to_string(layout_.architecture.input_dim));
+  require_features(rows->cols, layout_.architecture, "training rows");
   require(rows->rows > 0, "no training rows");
   train_rows_ = std::move(rows);
 }
@@ -361,12 +359,7 @@ EpochResult CpuModel<T>::train_epoch(int epoch, double kl_weight) {
 
 template <class T>
 LossParts CpuModel<T>::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  require(batch.cols == static_cast<std::size_t>(layout_.architecture.input_dim) && batch.rows > 0,
-          "a training batch needs rows of " + std::to_string(layout_.architecture.input_dim) +
-              " features");
-  require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
-          "eps must be batch rows x latent_dim");
+  require_step_inputs(layout_.architecture, batch, eps);
   reserve(batch.rows);
   T* x = buffer(plan_.x);
   std::copy(batch.values.begin(), batch.values.end(), x);
@@ -383,8 +376,7 @@ LossParts CpuModel<T>::train_step(const Matrix& batch, const Matrix* eps, double
 template <class T>
 void CpuModel<T>::score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) {
   const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
-                                     " features, the model expects " + std::to_string(features));
+  require_features(rows.cols, layout_.architecture, "rows to score");
   require(scores.size() == rows.rows, "one score per row is needed");
   if (per_feature != nullptr) *per_feature = Matrix(rows.rows, features);
   constexpr std::size_t kChunk = 2048;

@@ -57,8 +57,7 @@ void CudaEngine::score(const Matrix& rows, std::span<float> scores, Matrix* per_
     return;
   }
   const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
-                                     " features, the model expects " + std::to_string(features));
+  require_features(rows.cols, layout_.architecture, "rows to score");
   DeviceBuffer<float> device_rows(rows.values.size()), device_errors(rows.values.size());
   device_rows.upload(rows.values.data(), rows.values.size(), stream_);
   scores_.reserve(rows.rows);
@@ -71,9 +70,7 @@ void CudaEngine::score(const Matrix& rows, std::span<float> scores, Matrix* per_
 }
 
 std::vector<std::vector<float>> CudaEngine::score_models(const Matrix& rows) {
-  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  require(rows.cols == features, "rows to score have " + std::to_string(rows.cols) +
-                                     " features, the model expects " + std::to_string(features));
+  require_features(rows.cols, layout_.architecture, "rows to score");
   require(rows.rows > 0, "no rows to score");
   DeviceBuffer<float> device_rows(rows.values.size());
   device_rows.upload(rows.values.data(), rows.values.size(), stream_);

@@ -112,9 +112,7 @@ CudaEngine::Graph CudaEngine::capture_step(int rows) {
 }
 
 void CudaEngine::set_training_data(const Matrix& rows) {
-  require(rows.cols == static_cast<std::size_t>(layout_.architecture.input_dim),
-          "training rows have " + std::to_string(rows.cols) + " features, the model expects " +
-              std::to_string(layout_.architecture.input_dim));
+  require_features(rows.cols, layout_.architecture, "training rows");
   require(rows.rows > 0, "no training rows");
   require(data_slots_ == 1, "set_training_data gives every model the same rows: one data slot");
   drop_graphs();
@@ -197,12 +195,7 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
 
 LossParts CudaEngine::train_step(const Matrix& batch, const Matrix* eps, double kl_weight) {
   require(models_ == 1, "train_step is for a single-model engine");
-  const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
-  require(batch.cols == static_cast<std::size_t>(layout_.architecture.input_dim) && batch.rows > 0,
-          "a training batch needs rows of " + std::to_string(layout_.architecture.input_dim) +
-              " features");
-  require(eps == nullptr || (eps->rows == batch.rows && eps->cols == latent),
-          "eps must be batch rows x latent_dim");
+  require_step_inputs(layout_.architecture, batch, eps);
   reserve(train_act_, batch.rows);
   train_act_.buffers[static_cast<std::size_t>(plan_.x)].upload(batch.values.data(),
                                                                batch.values.size(), stream_);

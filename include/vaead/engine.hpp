@@ -174,6 +174,12 @@ class Engine {
   virtual void score(const Matrix& rows, std::span<float> scores, Matrix* per_feature) = 0;
 };
 
+// The engines' checks of what they are given, with the same words for every engine: InputError
+// unless `cols` is the architecture's input width ("<what> have 3 features, the model expects 5"),
+// and unless `batch` (at least one row) and `eps` (none, or batch rows x latent_dim) fit a step.
+void require_features(std::size_t cols, const Architecture& architecture, const std::string& what);
+void require_step_inputs(const Architecture& architecture, const Matrix& batch, const Matrix* eps);
+
 // An engine of `kind` with freshly initialized parameters; throws InputError when `kind` is not
 // available in this build or on this machine.
 std::unique_ptr<Engine> make_engine(EngineKind kind, const EngineConfig& config);
