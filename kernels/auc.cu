@@ -231,19 +231,19 @@ std::vector<RankingMetrics> ranking_metrics(const float* scores, const std::uint
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (std::size_t s = 0; s < segments; ++s) {
     const Count p = host_positives[s];
-    RankingMetrics& m = metrics[s];
-    m.positives = p;
-    m.negatives = n - p;
-    m.nan_scores = host_nans[s];
-    if (p == 0 || p == n || m.nan_scores > 0) {
-      m.roc_auc = m.average_precision = nan;
+    RankingMetrics& segment = metrics[s];
+    segment.positives = p;
+    segment.negatives = n - p;
+    segment.nan_scores = host_nans[s];
+    if (p == 0 || p == n || segment.nan_scores > 0) {
+      segment.roc_auc = segment.average_precision = nan;
       continue;
     }
     // 2U = doubled rank sum - P (P + 1): an integer, exact.
     const Count twice_u = host_rank_sums[s] - p * (p + 1);
-    m.roc_auc =
+    segment.roc_auc =
         static_cast<double>(twice_u) / (2.0 * static_cast<double>(p) * static_cast<double>(n - p));
-    m.average_precision = host_precision_sums[s] / static_cast<double>(p);
+    segment.average_precision = host_precision_sums[s] / static_cast<double>(p);
   }
   return metrics;
 }

@@ -20,17 +20,17 @@ __global__ void draw_eps_kernel(ModelTable table, const StepState* state, int ro
   const long long index = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (index >= static_cast<long long>(table.models) * rows * blocks_per_row) return;
   const long long per_model = static_cast<long long>(rows) * blocks_per_row;
-  const int m = static_cast<int>(index / per_model);
+  const int model = static_cast<int>(index / per_model);
   const long long within = index % per_model;
   const int r = static_cast<int>(within / blocks_per_row);
   const int block = static_cast<int>(within % blocks_per_row);
-  const int latent = table.latent[m];
-  const DeviceRng rng{table.seed[m], Stream::reparameterization};
+  const int latent = table.latent[model];
+  const DeviceRng rng{table.seed[model], Stream::reparameterization};
   double normals[4] = {0.0, 0.0, 0.0, 0.0};
   if (4 * block < latent)
     rng.normal4(static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(r),
-                static_cast<std::uint32_t>(state[m].global_step), normals);
-  float* row = eps + (static_cast<long long>(m) * rows + r) * latent_stride;
+                static_cast<std::uint32_t>(state[model].global_step), normals);
+  float* row = eps + (static_cast<long long>(model) * rows + r) * latent_stride;
   for (int l = 4 * block; l < min(latent_stride, 4 * block + 4); ++l)
     row[l] = l < latent ? static_cast<float>(normals[l - 4 * block]) : 0.0f;
 }

@@ -12,28 +12,28 @@ namespace {
 // One thread per model.
 __global__ void begin_epoch_kernel(StepState* state, const double* kl_weights, const int* frozen,
                                    int models, TrainingStatus* status) {
-  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (m >= models) return;
-  state[m].step_in_epoch = 0;
-  state[m].kl_weight = kl_weights[m];
-  const bool stopped = frozen != nullptr && frozen[m] != 0;
-  status[m] = TrainingStatus{stopped ? kFrozenStep : -1, 0, INT_MAX};
+  const int model = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (model >= models) return;
+  state[model].step_in_epoch = 0;
+  state[model].kl_weight = kl_weights[model];
+  const bool stopped = frozen != nullptr && frozen[model] != 0;
+  status[model] = TrainingStatus{stopped ? kFrozenStep : -1, 0, INT_MAX};
 }
 
 // A model whose step was refused (or that is frozen) keeps its step count: its next update draws
 // the noise and takes the Adam step the refused one would have, as on the CPU.
 __global__ void advance_step_kernel(StepState* state, const TrainingStatus* status, int models) {
-  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (m >= models) return;
-  if (status[m].failed_step < 0) state[m].global_step += 1;
-  state[m].step_in_epoch += 1;
+  const int model = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (model >= models) return;
+  if (status[model].failed_step < 0) state[model].global_step += 1;
+  state[model].step_in_epoch += 1;
 }
 
 __global__ void reset_state_kernel(StepState* state, TrainingStatus* status, int models) {
-  const int m = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (m >= models) return;
-  state[m] = StepState{0, 0, 0.0};
-  status[m] = TrainingStatus{-1, 0, INT_MAX};
+  const int model = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (model >= models) return;
+  state[model] = StepState{0, 0, 0.0};
+  status[model] = TrainingStatus{-1, 0, INT_MAX};
 }
 
 }  // namespace

@@ -77,8 +77,8 @@ struct AdamHyper {
 // torch.optim.Adam over each model's `count` flat values with t = state[m].global_step + 1; no
 // update at all for a model once status[m].failed_step >= 0. A parameter whose gradient stays 0
 // (padding) stays exactly where it is.
-void adam_update(float* params, const float* grads, float* m, float* v, std::size_t count,
-                 int models, AdamHyper hyper, const StepState* state, const TrainingStatus* status,
-                 cudaStream_t stream);
+void adam_update(float* params, const float* grads, float* first_moment, float* second_moment,
+                 std::size_t count, int models, AdamHyper hyper, const StepState* state,
+                 const TrainingStatus* status, cudaStream_t stream);
 
 }  // namespace vaead::cuda

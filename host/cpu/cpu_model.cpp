@@ -258,8 +258,8 @@ void CpuModel<T>::adam_update() {
   const T beta1 = static_cast<T>(adam.beta1), beta2 = static_cast<T>(adam.beta2);
   const T epsilon = static_cast<T>(adam.epsilon);
   T* params = params_.data();
-  T* m = adam_m_.data();
-  T* v = adam_v_.data();
+  T* first_moment = adam_m_.data();
+  T* second_moment = adam_v_.data();
   const T* grads = grads_.data();
   // Element-wise: chunks over the threads (no sum, so the bits do not depend on them).
   constexpr std::size_t kChunk = 4096;
@@ -269,10 +269,10 @@ void CpuModel<T>::adam_update() {
                  const std::size_t end = std::min(count, (chunk + 1) * kChunk);
                  for (std::size_t i = chunk * kChunk; i < end; ++i) {
                    const T g = grads[i];
-                   m[i] = beta1 * m[i] + (T(1) - beta1) * g;
-                   v[i] = beta2 * v[i] + (T(1) - beta2) * g * g;
-                   params[i] -=
-                       step_size * m[i] / (std::sqrt(v[i]) / bias_correction2_sqrt + epsilon);
+                   first_moment[i] = beta1 * first_moment[i] + (T(1) - beta1) * g;
+                   second_moment[i] = beta2 * second_moment[i] + (T(1) - beta2) * g * g;
+                   params[i] -= step_size * first_moment[i] /
+                                (std::sqrt(second_moment[i]) / bias_correction2_sqrt + epsilon);
                  }
                });
 }
