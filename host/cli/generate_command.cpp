@@ -33,9 +33,10 @@ void run(const GenerateOptions& options) {
       {"train.csv", &data.train}, {"val.csv", &data.validation}, {"test.csv", &data.test}};
   // The three files are written together: a failure leaves the earlier three as they were.
   std::vector<FileToWrite> writes;
-  for (const auto& [name, dataset] : files)
-    writes.push_back(
-        {dir / name, [dataset](std::ostream& out) { write_dataset_csv(out, *dataset); }});
+  for (const auto& [name, dataset] : files) {
+    const Dataset* rows = dataset;  // a structured binding cannot be captured before C++20's P1091
+    writes.push_back({dir / name, [rows](std::ostream& out) { write_dataset_csv(out, *rows); }});
+  }
   write_files_atomically(writes);
   for (const auto& [name, dataset] : files) {
     std::cout << (dir / name).string() << ": " << dataset->rows() << " rows, "
