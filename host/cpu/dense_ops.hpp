@@ -15,6 +15,10 @@
 #include <cstddef>
 #include <type_traits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "cpu/worker_pool.hpp"
 
 namespace vaead::cpu {
@@ -71,12 +75,60 @@ void transpose_rows(const T* w, std::size_t out, std::size_t in, std::size_t fir
       wt[i * out + o] = w[o * in + i];
 }
 
+#if defined(__AVX512F__)
+// tile_product of floats in explicit vectors: a row of the tile in one (16 columns), two (32) or a
+// half (8) vector, the k loop outermost. Compilers left to themselves vectorize the narrow tiles
+// across rows with permutes, at a tenth of the speed. Each element is still one fused
+// multiply-add per k, in k order: the same bits as the plain loop.
+template <std::size_t kRows, std::size_t kCols>
+void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
+                          std::size_t b_row, std::size_t depth, float (&acc)[kRows][kCols]) {
+  if constexpr (kCols == 8) {
+    __m256 c[kRows];
+    for (std::size_t r = 0; r < kRows; ++r)
+      c[r] = _mm256_loadu_ps(acc[r]);
+    for (std::size_t k = 0; k < depth; ++k) {
+      const __m256 bk = _mm256_loadu_ps(b + k * b_row);
+      for (std::size_t r = 0; r < kRows; ++r)
+        c[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r * a_row + k * a_k]), bk, c[r]);
+    }
+    for (std::size_t r = 0; r < kRows; ++r)
+      _mm256_storeu_ps(acc[r], c[r]);
+  } else {
+    constexpr std::size_t kVectors = kCols / 16;
+    __m512 c[kRows][kVectors];
+    for (std::size_t r = 0; r < kRows; ++r)
+      for (std::size_t v = 0; v < kVectors; ++v)
+        c[r][v] = _mm512_loadu_ps(acc[r] + 16 * v);
+    for (std::size_t k = 0; k < depth; ++k) {
+      __m512 bk[kVectors];
+      for (std::size_t v = 0; v < kVectors; ++v)
+        bk[v] = _mm512_loadu_ps(b + k * b_row + 16 * v);
+      for (std::size_t r = 0; r < kRows; ++r) {
+        const __m512 ark = _mm512_set1_ps(a[r * a_row + k * a_k]);
+        for (std::size_t v = 0; v < kVectors; ++v)
+          c[r][v] = _mm512_fmadd_ps(ark, bk[v], c[r][v]);
+      }
+    }
+    for (std::size_t r = 0; r < kRows; ++r)
+      for (std::size_t v = 0; v < kVectors; ++v)
+        _mm512_storeu_ps(acc[r] + 16 * v, c[r][v]);
+  }
+}
+#endif
+
 // c[r][j] = init[r][j] + sum over k in order of a[r][k] * b[k][j], for a tile of kRows rows and
 // kCols columns (both compile-time, so `acc` lives in registers). The strides are of the caller's
 // matrices: a[r][k] = a[r * a_row + k * a_k], b[k][j] = b[k * b_row + j] (contiguous in j).
 template <std::size_t kRows, std::size_t kCols, class T>
 void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, std::size_t b_row,
                   std::size_t depth, T (&acc)[kRows][kCols]) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> && (kCols == 8 || kCols == 16 || kCols == 32)) {
+    tile_product_vectors(a, a_row, a_k, b, b_row, depth, acc);
+    return;
+  }
+#endif
   for (std::size_t k = 0; k < depth; ++k) {
     const T* bk = b + k * b_row;
     for (std::size_t r = 0; r < kRows; ++r) {
