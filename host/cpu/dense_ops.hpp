@@ -230,17 +230,25 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
   });
 }
 
+// Rows a group of output tiles adds per pass: a block of x and gy small enough to stay in the
+// L1/L2 cache while every tile of the group reads it.
+inline constexpr std::size_t kParamRowBlock = 128;
+
 // gw[o][i] = sum_r gy[r][o] * x[r][i] and gb[o] = sum_r gy[r][o], summed over rows in order
 // (the bias in double).
 //   gy [rows][out]  gradient of the layer output     x  [rows][in]  layer input
 //   gw [out][in]    weight gradient (overwritten)    gb [out]       bias gradient (overwritten)
+// A task owns a group of output tiles and walks the rows in blocks, each block added to every tile
+// of the group before the next (gw's tiles go to memory and back between blocks: a handful of
+// loads against a block's worth of multiply-adds): x is read once per group, not once per tile.
 template <class T>
 void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
                             std::size_t out, T* gw, T* gb, WorkerPool* pool) {
-  const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end) {
+  // Rows [r0, r0 + count) added to gw[o][begin, end), in row order.
+  const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end, std::size_t r0,
+                                  std::size_t count) {
     T* gwo = gw + o * in;
-    std::fill(gwo + begin, gwo + end, T(0));
-    for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t r = r0; r < r0 + count; ++r) {
       const T g = gy[r * out + o];
       const T* xr = x + r * in;
       for (std::size_t i = begin; i < end; ++i)
@@ -248,30 +256,53 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     }
   };
   const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
-  parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
-    const std::size_t o0 = t * kTileRows, o_end = std::min(out, o0 + kTileRows);
-    if (o_end - o0 == kTileRows) {
-      const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
-        constexpr std::size_t kCols = decltype(width)::value;
-        T acc[kTileRows][kCols] = {};
-        // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
-        tile_product(gy + o0, 1, out, x + i0, in, rows, acc);
-        for (std::size_t oo = 0; oo < kTileRows; ++oo)
-          std::copy(acc[oo], acc[oo] + kCols, gw + (o0 + oo) * in + i0);
-      });
-      for (std::size_t o = o0; o < o_end; ++o)
-        output_columns(o, done, in);
-    } else {
-      for (std::size_t o = o0; o < o_end; ++o)
-        output_columns(o, 0, in);
+  const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
+  const std::size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);  // two tasks a thread
+  const std::size_t tasks = (tiles + per_task - 1) / per_task;
+  parallel_for(pool, tasks, static_cast<double>(rows * in * out), [&](std::size_t task) {
+    const std::size_t first_tile = task * per_task;
+    const std::size_t last_tile = std::min(tiles, first_tile + per_task);
+    const std::size_t o_begin = first_tile * kTileRows;
+    const std::size_t o_end = std::min(out, last_tile * kTileRows);
+    std::fill(gw + o_begin * in, gw + o_end * in, T(0));
+    for (std::size_t r0 = 0; r0 < rows; r0 += kParamRowBlock) {
+      const std::size_t count = std::min(kParamRowBlock, rows - r0);
+      for (std::size_t t = first_tile; t < last_tile; ++t) {
+        const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
+        if (o_last - o0 < kTileRows) {
+          for (std::size_t o = o0; o < o_last; ++o)
+            output_columns(o, 0, in, r0, count);
+          continue;
+        }
+        // The tiles read what they write: an overlapping last tile stores only the columns no
+        // tile before it covered (it adds the block to the others a second time, and drops them).
+        std::size_t covered = 0;
+        const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
+          constexpr std::size_t kCols = decltype(width)::value;
+          T acc[kTileRows][kCols];
+          for (std::size_t oo = 0; oo < kTileRows; ++oo)
+            std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
+          // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
+          tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
+          const std::size_t from = std::max(covered, i0) - i0;
+          for (std::size_t oo = 0; oo < kTileRows; ++oo)
+            std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
+          covered = i0 + kCols;
+        });
+        for (std::size_t o = o0; o < o_last; ++o)
+          output_columns(o, done, in, r0, count);
+      }
     }
-    // Each output's bias sum in row order; the tile's outputs side by side (independent sums).
-    double bias_sum[kTileRows] = {};
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t o = o0; o < o_end; ++o)
-        bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
-    for (std::size_t o = o0; o < o_end; ++o)
-      gb[o] = static_cast<T>(bias_sum[o - o0]);
+    // Each output's bias sum in row order; a tile's outputs side by side (independent sums).
+    for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows) {
+      const std::size_t o_last = std::min(o_end, o0 + kTileRows);
+      double bias_sum[kTileRows] = {};
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t o = o0; o < o_last; ++o)
+          bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
+      for (std::size_t o = o0; o < o_last; ++o)
+        gb[o] = static_cast<T>(bias_sum[o - o0]);
+    }
   });
 }
 
