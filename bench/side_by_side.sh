@@ -7,7 +7,7 @@
 #                                          CUDA-graph step on the same GPU; kernels vs cuBLAS(Lt);
 #                                          AUC vs a bare CUB sort and vs scikit-learn; data
 #                                          generation vs a copy
-# Knobs (environment): BATCHES (default 256,4096 on cpu, 256,1024,4096,16384,65536 on cuda),
+# Knobs (environment): BATCHES (default 256,4096,16384 on cpu, 256,1024,4096,16384,65536 on cuda),
 # LATENTS (8,16 on cpu, 2,8,16 on cuda), PEER_MODES (cuda: eager,compile,graph), OUT (results
 # folder, default bench/results), REPEATS (5). Peers: pip install torch scikit-learn numpy; a
 # missing one is skipped, saying so.
@@ -19,7 +19,7 @@ build="${BUILD:-build}"
 out="${OUT:-bench/results}"
 repeats="${REPEATS:-5}"
 if [ "$device" = cpu ]; then
-  batches="${BATCHES:-256,4096}" latents="${LATENTS:-8,16}" modes="eager"
+  batches="${BATCHES:-256,4096,16384}" latents="${LATENTS:-8,16}" modes="eager"
 else
   batches="${BATCHES:-256,1024,4096,16384,65536}" latents="${LATENTS:-2,8,16}"
   modes="${PEER_MODES:-eager,compile,graph}"
@@ -47,7 +47,8 @@ for mode in ${modes//,/ }; do
 done
 if [ "$device" = cpu ]; then
   echo "== FMA ceiling"
-  "$build/bench/bench_cpu_peak" --threads "$threads"
+  "$build/bench/bench_cpu_peak" --threads "$threads" --repeats "$repeats" \
+    --json "$out/cpu_peak.json"
 else
   echo "== kernels vs cuBLAS(Lt)"
   "$build/bench/bench_kernels" --json "$out/kernels_cuda.json"
@@ -81,12 +82,19 @@ for path in glob.glob(f"{out}/train_{device}_torch_*.json"):
         peers[mode] = {(r["batch_size"], r["latent_dim"]): r["samples_per_second"] for r in data["results"]}
 print(f"\nratios (vaead samples/s / peer samples/s), {device}:")
 modes = sorted(peers)
-print("| latent | batch | vaead samples/s | " + " | ".join(f"/ PyTorch {m}" for m in modes) + " |")
-print("|---|---|---|" + "---|" * len(modes))
+peak = load(f"{out}/cpu_peak.json") if device == "cpu" else None
+share = "| vaead GFLOP/s | share of the FMA ceiling " if peak else ""
+print("| latent | batch | vaead samples/s | " + " | ".join(f"PyTorch {m} samples/s | vaead / PyTorch {m}" for m in modes)
+      + (" " if modes else "") + share + "|")
+print("|---|---|---|" + "---|---|" * len(modes) + ("---|---|" if peak else ""))
 for r in vaead["results"]:
     key = (r["batch_size"], r["latent_dim"])
-    cells = [f"{r['samples_per_second'] / peers[m][key]:.2f}x" if key in peers[m] else "-" for m in modes]
-    print(f"| {key[1]} | {key[0]} | {r['samples_per_second']:.0f} | " + " | ".join(cells) + " |")
+    cells = [f"{peers[m][key]:.0f} | {r['samples_per_second'] / peers[m][key]:.2f}x" if key in peers[m] else "- | -"
+             for m in modes]
+    tail = f" | {r['gflops']:.1f} | {r['gflops'] / peak['gflops']:.0%}" if peak else ""
+    print(f"| {key[1]} | {key[0]} | {r['samples_per_second']:.0f} | " + " | ".join(cells) + tail + " |")
+if peak:
+    print(f"\nFP32 FMA ceiling in the same run: {peak['gflops']:.1f} GFLOP/s on {peak['threads']} thread(s)")
 if device == "cuda":
     kernels = load(f"{out}/kernels_cuda.json")
     if kernels:

@@ -65,6 +65,20 @@ std::size_t column_tiles(std::size_t n, bool overlap, const Tile& tile) {
   return j;
 }
 
+// Calls rows(height, first) with height a std::integral_constant of 8, 4, 2 or 1 for tiles
+// covering [0, n) (n <= 8) from the top: a partial tile of rows as register tiles.
+template <class Rows>
+void output_rows(std::size_t n, const Rows& rows) {
+  std::size_t first = 0;
+  if (n == kTileRows) return rows(std::integral_constant<std::size_t, kTileRows>{}, first);
+  for (; first + 4 <= n; first += 4)
+    rows(std::integral_constant<std::size_t, 4>{}, first);
+  for (; first + 2 <= n; first += 2)
+    rows(std::integral_constant<std::size_t, 2>{}, first);
+  for (; first < n; ++first)
+    rows(std::integral_constant<std::size_t, 1>{}, first);
+}
+
 // wt[i][o] = w[o][i] for the rows i in [first, last) of W^T, so the forward pass walks weights
 // contiguously per input.
 template <class T>
@@ -255,6 +269,27 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
         gwo[i] += g * xr[i];
     }
   };
+  // Rows [r0, r0 + count) added to the outputs [o0, o0 + kOutputs), every column.
+  const auto add_rows = [&](auto outputs, std::size_t o0, std::size_t r0, std::size_t count) {
+    constexpr std::size_t kOutputs = decltype(outputs)::value;
+    // The tiles read what they write: an overlapping last tile stores only the columns no tile
+    // before it covered (it adds the block to the others a second time, and drops them).
+    std::size_t covered = 0;
+    const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
+      constexpr std::size_t kCols = decltype(width)::value;
+      T acc[kOutputs][kCols];
+      for (std::size_t oo = 0; oo < kOutputs; ++oo)
+        std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
+      // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
+      tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
+      const std::size_t from = std::max(covered, i0) - i0;
+      for (std::size_t oo = 0; oo < kOutputs; ++oo)
+        std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
+      covered = i0 + kCols;
+    });
+    for (std::size_t o = o0; o < o0 + kOutputs; ++o)
+      output_columns(o, done, in, r0, count);
+  };
   const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
   const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
   const std::size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);  // two tasks a thread
@@ -269,37 +304,36 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
       const std::size_t count = std::min(kParamRowBlock, rows - r0);
       for (std::size_t t = first_tile; t < last_tile; ++t) {
         const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
-        if (o_last - o0 < kTileRows) {
-          for (std::size_t o = o0; o < o_last; ++o)
-            output_columns(o, 0, in, r0, count);
-          continue;
-        }
-        // The tiles read what they write: an overlapping last tile stores only the columns no
-        // tile before it covered (it adds the block to the others a second time, and drops them).
-        std::size_t covered = 0;
-        const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
-          constexpr std::size_t kCols = decltype(width)::value;
-          T acc[kTileRows][kCols];
-          for (std::size_t oo = 0; oo < kTileRows; ++oo)
-            std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
-          // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
-          tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
-          const std::size_t from = std::max(covered, i0) - i0;
-          for (std::size_t oo = 0; oo < kTileRows; ++oo)
-            std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
-          covered = i0 + kCols;
+        // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is compile-time).
+        output_rows(o_last - o0, [&](auto outputs, std::size_t offset) {
+          add_rows(outputs, o0 + offset, r0, count);
         });
-        for (std::size_t o = o0; o < o_last; ++o)
-          output_columns(o, done, in, r0, count);
       }
     }
     // Each output's bias sum in row order; a tile's outputs side by side (independent sums).
     for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows) {
       const std::size_t o_last = std::min(o_end, o0 + kTileRows);
       double bias_sum[kTileRows] = {};
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t o = o0; o < o_last; ++o)
-          bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<T, float>) {
+        if (o_last - o0 == kTileRows) {  // the same additions, eight lanes at once
+          __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+          for (std::size_t r = 0; r < rows; ++r) {
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0)));
+            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0 + 4)));
+          }
+          _mm256_storeu_pd(bias_sum, low);
+          _mm256_storeu_pd(bias_sum + 4, high);
+        }
+      }
+      const bool summed = std::is_same_v<T, float> && o_last - o0 == kTileRows;
+#else
+      const bool summed = false;
+#endif
+      if (!summed)
+        for (std::size_t r = 0; r < rows; ++r)
+          for (std::size_t o = o0; o < o_last; ++o)
+            bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
       for (std::size_t o = o0; o < o_last; ++o)
         gb[o] = static_cast<T>(bias_sum[o - o0]);
     }
