@@ -94,44 +94,57 @@ void CpuModel<T>::refresh_transposed_weights() {
       });
 }
 
+// The forward pass a block of rows at a time through the whole network, a block a task: a
+// block's activations stay in the cache from one layer to the next. Rows are independent and a
+// block is whole tiles of rows, so the bits do not depend on the blocks or the threads.
 template <class T>
 void CpuModel<T>::forward(const T* x, std::size_t rows, const T* eps) {
   reserve(rows);
   refresh_transposed_weights();
-  for (const PlanStep& step : plan_.forward) {
-    switch (step.op) {
-      case PlanOp::dense: {
-        const LinearLayout& l = step.layer;
-        linear_forward(buffer(step.input, x), rows, static_cast<std::size_t>(l.in),
-                       transposed(static_cast<std::size_t>(step.layer_index)),
-                       params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), step.relu,
-                       buffer(step.output), pool());
-        break;
+  double work_per_row = 0.0;  // multiply-adds
+  for (const LinearLayout* l : layers_)
+    work_per_row += static_cast<double>(l->in) * l->out;
+  const std::size_t blocks = (rows + kForwardRows - 1) / kForwardRows;
+  parallel_for(pool(), blocks, work_per_row * static_cast<double>(rows), [&](std::size_t block) {
+    const std::size_t r0 = block * kForwardRows, count = std::min(kForwardRows, rows - r0);
+    // Buffer `id` from the block's first row.
+    const auto at = [&](int id) {
+      return buffer(id, x) + r0 * static_cast<std::size_t>(plan_.buffers[id].width);
+    };
+    for (const PlanStep& step : plan_.forward) {
+      switch (step.op) {
+        case PlanOp::dense: {
+          const LinearLayout& l = step.layer;
+          linear_forward(at(step.input), count, static_cast<std::size_t>(l.in),
+                         transposed(static_cast<std::size_t>(step.layer_index)),
+                         params_.data() + l.bias_offset, static_cast<std::size_t>(l.out), step.relu,
+                         at(step.output), nullptr);
+          break;
+        }
+        case PlanOp::reparameterize:
+          reparameterize(r0, count, eps);
+          break;
+        default:
+          throw std::logic_error("a backward step in the forward plan");
       }
-      case PlanOp::reparameterize:
-        reparameterize(rows, eps);
-        break;
-      default:
-        throw std::logic_error("a backward step in the forward plan");
     }
-  }
+  });
 }
 
-// z = mu + exp(logvar / 2) * eps, with logvar clamped first; z = mu without eps.
+// Rows [r0, r0 + count): z = mu + exp(logvar / 2) * eps, with logvar clamped first; z = mu without
+// eps.
 template <class T>
-void CpuModel<T>::reparameterize(std::size_t rows, const T* eps) {
+void CpuModel<T>::reparameterize(std::size_t r0, std::size_t count, const T* eps) {
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
   const T* mu = buffer(plan_.mu);
   const T* logvar_raw = buffer(plan_.logvar_raw);
   T* logvar = buffer(plan_.logvar);
   T* z = buffer(plan_.z);
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
-    for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      logvar[i] = std::clamp(logvar_raw[i], low, high);
-      z[i] = eps == nullptr ? mu[i] : mu[i] + std::exp(logvar[i] / T(2)) * eps[i];
-    }
-  });
+  for (std::size_t i = r0 * latent; i < (r0 + count) * latent; ++i) {
+    logvar[i] = std::clamp(logvar_raw[i], low, high);
+    z[i] = eps == nullptr ? mu[i] : mu[i] + std::exp(logvar[i] / T(2)) * eps[i];
+  }
 }
 
 template <class T>

@@ -56,7 +56,9 @@ class CpuModel {
   // The plan's buffer `id` for `rows` rows; x and eps may come from the caller.
   T* buffer(int id, const T* x = nullptr, const T* eps = nullptr);
   void forward(const T* x, std::size_t rows, const T* eps);  // eps == nullptr: z = mu
-  void reparameterize(std::size_t rows, const T* eps);
+  void reparameterize(std::size_t r0, std::size_t count, const T* eps);
+  // Rows a task of the forward pass takes through the whole network (whole tiles of rows).
+  static constexpr std::size_t kForwardRows = 64;
   LossParts loss_parts(const T* x, std::size_t rows, double kl_weight);
   void backward(const T* x, std::size_t rows, const T* eps, double kl_weight);
   void reparameterize_backward(const T* grad_z, std::size_t rows, const T* eps, double kl_weight);
