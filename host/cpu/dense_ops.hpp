@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
+#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -269,26 +270,39 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
         gwo[i] += g * xr[i];
     }
   };
-  // Rows [r0, r0 + count) added to the outputs [o0, o0 + kOutputs), every column.
-  const auto add_rows = [&](auto outputs, std::size_t o0, std::size_t r0, std::size_t count) {
-    constexpr std::size_t kOutputs = decltype(outputs)::value;
-    // The tiles read what they write: an overlapping last tile stores only the columns no tile
-    // before it covered (it adds the block to the others a second time, and drops them).
-    std::size_t covered = 0;
-    const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
-      constexpr std::size_t kCols = decltype(width)::value;
-      T acc[kOutputs][kCols];
-      for (std::size_t oo = 0; oo < kOutputs; ++oo)
-        std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
-      // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
-      tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
-      const std::size_t from = std::max(covered, i0) - i0;
-      for (std::size_t oo = 0; oo < kOutputs; ++oo)
-        std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
-      covered = i0 + kCols;
-    });
-    for (std::size_t o = o0; o < o0 + kOutputs; ++o)
-      output_columns(o, done, in, r0, count);
+  // Rows [r0, r0 + count) added to the outputs [o0, o0 + kOutputs) in the columns [i0, i0 + kCols),
+  // storing from column `from` on (the columns before it belong to an earlier tile).
+  const auto add_tile = [&](auto outputs, auto width, std::size_t o0, std::size_t i0,
+                            std::size_t from, std::size_t r0, std::size_t count) {
+    constexpr std::size_t kOutputs = decltype(outputs)::value, kCols = decltype(width)::value;
+    T acc[kOutputs][kCols];
+    for (std::size_t oo = 0; oo < kOutputs; ++oo)
+      std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
+    // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
+    tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
+    for (std::size_t oo = 0; oo < kOutputs; ++oo)
+      std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
+  };
+  // Rows [r0, r0 + count) added to bias_sum[o - o_begin] for the outputs [o0, o_last).
+  const auto add_bias = [&](std::size_t o0, std::size_t o_last, std::size_t r0, std::size_t count,
+                            double* sums) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (o_last - o0 == kTileRows) {  // the same additions, eight lanes at once
+        __m256d low = _mm256_loadu_pd(sums), high = _mm256_loadu_pd(sums + 4);
+        for (std::size_t r = r0; r < r0 + count; ++r) {
+          low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0)));
+          high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0 + 4)));
+        }
+        _mm256_storeu_pd(sums, low);
+        _mm256_storeu_pd(sums + 4, high);
+        return;
+      }
+    }
+#endif
+    for (std::size_t r = r0; r < r0 + count; ++r)
+      for (std::size_t o = o0; o < o_last; ++o)
+        sums[o - o0] += static_cast<double>(gy[r * out + o]);
   };
   const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
   const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
@@ -300,43 +314,32 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     const std::size_t o_begin = first_tile * kTileRows;
     const std::size_t o_end = std::min(out, last_tile * kTileRows);
     std::fill(gw + o_begin * in, gw + o_end * in, T(0));
+    std::vector<double> bias_sum(o_end - o_begin, 0.0);  // each output's, in row order
     for (std::size_t r0 = 0; r0 < rows; r0 += kParamRowBlock) {
       const std::size_t count = std::min(kParamRowBlock, rows - r0);
-      for (std::size_t t = first_tile; t < last_tile; ++t) {
-        const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
-        // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is compile-time).
-        output_rows(o_last - o0, [&](auto outputs, std::size_t offset) {
-          add_rows(outputs, o0 + offset, r0, count);
-        });
-      }
-    }
-    // Each output's bias sum in row order; a tile's outputs side by side (independent sums).
-    for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows) {
-      const std::size_t o_last = std::min(o_end, o0 + kTileRows);
-      double bias_sum[kTileRows] = {};
-#if defined(__AVX512F__)
-      if constexpr (std::is_same_v<T, float>) {
-        if (o_last - o0 == kTileRows) {  // the same additions, eight lanes at once
-          __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
-          for (std::size_t r = 0; r < rows; ++r) {
-            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0)));
-            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(gy + r * out + o0 + 4)));
-          }
-          _mm256_storeu_pd(bias_sum, low);
-          _mm256_storeu_pd(bias_sum + 4, high);
+      // Column tiles outermost: a tile's columns of the block stay in L1 while every output tile
+      // of the group adds them. The tiles read what they write: an overlapping last column tile
+      // stores only the columns no tile before it covered (it adds the block to the others a
+      // second time, and drops them).
+      std::size_t covered = 0;
+      const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
+        const std::size_t from = std::max(covered, i0) - i0;
+        for (std::size_t t = first_tile; t < last_tile; ++t) {
+          const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
+          // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is compile-time).
+          output_rows(o_last - o0, [&](auto outputs, std::size_t offset) {
+            add_tile(outputs, width, o0 + offset, i0, from, r0, count);
+          });
         }
-      }
-      const bool summed = std::is_same_v<T, float> && o_last - o0 == kTileRows;
-#else
-      const bool summed = false;
-#endif
-      if (!summed)
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t o = o0; o < o_last; ++o)
-            bias_sum[o - o0] += static_cast<double>(gy[r * out + o]);
-      for (std::size_t o = o0; o < o_last; ++o)
-        gb[o] = static_cast<T>(bias_sum[o - o0]);
+        covered = i0 + decltype(width)::value;
+      });
+      for (std::size_t o = o_begin; o < o_end; ++o)
+        output_columns(o, done, in, r0, count);
+      for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows)
+        add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum.data() + (o0 - o_begin));
     }
+    for (std::size_t o = o_begin; o < o_end; ++o)
+      gb[o] = static_cast<T>(bias_sum[o - o_begin]);
   });
 }
 
