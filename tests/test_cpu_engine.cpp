@@ -62,7 +62,8 @@ template <class T>
 void expect_tiled_ops_equal_plain_loops() {
   const std::size_t widths[] = {1, 3, 7, 8, 9, 16, 30, 33, 64, 100};
   std::uint32_t seed = 1;
-  for (std::size_t rows : {1, 5, 8, 13, 37})
+  // Up to 300 rows: the weight gradient's row blocks (kParamRowBlock) and a partial last one.
+  for (std::size_t rows : {1, 5, 8, 13, 37, 129, 300})
     for (std::size_t in : widths)
       for (std::size_t out : widths) {
         SCOPED_TRACE("rows " + std::to_string(rows) + ", in " + std::to_string(in) + ", out " +
@@ -344,6 +345,28 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
     EXPECT_EQ(a.train_epoch(epoch, 0.5).mean.loss, b.train_epoch(epoch, 0.5).mean.loss);
   }
   EXPECT_EQ(a.parameters(), b.parameters());
+}
+
+// The default network at large batches: the forward pass's row blocks, the weight gradient's row
+// blocks and groups of output tiles, split over 1, 2 and 3 threads (however small the loop).
+TEST(CpuEngine, BitsDoNotDependOnTheThreadCountAtLargeBatches) {
+  EngineConfig config;
+  config.architecture.input_dim = 30;
+  config.architecture.latent_dim = 16;
+  config.batch_size = 1000;
+  const auto rows = random_matrix<float>(2500, 30, 78);
+  std::vector<float> first;
+  for (int threads : {1, 2, 3}) {
+    config.threads = threads;
+    CpuModel<float> model(config, 1.0);
+    model.set_training_data(rows);
+    const double loss = model.train_epoch(0, 0.5).mean.loss;
+    EXPECT_TRUE(std::isfinite(loss));
+    if (first.empty())
+      first = model.parameters();
+    else
+      EXPECT_EQ(model.parameters(), first) << threads << " threads";
+  }
 }
 
 TEST(CpuEngine, TrainStepIsGradientThenAdam) {
