@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "auc.cuh"
 #include "cuda/cuda_engine.hpp"
@@ -183,6 +186,18 @@ TEST(GpuSweep, SegmentedAucEqualsCpuMetricsPerModel) {
   }
 }
 
+// The study of `config` on the CPU, then on the device (runs in the same order, as many).
+std::pair<ExperimentResult, ExperimentResult> on_both_engines(ExperimentConfig config) {
+  config.device = EngineKind::cpu;
+  ExperimentResult cpu = run_experiment(config);
+  config.device = EngineKind::cuda;
+  ExperimentResult gpu = run_experiment(config);
+  if (cpu.runs.size() != gpu.runs.size())  // the callers index both by the CPU's runs
+    throw std::runtime_error("the engines gave " + std::to_string(cpu.runs.size()) + " and " +
+                             std::to_string(gpu.runs.size()) + " runs");
+  return {std::move(cpu), std::move(gpu)};
+}
+
 TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
   VAEAD_REQUIRE_GPU();
   ExperimentConfig config = testing::short_study(3000, 800, 1000, 8);
@@ -190,10 +205,7 @@ TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
   config.latent_dims = {2, 8};
   config.betas = {1.0, 0.01};
   config.seed_count = 2;
-  const ExperimentResult cpu = run_experiment(config);
-  config.device = EngineKind::cuda;
-  const ExperimentResult gpu = run_experiment(config);
-  ASSERT_EQ(cpu.runs.size(), gpu.runs.size());
+  const auto [cpu, gpu] = on_both_engines(config);
   for (std::size_t i = 0; i < cpu.runs.size(); ++i) {
     SCOPED_TRACE("run " + std::to_string(i));
     EXPECT_EQ(gpu.runs[i].latent_dim, cpu.runs[i].latent_dim);
@@ -215,10 +227,7 @@ TEST(GpuSweep, ATableStudyRanksItsLabelsOnTheDeviceAsTheCpuDoes) {
   config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
   config.latent_dims = {2, 4};
   config.seed_count = 2;
-  const ExperimentResult cpu = run_experiment(config);
-  config.device = EngineKind::cuda;
-  const ExperimentResult gpu = run_experiment(config);
-  ASSERT_EQ(cpu.runs.size(), gpu.runs.size());
+  const auto [cpu, gpu] = on_both_engines(config);
   for (std::size_t i = 0; i < cpu.runs.size(); ++i) {
     SCOPED_TRACE("run " + std::to_string(i));
     ASSERT_TRUE(gpu.runs[i].labelled);

@@ -28,7 +28,9 @@ function(vaead_kernel_mutant)
   cuda_emu_kernel_sources(${mutated_source})
   set(target vaead_mutant_${arg_NAME})
   list(TRANSFORM arg_TEST_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
-  add_executable(${target} ${mutated_source} ${arg_TEST_SOURCES})
+  # The tests compare with the CPU layer ops, which may hand work to the CPU engine's thread pool.
+  add_executable(${target} ${mutated_source} ${arg_TEST_SOURCES}
+                           ${PROJECT_SOURCE_DIR}/host/cpu/worker_pool.cpp)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/host ${PROJECT_SOURCE_DIR}/kernels
                              ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/tests/gpu)
