@@ -70,6 +70,11 @@ void CpuEngine::spread(std::size_t count, const std::function<void(std::size_t)>
   if (first_error) std::rethrow_exception(first_error);
 }
 
+void CpuEngine::settle(std::size_t model) const {
+  // More models than workers: only the ones being worked on keep their activations.
+  if (models_.size() > static_cast<std::size_t>(workers_)) models_[model]->release_buffers();
+}
+
 CpuModel<float>& CpuEngine::only_model() const {
   require(models_.size() == 1, "this call is for an engine of one model");
   return *models_[0];
@@ -124,13 +129,17 @@ std::vector<EpochResult> CpuEngine::train_epochs(int epoch, std::span<const doub
     results[m] = models_[m]->train_epoch(epoch, kl_weights[m]);
     results[m].seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    settle(m);
   });
   return results;
 }
 
 std::vector<std::vector<float>> CpuEngine::score_models(const Matrix& rows) {
   std::vector<std::vector<float>> scores(models_.size(), std::vector<float>(rows.rows));
-  spread(models_.size(), [&](std::size_t m) { models_[m]->score(rows, scores[m], nullptr); });
+  spread(models_.size(), [&](std::size_t m) {
+    models_[m]->score(rows, scores[m], nullptr);
+    settle(m);
+  });
   return scores;
 }
 
@@ -142,6 +151,7 @@ std::vector<std::vector<float>> CpuEngine::score_resident_models(ResidentSplit s
     require(rows.rows > 0, "score_resident called before load_synthetic");
     scores[m].resize(rows.rows);
     models_[m]->score(rows, scores[m], nullptr);
+    settle(m);
   });
   return scores;
 }

@@ -56,6 +56,9 @@ class CpuEngine final : public Engine {
   // every worker has stopped.
   void spread(std::size_t count, const std::function<void(std::size_t)>& work) const;
   CpuModel<float>& only_model() const;
+  // After model m's turn (an epoch, a scoring): frees its activations when it waits for the next
+  // turn behind other models, so memory follows the workers, not the models.
+  void settle(std::size_t model) const;
 
   std::vector<ModelSpec> specs_;
   int workers_ = 1;

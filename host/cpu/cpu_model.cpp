@@ -75,6 +75,14 @@ void CpuModel<T>::reserve(std::size_t rows) {
 }
 
 template <class T>
+void CpuModel<T>::release_buffers() {
+  buffers_ = {};
+  reconstruction_ = {};
+  kl_ = {};
+  capacity_ = 0;
+}
+
+template <class T>
 T* CpuModel<T>::buffer(int id, const T* x, const T* eps) {
   // The steps never write x or eps: the caller's rows and noise are read in place.
   if (id == plan_.x && x != nullptr) return const_cast<T*>(x);

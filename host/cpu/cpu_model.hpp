@@ -48,6 +48,9 @@ class CpuModel {
   // One Adam update with the current gradients.
   void adam_update();
   std::int64_t steps_taken() const { return step_; }
+  // Frees the activation buffers (the next step or score allocates them again): a model that waits
+  // for its turn among many holds only its parameters, optimizer state and gradients.
+  void release_buffers();
   int threads() const { return threads_; }
 
  private:
