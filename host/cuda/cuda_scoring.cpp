@@ -99,18 +99,22 @@ std::optional<std::vector<Ranking>> CudaEngine::rank_last_scores(
   const auto models = static_cast<std::size_t>(models_);
   require(count > 0, "rank_last_scores needs scores");
   labels_.reserve(models * count);
+  // Segment m of labels_ holds model m's labels, filled on the device.
   if (labels.empty()) {
     require(scored_resident_test_, "ranking without labels needs scores of the resident test rows");
-    // Each model's slot's anomaly kinds (0 = normal), copied on the device.
-    const std::vector<int> slots = data_slot_.to_host(stream_);
+    // Each model's slot's anomaly kinds (0 = normal), already resident.
     for (std::size_t m = 0; m < models; ++m)
-      CUDA_CHECK(cudaMemcpyAsync(labels_.data() + m * count,
-                                 test_kinds_.data() + static_cast<std::size_t>(slots[m]) * count,
-                                 count, cudaMemcpyDeviceToDevice, stream_));
+      CUDA_CHECK(cudaMemcpyAsync(
+          labels_.data() + m * count,
+          test_kinds_.data() + static_cast<std::size_t>(specs_[m].data_slot) * count, count,
+          cudaMemcpyDeviceToDevice, stream_));
   } else {
     require(labels.size() == count, "one label per scored row is needed");
-    for (std::size_t m = 0; m < models; ++m)
-      labels_.upload(labels.data(), count, stream_, m * count);
+    // One upload; the other models' segments are copies of the first.
+    labels_.upload(labels.data(), count, stream_);
+    for (std::size_t m = 1; m < models; ++m)
+      CUDA_CHECK(cudaMemcpyAsync(labels_.data() + m * count, labels_.data(), count,
+                                 cudaMemcpyDeviceToDevice, stream_));
   }
   const std::vector<RankingMetrics> metrics = device_ranking_metrics_segmented(
       scores_.data(), labels_.data(), models, count, stream_, &ranking_);
