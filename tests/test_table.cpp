@@ -290,8 +290,11 @@ std::vector<std::uint8_t> npy(const std::string& descr, const std::string& shape
   const std::size_t prefix = major == 1 ? 10 : 12;
   header.append(63 - (prefix + header.size()) % 64, ' ');
   header += '\n';
-  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major),
-                                   0};
+  // Sized first: GCC 12 at -O3 for some CPUs (-march=native on Zen 3) warns falsely about the
+  // pushes into a vector that grows (-Wstringop-overflow).
+  std::vector<std::uint8_t> out;
+  out.reserve(prefix + header.size() + bytes);
+  out.insert(out.end(), {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major), 0});
   for (std::size_t i = 0; i < (major == 1 ? 2u : 4u); ++i)
     out.push_back(static_cast<std::uint8_t>(header.size() >> (8 * i)));
   out.insert(out.end(), header.begin(), header.end());

@@ -21,9 +21,10 @@ bool launched_by_mpi() {
 }
 
 std::optional<Ranks> started;  // set by ranks()
-bool mpi_running = false;
 
 #if VAEAD_WITH_MPI
+bool mpi_running = false;
+
 void check(int code, const char* what) {
   if (code != MPI_SUCCESS) throw std::runtime_error(std::string("MPI: ") + what + " failed");
 }
