@@ -1,10 +1,11 @@
 // Adam over each model's slice of the flat parameter buffer; a refused or frozen step takes none.
 #include <climits>
-#include <cmath>
+#include <cstdint>
 
 #include "cuda_check.cuh"
 #include "launch.cuh"
 #include "vae_ops.cuh"
+#include "vaead/vae_elements.hpp"
 
 namespace vaead::cuda {
 namespace {
@@ -22,18 +23,14 @@ __global__ void adam_kernel(float* params, const float* grads, float* first_mome
   second_moment += offset;
   const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
   if (i >= count || status[model].failed_step >= 0) return;
-  // The same constants as the CPU engine: computed in double, then rounded to float.
-  const double t = static_cast<double>(state->global_step + 1);
-  const float step_size = static_cast<float>(hyper.learning_rate / (1.0 - pow(hyper.beta1, t)));
-  const float bias_correction2_sqrt = static_cast<float>(sqrt(1.0 - pow(hyper.beta2, t)));
-  const float beta1 = static_cast<float>(hyper.beta1), beta2 = static_cast<float>(hyper.beta2);
-  const float g = grads[i];
-  const float m_new = beta1 * first_moment[i] + (1.0f - beta1) * g;
-  const float v_new = beta2 * second_moment[i] + (1.0f - beta2) * g * g;
-  first_moment[i] = m_new;
-  second_moment[i] = v_new;
-  params[i] -= step_size * m_new /
-               (sqrtf(v_new) / bias_correction2_sqrt + static_cast<float>(hyper.epsilon));
+  // The same constants and update as the CPU engine (vaead/vae_elements.hpp).
+  const elements::AdamStep constants =
+      elements::adam_step(hyper.learning_rate, hyper.beta1, hyper.beta2,
+                          static_cast<std::uint64_t>(state->global_step + 1));
+  elements::adam_element(
+      grads[i], static_cast<float>(hyper.beta1), static_cast<float>(hyper.beta2),
+      static_cast<float>(constants.step_size), static_cast<float>(constants.bias_correction2_sqrt),
+      static_cast<float>(hyper.epsilon), &params[i], &first_moment[i], &second_moment[i]);
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // The reparameterization: the noise eps drawn as the CPU draws it, z = mu + exp(logvar / 2) eps,
 // and its gradient with the KL term's.
 #include <climits>
-#include <cmath>
 
 #include "cuda_check.cuh"
 #include "curand_philox.cuh"
 #include "launch.cuh"
 #include "vae_ops.cuh"
 #include "vaead/philox.hpp"
+#include "vaead/vae_elements.hpp"
 
 namespace vaead::cuda {
 namespace {
@@ -40,11 +40,10 @@ __global__ void reparameterize_forward_kernel(const float* mu, const float* logv
                                               float high, float* logvar, float* z) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= count) return;
-  // As std::clamp on the CPU: NaN passes through (fminf/fmaxf would replace it).
-  const float raw = logvar_raw[i];
-  const float clamped = raw < low ? low : (high < raw ? high : raw);
+  // As the CPU engine: NaN passes through the clamp (fminf/fmaxf would replace it).
+  const float clamped = elements::clamp_logvar(logvar_raw[i], low, high);
   logvar[i] = clamped;
-  z[i] = eps == nullptr ? mu[i] : mu[i] + expf(clamped / 2.0f) * eps[i];
+  z[i] = eps == nullptr ? mu[i] : elements::reparameterized(mu[i], clamped, eps[i]);
 }
 
 __global__ void reparameterize_backward_kernel(const float* grad_z, const float* mu,
@@ -56,12 +55,9 @@ __global__ void reparameterize_backward_kernel(const float* grad_z, const float*
   if (i >= count) return;
   const auto model = static_cast<int>(i / (static_cast<long long>(rows) * latent));
   const float kl_scale = static_cast<float>(state[model].kl_weight / rows);
-  const float lv = logvar[i];
-  const float sigma = expf(lv / 2.0f);
   grad_mu[i] = grad_z[i] + kl_scale * mu[i];
   const bool inside = logvar_raw[i] >= low && logvar_raw[i] <= high;
-  grad_logvar[i] =
-      inside ? grad_z[i] * eps[i] * sigma / 2.0f + kl_scale * (expf(lv) - 1.0f) / 2.0f : 0.0f;
+  grad_logvar[i] = elements::logvar_gradient(grad_z[i], eps[i], logvar[i], kl_scale, inside);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "cuda_check.cuh"
 #include "launch.cuh"
 #include "vae_ops.cuh"
+#include "vaead/vae_elements.hpp"
 
 namespace vaead::cuda {
 namespace {
@@ -32,8 +33,7 @@ __global__ void loss_forward_backward_kernel(const float* x, const float* x_hat,
   const int own_latent = latent_of == nullptr ? latent : latent_of[warp / rows];
   for (int l = lane; l < own_latent; l += 32) {
     const long long i = static_cast<long long>(warp) * latent + l;
-    const double mean = mu[i], log_variance = logvar[i];
-    kl_sum += 1.0 + log_variance - mean * mean - exp(log_variance);
+    kl_sum += elements::kl_term(mu[i], logvar[i]);
   }
   squared_error = warp_sum(squared_error);
   kl_sum = warp_sum(kl_sum);

@@ -213,9 +213,10 @@ void drop_timings(nlohmann::json& json) {
 }
 
 // The seed study is the project's reference: `vaead experiment` with its defaults gives the JSON
-// that commit 62f5989 gave (tests/data/seed_study_default.json, its timings dropped), bit for bit,
-// whatever defaults `train` gained since. Made on this project's x86-64 development machine; the
-// CPU engine's results do not depend on the thread count.
+// in tests/data/seed_study_default.json (its timings dropped), bit for bit, whatever defaults
+// `train` gained since. Made by tests/data/make_golden.sh with the portable build (the project's
+// own log, exp, sin and cos, no contraction): the same bits on any x86-64 machine, from GCC or
+// Clang, for any -march and thread count (scripts/compare_builds.sh proves it in CI).
 TEST_F(Cli, SeedStudyWithItsDefaultsGivesTheSameJsonAsBefore) {
   const fs::path json_path = dir_ / "study.json";
   const Result r = run("experiment --device cpu --json " + json_path.string());
@@ -233,9 +234,10 @@ TEST_F(Cli, SeedStudyWithItsDefaultsGivesTheSameJsonAsBefore) {
   EXPECT_EQ(now, config);
 }
 
-// A sweep's metrics are what they were before the architecture work (issue 16): the runs and cells
-// of two sweeps, on generated data and on a table, as commit 16ddd76 wrote them
-// (tests/data/sweep_before_*.json: timings, curves and histograms dropped, the last epoch kept).
+// A sweep's metrics stay what they were: the runs and cells of two sweeps, on generated data and on
+// a table, as tests/data/make_golden.sh wrote them (tests/data/sweep_before_*.json: timings, curves
+// and histograms dropped, the last epoch kept); first made before the architecture work (issue 16),
+// remade by the portable build.
 TEST_F(Cli, SweepsGiveTheSameMetricsAsBefore) {
   const Result generated = run("generate --out " + (dir_ / "d").string() +
                                " --train-rows 100 --val-rows 100 --test-rows 2500 --seed 9");

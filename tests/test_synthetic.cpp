@@ -8,6 +8,7 @@
 #include "vaead/philox.hpp"
 #include "vaead/standardizer.hpp"
 #include "vaead/synthetic.hpp"
+#include "vaead/synthetic_rows.hpp"
 
 namespace vaead {
 namespace {
@@ -142,6 +143,33 @@ TEST(Synthetic, SameSeedSameBitsOtherSeedOtherData) {
   EXPECT_EQ(a.test.kinds, b.test.kinds);
   config.seed = 5;
   EXPECT_NE(generate_synthetic(config).train.features.values, a.train.features.values);
+}
+
+// The CPU generator draws a row's latent factors once; each element must still be the element
+// function's (the one the device's threads compute) bit for bit.
+TEST(Synthetic, RowsAreTheElementFunctionsBits) {
+  SyntheticConfig config;
+  config.train_rows = 300;
+  config.test_rows = 200;
+  config.latent_factors = 7;  // a partial block of 4
+  config.features = 13;
+  config.seed = 8;
+  const SyntheticData data = generate_synthetic(config);
+  const synthetic::Params p = synthetic::params_of(config);
+  for (std::uint32_t a = 0; a < p.factors; ++a)
+    for (std::uint32_t j = 0; j < p.features; ++j)
+      ASSERT_EQ(data.loadings(a, j), synthetic::loading(p, a, j));
+  for (std::uint32_t r = 0; r < 300; ++r)
+    for (std::uint32_t j = 0; j < p.features; ++j)
+      ASSERT_EQ(data.train.features(r, j),
+                synthetic::normal_value(p, data.loadings.data(), synthetic::kTrain, r, j))
+          << r << " " << j;
+  for (std::uint32_t r = 0; r < 200; ++r)
+    if (data.test.kinds[r] == AnomalyKind::none) {
+      for (std::uint32_t j = 0; j < p.features; ++j)
+        ASSERT_EQ(data.test.features(r, j),
+                  synthetic::normal_value(p, data.loadings.data(), synthetic::kTest, r, j));
+    }
 }
 
 TEST(Synthetic, InvalidConfigurationsNameTheValue) {

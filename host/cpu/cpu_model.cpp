@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "cpu/dense_ops.hpp"
 #include "vaead/error.hpp"
@@ -11,13 +12,15 @@
 #include "vaead/scorer.hpp"
 #include "vaead/shuffle.hpp"
 #include "vaead/trainer.hpp"
+#include "vaead/vae_elements.hpp"
 
 namespace vaead::cpu {
 namespace {
 
-// The cost of an element that calls exp() or draws a normal, in multiply-adds (for the thread
-// count only).
+// The cost of an element that calls exp(), and of a normal draw, in multiply-adds (for the
+// thread count only).
 constexpr double kCallCost = 20.0;
+constexpr double kNormalCost = 20.0;
 
 }  // namespace
 
@@ -150,8 +153,8 @@ void CpuModel<T>::reparameterize(std::size_t r0, std::size_t count, const T* eps
   T* logvar = buffer(plan_.logvar);
   T* z = buffer(plan_.z);
   for (std::size_t i = r0 * latent; i < (r0 + count) * latent; ++i) {
-    logvar[i] = std::clamp(logvar_raw[i], low, high);
-    z[i] = eps == nullptr ? mu[i] : mu[i] + std::exp(logvar[i] / T(2)) * eps[i];
+    logvar[i] = elements::clamp_logvar(logvar_raw[i], low, high);
+    z[i] = eps == nullptr ? mu[i] : elements::reparameterized(mu[i], logvar[i], eps[i]);
   }
 }
 
@@ -162,23 +165,21 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
   const T* x_hat = buffer(plan_.x_hat);
   const T* mu_values = buffer(plan_.mu);
   const T* logvar_values = buffer(plan_.logvar);
-  parallel_for(pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
-               [&](std::size_t r) {
-                 double squared_error = 0.0;
-                 for (std::size_t j = 0; j < features; ++j) {
-                   const double diff =
-                       static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-                   squared_error += diff * diff;
-                 }
-                 double kl = 0.0;
-                 for (std::size_t l = 0; l < latent; ++l) {
-                   const double mu = mu_values[r * latent + l];
-                   const double logvar = logvar_values[r * latent + l];
-                   kl += 1.0 + logvar - mu * mu - std::exp(logvar);
-                 }
-                 reconstruction_[r] = squared_error;
-                 kl_[r] = -0.5 * kl;
-               });
+  parallel_for(
+      pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
+      [&](std::size_t r) {
+        double squared_error = 0.0;
+        for (std::size_t j = 0; j < features; ++j) {
+          const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
+          squared_error += diff * diff;
+        }
+        double kl = 0.0;
+        for (std::size_t l = 0; l < latent; ++l) {
+          kl += elements::kl_term(mu_values[r * latent + l], logvar_values[r * latent + l]);
+        }
+        reconstruction_[r] = squared_error;
+        kl_[r] = -0.5 * kl;
+      });
   LossParts parts;
   for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
     parts.reconstruction += reconstruction_[r];
@@ -242,12 +243,9 @@ void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t rows, con
   T* grad_logvar = buffer(plan_.grad_logvar);
   parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
-      const T sigma = std::exp(logvar[i] / T(2));
       grad_mu[i] = grad_z[i] + kl_scale * mu[i];
       const bool inside = logvar_raw[i] >= low && logvar_raw[i] <= high;
-      grad_logvar[i] = inside ? grad_z[i] * eps[i] * sigma / T(2) +
-                                    kl_scale * (std::exp(logvar[i]) - T(1)) / T(2)
-                              : T(0);
+      grad_logvar[i] = elements::logvar_gradient(grad_z[i], eps[i], logvar[i], kl_scale, inside);
     }
   });
 }
@@ -266,16 +264,15 @@ LossParts CpuModel<T>::loss_and_gradients(const T* x, std::size_t rows, const T*
   return parts;
 }
 
-// Adam as torch.optim.Adam computes it:
-//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-//   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// Adam as torch.optim.Adam computes it (elements::adam_element, as the CUDA engine).
 template <class T>
 void CpuModel<T>::adam_update() {
   ++step_;
   const AdamConfig& adam = config_.adam;
-  const auto t = static_cast<double>(step_);
-  const T step_size = static_cast<T>(adam.learning_rate / (1.0 - std::pow(adam.beta1, t)));
-  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(adam.beta2, t)));
+  const elements::AdamStep constants = elements::adam_step(
+      adam.learning_rate, adam.beta1, adam.beta2, static_cast<std::uint64_t>(step_));
+  const T step_size = static_cast<T>(constants.step_size);
+  const T bias_correction2_sqrt = static_cast<T>(constants.bias_correction2_sqrt);
   const T beta1 = static_cast<T>(adam.beta1), beta2 = static_cast<T>(adam.beta2);
   const T epsilon = static_cast<T>(adam.epsilon);
   T* params = params_.data();
@@ -288,30 +285,47 @@ void CpuModel<T>::adam_update() {
   parallel_for(pool(), (count + kChunk - 1) / kChunk, kCallCost * static_cast<double>(count),
                [&](std::size_t chunk) {
                  const std::size_t end = std::min(count, (chunk + 1) * kChunk);
-                 for (std::size_t i = chunk * kChunk; i < end; ++i) {
-                   const T g = grads[i];
-                   first_moment[i] = beta1 * first_moment[i] + (T(1) - beta1) * g;
-                   second_moment[i] = beta2 * second_moment[i] + (T(1) - beta2) * g * g;
-                   params[i] -= step_size * first_moment[i] /
-                                (std::sqrt(second_moment[i]) / bias_correction2_sqrt + epsilon);
-                 }
+                 for (std::size_t i = chunk * kChunk; i < end; ++i)
+                   elements::adam_element(grads[i], beta1, beta2, step_size, bias_correction2_sqrt,
+                                          epsilon, &params[i], &first_moment[i], &second_moment[i]);
                });
 }
 
+// eps[r][l]: normal l % 4 of block (l / 4, r, step), as CounterRng::normal4 draws it. Rows in
+// chunks: a chunk's Philox words first, then all its Box-Muller pairs in one vectorized loop.
 template <class T>
 void CpuModel<T>::draw_eps(std::size_t rows, std::int64_t step) {
   const CounterRng rng{config_.seed, Stream::reparameterization};
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
+  const std::size_t blocks = (latent + 3) / 4;
   T* eps = buffer(plan_.eps);
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
-    for (std::size_t block = 0; block < latent; block += 4) {
-      double normals[4];
-      rng.normal4(static_cast<std::uint32_t>(block / 4), static_cast<std::uint32_t>(r),
-                  static_cast<std::uint32_t>(step), normals);
-      for (std::size_t l = block; l < std::min(latent, block + 4); ++l)
-        eps[r * latent + l] = static_cast<T>(normals[l - block]);
-    }
-  });
+  constexpr std::size_t kChunkRows = 64;
+  const std::size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+  parallel_for(
+      pool(), chunks, kNormalCost * static_cast<double>(rows * latent), [&](std::size_t c) {
+        const std::size_t r0 = c * kChunkRows, count = std::min(rows, r0 + kChunkRows) - r0;
+        const std::size_t pairs = 2 * blocks * count;  // pair 2 (row * blocks + block) + half
+        std::vector<std::uint32_t> radius_words(pairs), angle_words(pairs);
+        std::vector<double> first(pairs), second(pairs);
+        for (std::size_t r = 0; r < count; ++r)
+          for (std::size_t block = 0; block < blocks; ++block) {
+            const Philox4x32 words =
+                rng.bits(static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(r0 + r),
+                         static_cast<std::uint32_t>(step));
+            const std::size_t pair = 2 * (r * blocks + block);
+            radius_words[pair] = words.v[0];
+            angle_words[pair] = words.v[1];
+            radius_words[pair + 1] = words.v[2];
+            angle_words[pair + 1] = words.v[3];
+          }
+        box_muller_many(radius_words.data(), angle_words.data(), pairs, first.data(),
+                        second.data());
+        for (std::size_t r = 0; r < count; ++r)
+          for (std::size_t l = 0; l < latent; ++l) {
+            const std::size_t pair = 2 * (r * blocks + l / 4) + (l % 4) / 2;
+            eps[(r0 + r) * latent + l] = static_cast<T>(l % 2 == 0 ? first[pair] : second[pair]);
+          }
+      });
 }
 
 template <class T>

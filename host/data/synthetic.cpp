@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
@@ -45,12 +46,29 @@ Matrix draw_loadings(const synthetic::Params& p) {
   return w;
 }
 
+// Row by row: the row's latent factors drawn once (synthetic::normal_value draws them again for
+// every element, as a kernel's thread must), then each element the very sum normal_value makes,
+// in its order: the same bits (tests/test_synthetic.cpp compares them).
 Dataset normal_rows(const synthetic::Params& p, const Matrix& w, Split split, int row_count) {
   Dataset d;
   d.features = Matrix(static_cast<std::size_t>(row_count), p.features);
-  for (std::uint32_t r = 0; r < d.features.rows; ++r)
-    for (std::uint32_t j = 0; j < p.features; ++j)
-      d.features(r, j) = synthetic::normal_value(p, w.data(), split, r, j);
+  const CounterRng latent{p.seed, Stream::latent_factors};
+  const CounterRng noise{p.seed, Stream::feature_noise};
+  const std::uint32_t blocks = (p.factors + 3) / 4, noise_blocks = (p.features + 3) / 4;
+  std::vector<double> z(4 * static_cast<std::size_t>(blocks));
+  std::vector<double> e(4 * static_cast<std::size_t>(noise_blocks));
+  for (std::uint32_t r = 0; r < d.features.rows; ++r) {
+    for (std::uint32_t block = 0; block < blocks; ++block)
+      latent.normal4(block, r, split, &z[4 * block]);
+    for (std::uint32_t block = 0; block < noise_blocks; ++block)
+      noise.normal4(block, r, split, &e[4 * block]);
+    for (std::uint32_t j = 0; j < p.features; ++j) {
+      double value = p.noise_std * e[j];
+      for (std::uint32_t a = 0; a < p.factors; ++a)
+        value += z[a] * static_cast<double>(w.data()[a * p.features + j]);
+      d.features(r, j) = static_cast<float>(value);
+    }
+  }
   d.labels.assign(d.features.rows, 0);
   d.kinds.assign(d.features.rows, AnomalyKind::none);
   return d;

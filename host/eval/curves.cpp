@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "vaead/error.hpp"
+#include "vaead/portable_math.hpp"
 
 namespace vaead {
 namespace {
@@ -90,9 +91,12 @@ std::vector<double> log_bin_edges(std::span<const float> scores, std::size_t bin
     }
   if (!std::isfinite(low)) low = high = 1.0;  // no positive score
   if (high <= low) high = low * 10.0;
+  // low (high / low)^(i / bins) as exp(i / bins log(high / low)), with the project's own exp and
+  // log (the same bits on every machine, where libm's pow differs between CPUs).
+  const double log_ratio = portable::log(high / low);
   std::vector<double> edges(bins + 1);
   for (std::size_t i = 0; i <= bins; ++i)
-    edges[i] = low * std::pow(high / low, static_cast<double>(i) / static_cast<double>(bins));
+    edges[i] = low * portable::exp(static_cast<double>(i) / static_cast<double>(bins) * log_ratio);
   edges.back() = high;  // exactly, so the largest score falls in the last bin
   return edges;
 }

@@ -81,12 +81,16 @@ std::string ThresholdRule::describe() const {
 ScoreMoments score_moments(std::span<const float> scores) {
   require(scores.size() >= 2,
           "a threshold needs at least two held-out scores, got " + std::to_string(scores.size()));
+  // Summed in ascending order: the moments of the scores, whatever order they come in (a run's
+  // held-out scores are sorted before its model file keeps them; the threshold must not move).
+  std::vector<float> sorted(scores.begin(), scores.end());
+  std::sort(sorted.begin(), sorted.end());
   double sum = 0.0;
-  for (float s : scores)
+  for (float s : sorted)
     sum += s;
-  const double mean = sum / static_cast<double>(scores.size());
+  const double mean = sum / static_cast<double>(sorted.size());
   double sum_sq = 0.0;
-  for (float s : scores)
+  for (float s : sorted)
     sum_sq += (s - mean) * (s - mean);
   return {mean, std::sqrt(sum_sq / static_cast<double>(scores.size() - 1))};
 }

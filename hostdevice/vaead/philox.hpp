@@ -4,10 +4,11 @@
 // re-run with the same seed gives the same bits. No generator state is ever shared.
 #pragma once
 
-#include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "vaead/host_device.hpp"
+#include "vaead/portable_math.hpp"
 
 namespace vaead {
 
@@ -56,6 +57,30 @@ struct PhiloxWords {
   }
 };
 
+// Two independent N(0, 1) draws from two random words (Box-Muller), in the project's own
+// arithmetic (portable_math.hpp): the same bits on every CPU and on the GPU.
+//   radius = sqrt(-2 log u), u = (radius_word + 1) / 2^32 in (0, 1], so log is finite;
+//   first = radius cos(2 pi angle_word / 2^32), second = radius sin(...).
+// Branch-free: a loop of it over arrays vectorizes (cpu_model.cpp draws eps so).
+VAEAD_HOST_DEVICE inline void box_muller(std::uint32_t radius_word, std::uint32_t angle_word,
+                                         double* first, double* second) {
+  const double u = portable::exact_double(std::uint64_t{radius_word} + 1) * 0x1p-32;
+  const double radius = portable::square_root(-2.0 * portable::log(u));
+  double sine, cosine;
+  portable::sincos_turn(angle_word, &sine, &cosine);
+  *first = radius * cosine;
+  *second = radius * sine;
+}
+
+// box_muller for n pairs of words at once (the CPU's loops): compilers vectorize this loop, each
+// lane computing box_muller's very operations.
+inline void box_muller_many(const std::uint32_t* __restrict radius_words,
+                            const std::uint32_t* __restrict angle_words, std::size_t n,
+                            double* __restrict first, double* __restrict second) {
+  for (std::size_t i = 0; i < n; ++i)
+    box_muller(radius_words[i], angle_words[i], &first[i], &second[i]);
+}
+
 // Draws for one (seed, stream); the three 32-bit words (a, b, c) address one block of 4 numbers.
 // `Words` computes a block's raw words: PhiloxWords on the CPU, cuRAND in kernels; everything
 // made of them (uniforms, normals, bounded integers) is this one code.
@@ -77,14 +102,8 @@ struct CounterRngOf {
   VAEAD_HOST_DEVICE void normal4(std::uint32_t a, std::uint32_t b, std::uint32_t c,
                                  double out[4]) const {
     const Philox4x32 r = bits(a, b, c);
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
-    for (int pair = 0; pair < 2; ++pair) {
-      const double u1 = (r.v[2 * pair] + 1.0) * 0x1p-32;  // (0, 1]: log is finite
-      const double u2 = r.v[2 * pair + 1] * 0x1p-32;      // [0, 1)
-      const double radius = std::sqrt(-2.0 * std::log(u1));
-      out[2 * pair] = radius * std::cos(kTwoPi * u2);
-      out[2 * pair + 1] = radius * std::sin(kTwoPi * u2);
-    }
+    box_muller(r.v[0], r.v[1], &out[0], &out[1]);
+    box_muller(r.v[2], r.v[3], &out[2], &out[3]);
   }
 
   // A uniform integer in [0, bound) (multiply-shift; the bias is below bound / 2^32).

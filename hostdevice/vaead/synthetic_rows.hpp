@@ -1,6 +1,6 @@
 // The synthetic generator's arithmetic, element by element, for the host and the device alike:
 // every value is a pure function of (seed, split, row, column), so the CPU generator and the CUDA
-// generator produce the same rows (up to the last bit of the math library's log/sin/cos).
+// generator produce the same rows, bit for bit (the normals are the project's own arithmetic).
 #pragma once
 
 #include <cmath>

@@ -5,12 +5,13 @@
 #include <cmath>
 
 #include "gpu_support.hpp"
-#include "test_support.hpp"
 #include "rows.cuh"
+#include "test_support.hpp"
 #include "vae_ops.cuh"
 #include "vaead/model.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/scorer.hpp"
+#include "vaead/vae_elements.hpp"
 
 namespace vaead {
 namespace {
@@ -37,7 +38,7 @@ TEST(GpuOps, EpsAreTheCpuEnginesDraws) {
     cuda::draw_eps(cuda::ModelTable{1, seed.data(), own_latent.data()}, state.data(), rows, latent,
                    eps.data(), nullptr);
     const CounterRng rng{99, Stream::reparameterization};
-    std::vector<double> expected;
+    std::vector<float> expected;
     for (int r = 0; r < rows; ++r)
       for (int l = 0; l < latent; ++l) {
         double block[4];
@@ -45,8 +46,8 @@ TEST(GpuOps, EpsAreTheCpuEnginesDraws) {
                     static_cast<std::uint32_t>(step), block);
         expected.push_back(static_cast<float>(block[l % 4]));
       }
-    // The same Philox counters; only the device's log/sin/cos may differ in the last bit.
-    EXPECT_TRUE(all_close(eps.to_host(nullptr), expected, 1e-6, 1e-6)) << "latent " << latent;
+    // The same Philox counters and the same arithmetic (portable_math.hpp): the same bits.
+    EXPECT_EQ(eps.to_host(nullptr), expected) << "latent " << latent;
   }
 }
 
@@ -60,14 +61,14 @@ TEST(GpuOps, ReconstructionScoresAreTheScorersBits) {
     const Matrix x_hat = random_matrix<float>(rows, static_cast<std::size_t>(features), 4, 2.0);
     auto device_x = to_device(x.values), device_x_hat = to_device(x_hat.values);
     cuda::DeviceBuffer<float> scores(rows), errors(x.values.size());
-    cuda::reconstruction_scores(device_x.data(), device_x_hat.data(), rows, features,
-                                scores.data(), errors.data(), nullptr);
+    cuda::reconstruction_scores(device_x.data(), device_x_hat.data(), rows, features, scores.data(),
+                                errors.data(), nullptr);
     const std::vector<float> got = scores.to_host(nullptr), got_errors = errors.to_host(nullptr);
     std::vector<float> want_errors(x.values.size());
     for (std::size_t r = 0; r < static_cast<std::size_t>(rows); ++r) {
       const std::size_t offset = r * static_cast<std::size_t>(features);
-      EXPECT_EQ(got[r], reconstruction_score(x.row(r), x_hat.row(r), features,
-                                             want_errors.data() + offset))
+      EXPECT_EQ(got[r],
+                reconstruction_score(x.row(r), x_hat.row(r), features, want_errors.data() + offset))
           << "row " << r << " of " << features << " features";
     }
     EXPECT_EQ(got_errors, want_errors);
@@ -106,6 +107,17 @@ TEST(GpuOps, ReparameterizationForwardAndBackward) {
   EXPECT_TRUE(all_close(z.to_host(nullptr), want_z, 1e-6, 1e-5));
   EXPECT_TRUE(all_close(grad_mu.to_host(nullptr), want_gmu, 1e-7, 1e-5));
   EXPECT_TRUE(all_close(grad_logvar.to_host(nullptr), want_glv, 1e-7, 1e-5));
+  // And bit for bit the CPU engine's element arithmetic (vaead/vae_elements.hpp).
+  std::vector<float> cpu_z, cpu_glv;
+  const float kl_scale = static_cast<float>(kl_weight / rows);
+  for (int i = 0; i < count; ++i) {
+    const float raw = logvar_raw.values[i], lv = elements::clamp_logvar(raw, low, high);
+    cpu_z.push_back(elements::reparameterized(mu.values[i], lv, eps.values[i]));
+    cpu_glv.push_back(elements::logvar_gradient(grad_z.values[i], eps.values[i], lv, kl_scale,
+                                                raw >= low && raw <= high));
+  }
+  EXPECT_EQ(z.to_host(nullptr), cpu_z);
+  EXPECT_EQ(grad_logvar.to_host(nullptr), cpu_glv);
 }
 
 TEST(GpuOps, FusedLossPartsAndGradientAndTheirSums) {
@@ -175,6 +187,16 @@ TEST(GpuOps, AdamMatchesTorchFormulaAndStopsAfterAFailure) {
   }
   const std::vector<float> updated = dp.to_host(nullptr);
   EXPECT_TRUE(all_close(updated, want, 1e-6, 1e-5));
+  // And bit for bit the CPU engine's update (vaead/vae_elements.hpp).
+  const elements::AdamStep constants = elements::adam_step(0.01, 0.8, 0.95, 7);
+  std::vector<float> cpu = p.values, cpu_m = m.values, cpu_v = v.values;
+  for (std::size_t i = 0; i < count; ++i)
+    elements::adam_element(g.values[i], 0.8f, 0.95f, static_cast<float>(constants.step_size),
+                           static_cast<float>(constants.bias_correction2_sqrt), 1e-6f, &cpu[i],
+                           &cpu_m[i], &cpu_v[i]);
+  EXPECT_EQ(updated, cpu);
+  EXPECT_EQ(dm.to_host(nullptr), cpu_m);
+  EXPECT_EQ(dv.to_host(nullptr), cpu_v);
   // A recorded failure freezes every parameter.
   auto failed = to_device(std::vector<cuda::TrainingStatus>{{2, 1, INT_MAX}});
   cuda::adam_update(dp.data(), dg.data(), dm.data(), dv.data(), count, 1, hyper, state.data(),
