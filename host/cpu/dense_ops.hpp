@@ -20,8 +20,9 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
+#define VAEAD_TILE_VECTORS 1
 #endif
 
 #include "cpu/worker_pool.hpp"
@@ -134,6 +135,60 @@ void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, co
         _mm512_storeu_ps(acc[r] + 16 * v, c[r][v]);
   }
 }
+#elif defined(VAEAD_TILE_VECTORS)
+// AVX2 has 16 vector registers of 8 floats: a tile is done in bands whose accumulators fit beside
+// the k-th row of b and a broadcast of a: 6 rows x 16 columns (12 accumulators, enough to cover
+// two FMA ports' latency of 4-5 cycles) or 8 rows x 8 columns. The bands reread a and b from L1;
+// each element is still one fused multiply-add per k, in k order: the same bits as the plain loop.
+template <std::size_t kFirst, std::size_t kBandRows, std::size_t kVectors, std::size_t kRows,
+          std::size_t kCols>
+void tile_band(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
+               std::size_t b_row, std::size_t depth, std::size_t column,
+               float (&acc)[kRows][kCols]) {
+  __m256 c[kBandRows][kVectors];
+  for (std::size_t r = 0; r < kBandRows; ++r)
+    for (std::size_t v = 0; v < kVectors; ++v)
+      c[r][v] = _mm256_loadu_ps(acc[kFirst + r] + column + 8 * v);
+  const float* a_band = a + kFirst * a_row;
+  for (std::size_t k = 0; k < depth; ++k) {
+    __m256 bk[kVectors];
+    for (std::size_t v = 0; v < kVectors; ++v)
+      bk[v] = _mm256_loadu_ps(b + k * b_row + column + 8 * v);
+    for (std::size_t r = 0; r < kBandRows; ++r) {
+      const __m256 ark = _mm256_broadcast_ss(a_band + r * a_row + k * a_k);
+      for (std::size_t v = 0; v < kVectors; ++v)
+        c[r][v] = _mm256_fmadd_ps(ark, bk[v], c[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < kBandRows; ++r)
+    for (std::size_t v = 0; v < kVectors; ++v)
+      _mm256_storeu_ps(acc[kFirst + r] + column + 8 * v, c[r][v]);
+}
+
+// Rows [kFirst, kRows) of the tile, columns [column, column + 8 kVectors), in bands of at most
+// kBand rows.
+template <std::size_t kFirst, std::size_t kBand, std::size_t kVectors, std::size_t kRows,
+          std::size_t kCols>
+void tile_bands(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
+                std::size_t b_row, std::size_t depth, std::size_t column,
+                float (&acc)[kRows][kCols]) {
+  if constexpr (kFirst < kRows) {
+    constexpr std::size_t kBandRows = kRows - kFirst < kBand ? kRows - kFirst : kBand;
+    tile_band<kFirst, kBandRows, kVectors>(a, a_row, a_k, b, b_row, depth, column, acc);
+    tile_bands<kFirst + kBandRows, kBand, kVectors>(a, a_row, a_k, b, b_row, depth, column, acc);
+  }
+}
+
+template <std::size_t kRows, std::size_t kCols>
+void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
+                          std::size_t b_row, std::size_t depth, float (&acc)[kRows][kCols]) {
+  if constexpr (kCols == 8) {
+    tile_bands<0, 8, 1>(a, a_row, a_k, b, b_row, depth, 0, acc);
+  } else {
+    for (std::size_t column = 0; column < kCols; column += 16)
+      tile_bands<0, 6, 2>(a, a_row, a_k, b, b_row, depth, column, acc);
+  }
+}
 #endif
 
 // c[r][j] = init[r][j] + sum over k in order of a[r][k] * b[k][j], for a tile of kRows rows and
@@ -142,7 +197,7 @@ void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, co
 template <std::size_t kRows, std::size_t kCols, class T>
 void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, std::size_t b_row,
                   std::size_t depth, T (&acc)[kRows][kCols]) {
-#if defined(__AVX512F__)
+#if defined(VAEAD_TILE_VECTORS)
   if constexpr (std::is_same_v<T, float> && (kCols == 8 || kCols == 16 || kCols == 32)) {
     tile_product_vectors(a, a_row, a_k, b, b_row, depth, acc);
     return;
@@ -290,7 +345,7 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
   // Rows [r0, r0 + count) added to bias_sum[o - o_begin] for the outputs [o0, o_last).
   const auto add_bias = [&](std::size_t o0, std::size_t o_last, std::size_t r0, std::size_t count,
                             double* sums) {
-#if defined(__AVX512F__)
+#if defined(VAEAD_TILE_VECTORS)
     if constexpr (std::is_same_v<T, float>) {
       if (o_last - o0 == kTileRows) {  // the same additions, eight lanes at once
         __m256d low = _mm256_loadu_pd(sums), high = _mm256_loadu_pd(sums + 4);
