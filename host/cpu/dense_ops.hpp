@@ -152,10 +152,13 @@ void tile_band(const float* a, std::size_t a_row, std::size_t a_k, const float* 
   const float* a_band = a + kFirst * a_row;
   for (std::size_t k = 0; k < depth; ++k) {
     __m256 bk[kVectors];
+#pragma GCC unroll 2  // unrolled, the accumulators stay in registers (GCC and Clang)
     for (std::size_t v = 0; v < kVectors; ++v)
       bk[v] = _mm256_loadu_ps(b + k * b_row + column + 8 * v);
+#pragma GCC unroll 8
     for (std::size_t r = 0; r < kBandRows; ++r) {
       const __m256 ark = _mm256_broadcast_ss(a_band + r * a_row + k * a_k);
+#pragma GCC unroll 2
       for (std::size_t v = 0; v < kVectors; ++v)
         c[r][v] = _mm256_fmadd_ps(ark, bk[v], c[r][v]);
     }
@@ -284,9 +287,14 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
       const std::size_t done = column_tiles(in, !accumulate, [&](auto width, std::size_t i0) {
         constexpr std::size_t kCols = decltype(width)::value;
         T acc[kTileRows][kCols];
-        for (std::size_t r = 0; r < kTileRows; ++r)
-          for (std::size_t j = 0; j < kCols; ++j)
-            acc[r][j] = accumulate ? gx[(r0 + r) * in + i0 + j] : T(0);
+        // Whole rows at once (a select per element stays scalar with Clang, and the tile's
+        // vector loads of it then wait on scalar stores).
+        for (std::size_t r = 0; r < kTileRows; ++r) {
+          if (accumulate)
+            std::copy(gx + (r0 + r) * in + i0, gx + (r0 + r) * in + i0 + kCols, acc[r]);
+          else
+            std::fill(acc[r], acc[r] + kCols, T(0));
+        }
         tile_product(gy + r0 * out, out, 1, w + i0, in, out, acc);
         for (std::size_t r = 0; r < kTileRows; ++r)
           std::copy(acc[r], acc[r] + kCols, gx + (r0 + r) * in + i0);
