@@ -10,7 +10,8 @@
 //   is left to claim; when that wait is most of the loop's time, threads are being taken off
 //   their cores, and the team shrinks (to the caller alone if need be), trying a larger one again
 //   now and then (less often each time that fails).
-// Workers spin for a few microseconds after a loop (the next one usually follows at once), then
+// Workers spin for 100 microseconds of time after a loop (the next one usually follows at once;
+// time, not a count of pause instructions, whose cost differs fourteenfold between CPUs), then
 // sleep on a futex (std::atomic::wait): an idle or shrunk pool takes no CPU.
 //
 // The bits of a result never depend on the team: every loop body writes each output from one item
