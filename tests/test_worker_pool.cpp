@@ -109,5 +109,22 @@ TEST(TeamPolicy, StallsShrinkTheTeamAndLargerTeamsAreRetriedLessOften) {
   EXPECT_EQ(policy.team(100, 1e9), 4);  // and the next size is tried after kFirstRetry loops
 }
 
+// Loops of a few microseconds (a batch of 256) in which the caller waits most of the time for the
+// other threads' last chunks, but a microsecond at a time: no thread was taken off its core, and
+// the team stays; the same share in waits of a millisecond shrinks it.
+TEST(TeamPolicy, ShortWaitsInShortLoopsAreNoStall) {
+  TeamPolicy policy(2, 1.0);
+  for (int window = 0; window < 10; ++window)
+    for (int i = 0; i < TeamPolicy::kWindow; ++i) {
+      ASSERT_EQ(policy.team(100, 1e9), 2);
+      policy.record(2e-6, 1.5e-6);
+    }
+  for (int i = 0; i < TeamPolicy::kWindow; ++i) {
+    policy.team(100, 1e9);
+    policy.record(2e-3, 1.5e-3);
+  }
+  EXPECT_EQ(policy.limit(), 1);
+}
+
 }  // namespace
 }  // namespace vaead::cpu

@@ -77,7 +77,7 @@ void TeamPolicy::record(double seconds, double waiting) {
   seconds_ += seconds;
   waiting_ += waiting;
   if (++loops_ < kWindow) return;
-  if (waiting_ > kStalled * seconds_) {
+  if (waiting_ > kStalled * seconds_ && waiting_ > kStalledWait * loops_) {
     limit_ = std::max(1, limit_ / 2);
     if (trying_) retry_after_ = std::min(retry_after_ * 2, kLastRetry);
     since_shrink_ = 0;

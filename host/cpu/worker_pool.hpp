@@ -7,9 +7,10 @@
 // Two further rules keep a busy machine from collapsing the pool:
 // - a loop uses no more threads than its work repays (a tiny batch runs on the caller alone);
 // - TeamPolicy watches how long the caller waits for chunks still held by other threads once none
-//   is left to claim; when that wait is most of the loop's time, threads are being taken off
-//   their cores, and the team shrinks (to the caller alone if need be), trying a larger one again
-//   now and then (less often each time that fails).
+//   is left to claim; when that wait is most of the loop's time and longer than any chunk of a
+//   short loop takes (tens of microseconds), threads are being taken off their cores, and the team
+//   shrinks (to the caller alone if need be), trying a larger one again now and then (less often
+//   each time that fails).
 // Workers spin for 100 microseconds of time after a loop (the next one usually follows at once;
 // time, not a count of pause instructions, whose cost differs fourteenfold between CPUs), then
 // sleep on a futex (std::atomic::wait): an idle or shrunk pool takes no CPU.
@@ -40,6 +41,12 @@ class TeamPolicy {
   static constexpr double kWorkPerThread = 1 << 14;
   static constexpr int kWindow = 32;       // parallel loops per verdict
   static constexpr double kStalled = 0.5;  // the caller waited this share of the loops' time
+  // ... and this long per loop on average (seconds): a thread taken off its core holds its chunk
+  // for a scheduler's time slice (milliseconds), while in a loop of a few microseconds (batch
+  // 256) waiting a microsecond for the other thread's last chunk, or for a worker that has just
+  // seen the loop, is half the loop and no sign of trouble. Without this bound the team shrank
+  // on an idle machine and a run went at one thread's speed, or below, for thousands of loops.
+  static constexpr double kStalledWait = 50e-6;
   static constexpr std::uint64_t kFirstRetry = 256;  // loops run smaller before a larger retry
   static constexpr std::uint64_t kLastRetry = 1 << 16;
 
