@@ -126,7 +126,10 @@ VAEAD_HOST_DEVICE inline double log(double x) {
 //   x = k ln2 + r, |r| <= ln2 / 2:  e^x = 2^k (1 + r + r^2 E(r)), E fitted with degree 10
 //   (error 2^-61); 2^k applied in two halves, so subnormal and overflowing results come right.
 VAEAD_HOST_DEVICE inline double exp(double x) {
-  const double clamped = x > 1100.0 ? 1100.0 : (x < -1100.0 ? -1100.0 : x);
+  // NaN takes the path of 0 (its bits would make the exponent's integer arithmetic overflow) and
+  // is returned as it came.
+  const bool not_a_number = !(x == x);
+  const double clamped = not_a_number ? 0.0 : (x > 1100.0 ? 1100.0 : (x < -1100.0 ? -1100.0 : x));
   constexpr double kRound = 0x1.8p52;  // adding it rounds to an integer (in the low bits)
   const double shifted = fused(clamped, 0x1.71547652b82fep0, kRound);  // x / ln2 + kRound
   const double k = shifted - kRound;
@@ -151,7 +154,7 @@ VAEAD_HOST_DEVICE inline double exp(double x) {
   const std::int64_t second = k_int - first;
   const double scale_first = double_of(static_cast<std::uint64_t>(first + 1023) << 52);
   const double scale_second = double_of(static_cast<std::uint64_t>(second + 1023) << 52);
-  return p * scale_first * scale_second;
+  return not_a_number ? x : p * scale_first * scale_second;
 }
 
 // e^x of a float: exp in double, rounded once to float.
