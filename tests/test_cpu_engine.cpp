@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "cpu/cpu_engine.hpp"
 #include "cpu/dense_ops.hpp"
@@ -58,6 +60,19 @@ struct PlainLayer {
   }
 };
 
+// Bit for bit, where any NaN equals any NaN (a payload is not a result) and -0 differs from +0.
+template <class T>
+::testing::AssertionResult same_bits(const std::vector<T>& got, const std::vector<T>& want) {
+  if (got.size() != want.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const bool both_nan = std::isnan(got[i]) && std::isnan(want[i]);
+    if (!both_nan && std::memcmp(&got[i], &want[i], sizeof(T)) != 0)
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << got[i] << " against " << want[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
 template <class T>
 void expect_tiled_ops_equal_plain_loops() {
   const std::size_t widths[] = {1, 3, 7, 8, 9, 16, 30, 33, 64, 100};
@@ -68,35 +83,55 @@ void expect_tiled_ops_equal_plain_loops() {
       for (std::size_t out : widths) {
         SCOPED_TRACE("rows " + std::to_string(rows) + ", in " + std::to_string(in) + ", out " +
                      std::to_string(out));
-        const auto x = random_matrix<T>(rows, in, ++seed);
+        auto x = random_matrix<T>(rows, in, ++seed);
         const auto w = random_matrix<T>(out, in, ++seed);
-        const auto gy = random_matrix<T>(rows, out, ++seed);
+        auto gy = random_matrix<T>(rows, out, ++seed);
         const auto mask = random_matrix<T>(rows, in, ++seed);
         const auto bias = random_matrix<T>(1, out, ++seed).values;
+        // A NaN must stay NaN through the ReLU and its mask (the guard finds it in the loss); an
+        // input row of zeros with a -0 bias sums to +0 or -0, whose sign the ReLU keeps as
+        // std::max(sum, 0) does.
+        if (rows > 4) {
+          x(rows - 2, 0) = std::numeric_limits<T>::quiet_NaN();
+          gy(rows - 3, 0) = std::numeric_limits<T>::quiet_NaN();
+          std::fill(&x(rows - 1, 0), &x(rows - 1, 0) + in, T(0));
+        }
+        std::vector<T> signed_bias = bias;
+        signed_bias[0] = -T(0);
         std::vector<T> wt(out * in);
         cpu::transpose_rows(w.data(), out, in, 0, in, wt.data());
         for (int threads : {1, 3}) {
           // Every loop split over the threads, however small (work_per_thread 1).
           cpu::WorkerPool pool(threads, 1.0);
-          MatrixT<T> want(rows, out), got(rows, out);
-          PlainLayer<T>::forward(x, w, bias, true, want);
-          cpu::linear_forward(x.data(), rows, in, wt.data(), bias.data(), out, true, got.data(),
-                              &pool);
-          EXPECT_EQ(got.values, want.values) << "forward, threads " << threads;
-
-          MatrixT<T> gx_want = random_matrix<T>(rows, in, 99), gx_got = gx_want;
-          PlainLayer<T>::backward_input(gy, w, &mask, gx_want);
-          cpu::linear_backward_input(gy.data(), rows, out, w.data(), in, true, mask.data(),
-                                     gx_got.data(), &pool);
-          EXPECT_EQ(gx_got.values, gx_want.values) << "backward input, threads " << threads;
+          for (bool relu : {true, false}) {
+            MatrixT<T> want(rows, out), got(rows, out);
+            PlainLayer<T>::forward(x, w, signed_bias, relu, want);
+            cpu::linear_forward(x.data(), rows, in, wt.data(), signed_bias.data(), out, relu,
+                                got.data(), &pool);
+            EXPECT_TRUE(same_bits(got.values, want.values))
+                << "forward, relu " << relu << ", threads " << threads;
+          }
+          for (bool accumulate : {true, false})
+            for (const MatrixT<T>* relu_output : {&mask, static_cast<const MatrixT<T>*>(nullptr)}) {
+              MatrixT<T> gx_want = random_matrix<T>(rows, in, 99), gx_got = gx_want;
+              if (!accumulate) std::fill(gx_want.values.begin(), gx_want.values.end(), T(0));
+              PlainLayer<T>::backward_input(gy, w, relu_output, gx_want);
+              cpu::linear_backward_input(gy.data(), rows, out, w.data(), in, accumulate,
+                                         relu_output == nullptr ? nullptr : relu_output->data(),
+                                         gx_got.data(), &pool);
+              EXPECT_TRUE(same_bits(gx_got.values, gx_want.values))
+                  << "backward input, accumulate " << accumulate << ", mask "
+                  << (relu_output != nullptr) << ", threads " << threads;
+            }
 
           MatrixT<T> gw_want(out, in), gw_got(out, in);
           std::vector<T> gb_want(out), gb_got(out);
           PlainLayer<T>::backward_params(gy, x, gw_want, gb_want);
           cpu::linear_backward_params(gy.data(), x.data(), rows, in, out, gw_got.data(),
                                       gb_got.data(), &pool);
-          EXPECT_EQ(gw_got.values, gw_want.values) << "backward params, threads " << threads;
-          EXPECT_EQ(gb_got, gb_want) << "bias gradient, threads " << threads;
+          EXPECT_TRUE(same_bits(gw_got.values, gw_want.values))
+              << "backward params, threads " << threads;
+          EXPECT_TRUE(same_bits(gb_got, gb_want)) << "bias gradient, threads " << threads;
         }
       }
 }

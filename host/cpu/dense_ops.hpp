@@ -5,9 +5,10 @@
 // count.
 //
 // Speed comes from blocking, not from changing any sum: each op works on a tile of outputs (a few
-// rows x a run of contiguous columns) held in a small local array that the compiler keeps in
-// vector registers, and walks the summed dimension once for the whole tile, so a weight row loaded
-// once serves several rows. Every output is still the same sum in the same order as the one-row
+// rows x a run of contiguous columns) whose sums live in vector registers from their first value
+// (a bias, zeros, or what is accumulated onto) to their one store (with the ReLU or its mask
+// applied on the way), and walks the summed dimension once for the whole tile, so a weight row
+// loaded once serves several rows. Every output is still the same sum in the same order as the one-row
 // loop beside it (used for the edges of the tiles), so tiled and untiled give the same bits.
 //
 // Every multiply-add is one fused multiply-add (std::fma, or the vector intrinsic): one rounding,
@@ -95,31 +96,87 @@ void transpose_rows(const T* w, std::size_t out, std::size_t in, std::size_t fir
       wt[i * out + o] = w[o * in + i];
 }
 
+// Where a tile's sums start and where they go: a tile of kRows x kCols outputs is read from
+// `init` (or starts from zeros), summed in registers and written once to `out`, finished on the
+// way (a ReLU, or the mask of the ReLU that produced a layer's input). No copy of the tile goes
+// through memory between the caller and the sums.
+template <class T>
+struct TileIo {
+  const T* init = nullptr;   // [kRows][init_row]; nullptr: zeros
+  std::size_t init_row = 0;  // 0: every row starts from the same values (a bias)
+  T* out = nullptr;          // [kRows][out_row]
+  std::size_t out_row = 0;
+  bool relu = false;        // out = sum < 0 ? 0 : sum (std::max(sum, 0): NaN and -0 kept)
+  const T* mask = nullptr;  // [kRows][mask_row]: out = mask > 0 ? sum : 0
+  std::size_t mask_row = 0;
+};
+
+// The value written for a sum (the scalar rule that the vector code repeats lane by lane).
+template <class T>
+T finished(T sum, const TileIo<T>& io, std::size_t r, std::size_t j) {
+  if (io.relu) sum = std::max(sum, T(0));
+  if (io.mask != nullptr) sum = io.mask[r * io.mask_row + j] > T(0) ? sum : T(0);
+  return sum;
+}
+
+#if defined(VAEAD_TILE_VECTORS)
+// Eight columns of row r from `column` on: the start, and the finished store (max(0, v) is
+// std::max(v, 0) lane by lane: 0 > v ? 0 : v).
+inline __m256 tile_start8(const TileIo<float>& io, std::size_t r, std::size_t column) {
+  return io.init == nullptr ? _mm256_setzero_ps()
+                            : _mm256_loadu_ps(io.init + r * io.init_row + column);
+}
+inline void tile_store8(const TileIo<float>& io, std::size_t r, std::size_t column, __m256 v) {
+  if (io.relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+  if (io.mask != nullptr) {
+    const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(io.mask + r * io.mask_row + column),
+                                      _mm256_setzero_ps(), _CMP_GT_OQ);
+    v = _mm256_and_ps(v, keep);
+  }
+  _mm256_storeu_ps(io.out + r * io.out_row + column, v);
+}
+#endif
+
 #if defined(__AVX512F__)
+inline __m512 tile_start16(const TileIo<float>& io, std::size_t r, std::size_t column) {
+  return io.init == nullptr ? _mm512_setzero_ps()
+                            : _mm512_loadu_ps(io.init + r * io.init_row + column);
+}
+inline void tile_store16(const TileIo<float>& io, std::size_t r, std::size_t column, __m512 v) {
+  // (_mm512_max_ps would do, but GCC 12 warns of its undefined pass-through operand.)
+  if (io.relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLT_UQ), v);
+  if (io.mask != nullptr) {
+    const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(io.mask + r * io.mask_row + column),
+                                              _mm512_setzero_ps(), _CMP_GT_OQ);
+    v = _mm512_maskz_mov_ps(keep, v);
+  }
+  _mm512_storeu_ps(io.out + r * io.out_row + column, v);
+}
+
 // tile_product of floats in explicit vectors: a row of the tile in one (16 columns), two (32) or a
 // half (8) vector, the k loop outermost. Compilers left to themselves vectorize the narrow tiles
 // across rows with permutes, at a tenth of the speed. Each element is still one fused
 // multiply-add per k, in k order: the same bits as the plain loop.
 template <std::size_t kRows, std::size_t kCols>
 void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
-                          std::size_t b_row, std::size_t depth, float (&acc)[kRows][kCols]) {
+                          std::size_t b_row, std::size_t depth, const TileIo<float>& io) {
   if constexpr (kCols == 8) {
     __m256 c[kRows];
     for (std::size_t r = 0; r < kRows; ++r)
-      c[r] = _mm256_loadu_ps(acc[r]);
+      c[r] = tile_start8(io, r, 0);
     for (std::size_t k = 0; k < depth; ++k) {
       const __m256 bk = _mm256_loadu_ps(b + k * b_row);
       for (std::size_t r = 0; r < kRows; ++r)
         c[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[r * a_row + k * a_k]), bk, c[r]);
     }
     for (std::size_t r = 0; r < kRows; ++r)
-      _mm256_storeu_ps(acc[r], c[r]);
+      tile_store8(io, r, 0, c[r]);
   } else {
     constexpr std::size_t kVectors = kCols / 16;
     __m512 c[kRows][kVectors];
     for (std::size_t r = 0; r < kRows; ++r)
       for (std::size_t v = 0; v < kVectors; ++v)
-        c[r][v] = _mm512_loadu_ps(acc[r] + 16 * v);
+        c[r][v] = tile_start16(io, r, 16 * v);
     for (std::size_t k = 0; k < depth; ++k) {
       __m512 bk[kVectors];
       for (std::size_t v = 0; v < kVectors; ++v)
@@ -132,7 +189,7 @@ void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, co
     }
     for (std::size_t r = 0; r < kRows; ++r)
       for (std::size_t v = 0; v < kVectors; ++v)
-        _mm512_storeu_ps(acc[r] + 16 * v, c[r][v]);
+        tile_store16(io, r, 16 * v, c[r][v]);
   }
 }
 #elif defined(VAEAD_TILE_VECTORS)
@@ -140,15 +197,13 @@ void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, co
 // the k-th row of b and a broadcast of a: 6 rows x 16 columns (12 accumulators, enough to cover
 // two FMA ports' latency of 4-5 cycles) or 8 rows x 8 columns. The bands reread a and b from L1;
 // each element is still one fused multiply-add per k, in k order: the same bits as the plain loop.
-template <std::size_t kFirst, std::size_t kBandRows, std::size_t kVectors, std::size_t kRows,
-          std::size_t kCols>
+template <std::size_t kFirst, std::size_t kBandRows, std::size_t kVectors>
 void tile_band(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
-               std::size_t b_row, std::size_t depth, std::size_t column,
-               float (&acc)[kRows][kCols]) {
+               std::size_t b_row, std::size_t depth, std::size_t column, const TileIo<float>& io) {
   __m256 c[kBandRows][kVectors];
   for (std::size_t r = 0; r < kBandRows; ++r)
     for (std::size_t v = 0; v < kVectors; ++v)
-      c[r][v] = _mm256_loadu_ps(acc[kFirst + r] + column + 8 * v);
+      c[r][v] = tile_start8(io, kFirst + r, column + 8 * v);
   const float* a_band = a + kFirst * a_row;
   for (std::size_t k = 0; k < depth; ++k) {
     __m256 bk[kVectors];
@@ -165,47 +220,51 @@ void tile_band(const float* a, std::size_t a_row, std::size_t a_k, const float* 
   }
   for (std::size_t r = 0; r < kBandRows; ++r)
     for (std::size_t v = 0; v < kVectors; ++v)
-      _mm256_storeu_ps(acc[kFirst + r] + column + 8 * v, c[r][v]);
+      tile_store8(io, kFirst + r, column + 8 * v, c[r][v]);
 }
 
 // Rows [kFirst, kRows) of the tile, columns [column, column + 8 kVectors), in bands of at most
 // kBand rows.
-template <std::size_t kFirst, std::size_t kBand, std::size_t kVectors, std::size_t kRows,
-          std::size_t kCols>
+template <std::size_t kFirst, std::size_t kBand, std::size_t kVectors, std::size_t kRows>
 void tile_bands(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
-                std::size_t b_row, std::size_t depth, std::size_t column,
-                float (&acc)[kRows][kCols]) {
+                std::size_t b_row, std::size_t depth, std::size_t column, const TileIo<float>& io) {
   if constexpr (kFirst < kRows) {
     constexpr std::size_t kBandRows = kRows - kFirst < kBand ? kRows - kFirst : kBand;
-    tile_band<kFirst, kBandRows, kVectors>(a, a_row, a_k, b, b_row, depth, column, acc);
-    tile_bands<kFirst + kBandRows, kBand, kVectors>(a, a_row, a_k, b, b_row, depth, column, acc);
+    tile_band<kFirst, kBandRows, kVectors>(a, a_row, a_k, b, b_row, depth, column, io);
+    tile_bands<kFirst + kBandRows, kBand, kVectors, kRows>(a, a_row, a_k, b, b_row, depth, column,
+                                                           io);
   }
 }
 
 template <std::size_t kRows, std::size_t kCols>
 void tile_product_vectors(const float* a, std::size_t a_row, std::size_t a_k, const float* b,
-                          std::size_t b_row, std::size_t depth, float (&acc)[kRows][kCols]) {
+                          std::size_t b_row, std::size_t depth, const TileIo<float>& io) {
   if constexpr (kCols == 8) {
-    tile_bands<0, 8, 1>(a, a_row, a_k, b, b_row, depth, 0, acc);
+    tile_bands<0, 8, 1, kRows>(a, a_row, a_k, b, b_row, depth, 0, io);
   } else {
     for (std::size_t column = 0; column < kCols; column += 16)
-      tile_bands<0, 6, 2>(a, a_row, a_k, b, b_row, depth, column, acc);
+      tile_bands<0, 6, 2, kRows>(a, a_row, a_k, b, b_row, depth, column, io);
   }
 }
 #endif
 
-// c[r][j] = init[r][j] + sum over k in order of a[r][k] * b[k][j], for a tile of kRows rows and
-// kCols columns (both compile-time, so `acc` lives in registers). The strides are of the caller's
-// matrices: a[r][k] = a[r * a_row + k * a_k], b[k][j] = b[k * b_row + j] (contiguous in j).
+// out[r][j] = finished(init[r][j] + sum over k in order of a[r][k] * b[k][j]) for a tile of kRows
+// rows and kCols columns (both compile-time, so the sums live in registers). The strides are of
+// the caller's matrices: a[r][k] = a[r * a_row + k * a_k], b[k][j] = b[k * b_row + j] (contiguous
+// in j).
 template <std::size_t kRows, std::size_t kCols, class T>
 void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, std::size_t b_row,
-                  std::size_t depth, T (&acc)[kRows][kCols]) {
+                  std::size_t depth, const TileIo<T>& io) {
 #if defined(VAEAD_TILE_VECTORS)
   if constexpr (std::is_same_v<T, float> && (kCols == 8 || kCols == 16 || kCols == 32)) {
-    tile_product_vectors(a, a_row, a_k, b, b_row, depth, acc);
+    tile_product_vectors<kRows, kCols>(a, a_row, a_k, b, b_row, depth, io);
     return;
   }
 #endif
+  T acc[kRows][kCols];
+  for (std::size_t r = 0; r < kRows; ++r)
+    for (std::size_t j = 0; j < kCols; ++j)
+      acc[r][j] = io.init == nullptr ? T(0) : io.init[r * io.init_row + j];
   for (std::size_t k = 0; k < depth; ++k) {
     const T* bk = b + k * b_row;
     for (std::size_t r = 0; r < kRows; ++r) {
@@ -214,6 +273,9 @@ void tile_product(const T* a, std::size_t a_row, std::size_t a_k, const T* b, st
         acc[r][j] = std::fma(ark, bk[j], acc[r][j]);
     }
   }
+  for (std::size_t r = 0; r < kRows; ++r)
+    for (std::size_t j = 0; j < kCols; ++j)
+      io.out[r * io.out_row + j] = finished(acc[r][j], io, r, j);
 }
 
 // y[r][o] = bias[o] + sum_i x[r][i] * w[o][i], then max(y, 0) when `relu`.
@@ -237,26 +299,24 @@ void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, c
   const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
   parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
     const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
+    std::size_t done = 0;  // the columns the tiles wrote (bias, sum and ReLU)
     if (r_end - r0 == kTileRows) {
-      const std::size_t done = column_tiles(out, true, [&](auto width, std::size_t o0) {
+      done = column_tiles(out, true, [&](auto width, std::size_t o0) {
         constexpr std::size_t kCols = decltype(width)::value;
-        T acc[kTileRows][kCols];
-        for (auto& row : acc)
-          std::copy(bias + o0, bias + o0 + kCols, row);
-        tile_product(x + r0 * in, in, 1, wt + o0, out, in, acc);
-        for (std::size_t r = 0; r < kTileRows; ++r)
-          std::copy(acc[r], acc[r] + kCols, y + (r0 + r) * out + o0);
+        TileIo<T> io;
+        io.init = bias + o0;  // init_row 0: the bias for every row
+        io.out = y + r0 * out + o0;
+        io.out_row = out;
+        io.relu = relu;
+        tile_product<kTileRows, kCols>(x + r0 * in, in, 1, wt + o0, out, in, io);
       });
-      for (std::size_t r = r0; r < r_end; ++r)
-        row_columns(r, done, out);
-    } else {
-      for (std::size_t r = r0; r < r_end; ++r)
-        row_columns(r, 0, out);
     }
-    if (relu)
-      for (std::size_t r = r0; r < r_end; ++r)
-        for (std::size_t o = 0; o < out; ++o)
+    for (std::size_t r = r0; r < r_end; ++r) {
+      row_columns(r, done, out);
+      if (relu)
+        for (std::size_t o = done; o < out; ++o)
           y[r * out + o] = std::max(y[r * out + o], T(0));
+    }
   });
 }
 
@@ -282,33 +342,31 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
   const std::size_t tiles = (rows + kTileRows - 1) / kTileRows;
   parallel_for(pool, tiles, static_cast<double>(rows * in * out), [&](std::size_t t) {
     const std::size_t r0 = t * kTileRows, r_end = std::min(rows, r0 + kTileRows);
+    std::size_t done = 0;  // the columns the tiles wrote (sum and mask)
     if (r_end - r0 == kTileRows) {
       // Accumulating tiles read gx: no overlap.
-      const std::size_t done = column_tiles(in, !accumulate, [&](auto width, std::size_t i0) {
+      done = column_tiles(in, !accumulate, [&](auto width, std::size_t i0) {
         constexpr std::size_t kCols = decltype(width)::value;
-        T acc[kTileRows][kCols];
-        // Whole rows at once (a select per element stays scalar with Clang, and the tile's
-        // vector loads of it then wait on scalar stores).
-        for (std::size_t r = 0; r < kTileRows; ++r) {
-          if (accumulate)
-            std::copy(gx + (r0 + r) * in + i0, gx + (r0 + r) * in + i0 + kCols, acc[r]);
-          else
-            std::fill(acc[r], acc[r] + kCols, T(0));
+        TileIo<T> io;
+        if (accumulate) {
+          io.init = gx + r0 * in + i0;
+          io.init_row = in;
         }
-        tile_product(gy + r0 * out, out, 1, w + i0, in, out, acc);
-        for (std::size_t r = 0; r < kTileRows; ++r)
-          std::copy(acc[r], acc[r] + kCols, gx + (r0 + r) * in + i0);
+        io.out = gx + r0 * in + i0;
+        io.out_row = in;
+        if (relu_output != nullptr) {
+          io.mask = relu_output + r0 * in + i0;
+          io.mask_row = in;
+        }
+        tile_product<kTileRows, kCols>(gy + r0 * out, out, 1, w + i0, in, out, io);
       });
-      for (std::size_t r = r0; r < r_end; ++r)
-        row_columns(r, done, in);
-    } else {
-      for (std::size_t r = r0; r < r_end; ++r)
-        row_columns(r, 0, in);
     }
-    if (relu_output != nullptr)
-      for (std::size_t r = r0; r < r_end; ++r)
-        for (std::size_t i = 0; i < in; ++i)
+    for (std::size_t r = r0; r < r_end; ++r) {
+      row_columns(r, done, in);
+      if (relu_output != nullptr)
+        for (std::size_t i = done; i < in; ++i)
           gx[r * in + i] = relu_output[r * in + i] > T(0) ? gx[r * in + i] : T(0);
+    }
   });
 }
 
@@ -342,11 +400,22 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
   const auto add_tile = [&](auto outputs, auto width, std::size_t o0, std::size_t i0,
                             std::size_t from, std::size_t r0, std::size_t count) {
     constexpr std::size_t kOutputs = decltype(outputs)::value, kCols = decltype(width)::value;
-    T acc[kOutputs][kCols];
-    for (std::size_t oo = 0; oo < kOutputs; ++oo)
-      std::copy(gw + (o0 + oo) * in + i0, gw + (o0 + oo) * in + i0 + kCols, acc[oo]);
+    TileIo<T> io;
+    io.init = gw + o0 * in + i0;
+    io.init_row = in;
     // a[oo][r] = gy[r][o0 + oo]: rows of the tile are outputs, the summed index is the row.
-    tile_product(gy + r0 * out + o0, 1, out, x + r0 * in + i0, in, count, acc);
+    const T* a = gy + r0 * out + o0;
+    const T* b = x + r0 * in + i0;
+    if (from == 0) {  // straight back into gw
+      io.out = gw + o0 * in + i0;
+      io.out_row = in;
+      tile_product<kOutputs, kCols>(a, 1, out, b, in, count, io);
+      return;
+    }
+    T acc[kOutputs][kCols];
+    io.out = &acc[0][0];
+    io.out_row = kCols;
+    tile_product<kOutputs, kCols>(a, 1, out, b, in, count, io);
     for (std::size_t oo = 0; oo < kOutputs; ++oo)
       std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
   };
