@@ -2,10 +2,12 @@
 // and exactly the perturbation each kind of anomaly promises.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
 #include "vaead/standardizer.hpp"
 #include "vaead/synthetic.hpp"
 #include "vaead/synthetic_rows.hpp"
@@ -30,6 +32,44 @@ TEST(Philox, MatchesTheKnownAnswers) {
   EXPECT_EQ(words(CounterRng{0x299f31d0a4093822ull, static_cast<Stream>(0x03707344)}.bits(
                 0x243f6a88, 0x85a308d3, 0x13198a2e)),
             (std::vector<std::uint32_t>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+}
+
+// The shuffle's definition: indices sorted by their keys, ties by index, as std::sort of the
+// pairs (key << 32 | index) orders them (the radix sort must give the same order; the CUDA
+// engine's device sort is held to it too).
+TEST(Shuffle, KeyedPermutationIsTheSortOfKeyIndexPairs) {
+  for (const std::size_t n : {0, 1, 2, 255, 256, 257, 20000, 70001})
+    for (const std::uint32_t sub : {0u, 1u, 29u}) {
+      const CounterRng rng{7, Stream::shuffle};
+      std::vector<std::uint64_t> pairs(n);
+      for (std::size_t i = 0; i < n; ++i)
+        pairs[i] =
+            (std::uint64_t{permutation_key(rng, static_cast<std::uint32_t>(i), sub)} << 32) | i;
+      std::sort(pairs.begin(), pairs.end());
+      std::vector<std::size_t> want(n);
+      for (std::size_t i = 0; i < n; ++i)
+        want[i] = static_cast<std::size_t>(pairs[i] & 0xFFFFFFFFu);
+      EXPECT_EQ(keyed_permutation(n, rng, sub), want) << "n " << n << ", sub " << sub;
+    }
+}
+
+// Equal keys keep index order: a generator whose keys take four values.
+struct FewKeys {
+  Philox4x32 bits(std::uint32_t i, std::uint32_t, std::uint32_t) const {
+    return {{(i * 2654435761u) % 4u * 0x01010101u, 0, 0, 0}};
+  }
+};
+
+TEST(Shuffle, EqualKeysKeepIndexOrder) {
+  const std::size_t n = 1000;
+  std::vector<std::pair<std::uint32_t, std::size_t>> want(n);
+  for (std::size_t i = 0; i < n; ++i)
+    want[i] = {permutation_key(FewKeys{}, static_cast<std::uint32_t>(i), 0), i};
+  std::stable_sort(want.begin(), want.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::vector<std::size_t> got = keyed_permutation(n, FewKeys{}, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(got[i], want[i].second) << "position " << i;
 }
 
 TEST(Synthetic, SampleCovarianceIsWTransposeWPlusNoise) {
