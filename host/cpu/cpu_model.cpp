@@ -364,8 +364,14 @@ EpochResult CpuModel<T>::train_epoch(int epoch, double kl_weight) {
   for (std::size_t start = 0; start < n; start += batch_size, ++result.steps) {
     stop_if_requested();
     const std::size_t rows = std::min(batch_size, n - start);
-    for (std::size_t r = 0; r < rows; ++r)
-      std::copy_n(train_rows.row(order[start + r]), features, x + r * features);
+    // The batch's rows gathered (copies: any split over the threads gives the same bits).
+    constexpr std::size_t kGatherRows = 256;
+    parallel_for(pool(), (rows + kGatherRows - 1) / kGatherRows,
+                 static_cast<double>(rows * features), [&](std::size_t chunk) {
+                   const std::size_t end = std::min(rows, (chunk + 1) * kGatherRows);
+                   for (std::size_t r = chunk * kGatherRows; r < end; ++r)
+                     std::copy_n(train_rows.row(order[start + r]), features, x + r * features);
+                 });
     draw_eps(rows, step_);
     const LossParts parts = loss_and_gradients(x, rows, buffer(plan_.eps), kl_weight);
     if (!std::isfinite(parts.loss)) {
