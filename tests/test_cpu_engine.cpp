@@ -404,6 +404,38 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCountAtLargeBatches) {
   }
 }
 
+// The backward pass goes through the layers a slice of rows at a time; the weight gradients add
+// slice after slice, so the gradient (and the trained model) must not depend on the slices: one
+// slice, slices of whole tiles, and slices that split tiles, on one and two threads.
+TEST(CpuEngine, BitsDoNotDependOnTheBackwardSlices) {
+  EngineConfig config;
+  config.architecture.input_dim = 30;
+  config.architecture.latent_dim = 8;
+  config.batch_size = 600;
+  const auto rows = random_matrix<float>(1300, 30, 79);
+  const auto batch = random_matrix<float>(600, 30, 80);
+  const auto eps = random_matrix<float>(600, 8, 81);
+  std::vector<float> first_gradients, first_parameters;
+  for (const std::size_t slice : {std::size_t{600}, std::size_t{256}, std::size_t{7}})
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("slice " + std::to_string(slice) + ", " + std::to_string(threads) + " threads");
+      config.threads = threads;
+      CpuModel<float> model(config, 1.0, slice);
+      model.loss_and_gradients(batch.data(), batch.rows, eps.data(), 0.7);
+      const std::vector<float> gradients = model.gradients();
+      model.set_training_data(rows);
+      EXPECT_TRUE(std::isfinite(model.train_epoch(0, 0.5).mean.loss));
+      if (first_gradients.empty()) {
+        first_gradients = gradients;
+        first_parameters = model.parameters();
+      } else {
+        EXPECT_EQ(gradients, first_gradients);
+        EXPECT_EQ(model.parameters(), first_parameters);
+      }
+    }
+  EXPECT_THROW(CpuModel<float>(config, 1.0, 0), InputError);
+}
+
 TEST(CpuEngine, TrainStepIsGradientThenAdam) {
   CpuModel<float> stepped(small_config(2)), manual(small_config(2));
   const auto x = random_matrix<float>(16, 5, 1);

@@ -25,15 +25,18 @@ constexpr double kNormalCost = 20.0;
 }  // namespace
 
 template <class T>
-CpuModel<T>::CpuModel(const EngineConfig& config, double work_per_thread)
+CpuModel<T>::CpuModel(const EngineConfig& config, double work_per_thread, std::size_t backward_rows)
     : config_(config),
       layout_(make_layout(config.architecture)),
       layers_(layout_.layers()),
       plan_(make_plan(layout_)) {
   config_.validate();
+  require(backward_rows > 0, "a slice of the backward pass needs at least one row");
+  backward_rows_ = backward_rows;
   threads_ = config.threads > 0 ? config.threads : available_cores();
   if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_, work_per_thread);
   grads_.assign(layout_.size, T(0));
+  bias_sums_.assign(layout_.size, 0.0);
   transposed_.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     transposed_[l].resize(layers_[l]->weight_count());
@@ -195,31 +198,52 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
 //   d/dx_hat = 2 (x_hat - x) / rows
 //   d/dmu    = dz + w mu / rows
 //   d/dlogvar = dz * eps * exp(logvar/2) / 2 + w (exp(logvar) - 1) / (2 rows), 0 where clamped.
+// The rows go through the backward pass a slice at a time: a slice's gradients pass every layer
+// while they are still in the cache (a whole large batch's would stream from memory at every
+// layer), and the weight gradients add slice after slice, so each weight and bias still sums the
+// batch's rows in row order: the bits do not depend on the slices.
 template <class T>
 void CpuModel<T>::backward(const T* x, std::size_t rows, const T* eps, double kl_weight) {
-  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
-  const T* x_hat = buffer(plan_.x_hat);
-  T* grad_x_hat = buffer(plan_.grad_x_hat);
-  const T two_over_rows = static_cast<T>(2.0 / static_cast<double>(rows));
-  for (std::size_t i = 0; i < rows * features; ++i)
-    grad_x_hat[i] = two_over_rows * (x_hat[i] - x[i]);
+  for (std::size_t r0 = 0; r0 < rows; r0 += backward_rows_)
+    backward_slice(x, rows, r0, std::min(backward_rows_, rows - r0), eps, kl_weight);
+}
 
+template <class T>
+void CpuModel<T>::backward_slice(const T* x, std::size_t rows, std::size_t r0, std::size_t count,
+                                 const T* eps, double kl_weight) {
+  // Buffer `id` from the slice's first row, its rows `width` apart (a gradient buffer is shared
+  // by layers of several widths, each packing its rows at its own width).
+  const auto at = [&](int id, std::size_t width) { return buffer(id, x) + r0 * width; };
+  const auto features = static_cast<std::size_t>(layout_.architecture.input_dim);
+  const T* x_hat = at(plan_.x_hat, features);
+  const T* x_slice = x + r0 * features;
+  T* grad_x_hat = at(plan_.grad_x_hat, features);
+  const T two_over_rows = static_cast<T>(2.0 / static_cast<double>(rows));
+  parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
+    for (std::size_t i = r * features; i < (r + 1) * features; ++i)
+      grad_x_hat[i] = two_over_rows * (x_hat[i] - x_slice[i]);
+  });
+
+  ParamsGradientSlice slice;
+  slice.first = r0 == 0;
+  slice.last = r0 + count == rows;
   for (const PlanStep& step : plan_.backward) {
     const LinearLayout& l = step.layer;
     const auto in = static_cast<std::size_t>(l.in), out = static_cast<std::size_t>(l.out);
     switch (step.op) {
       case PlanOp::dense_params_grad:
-        linear_backward_params(buffer(step.gradient), buffer(step.input, x), rows, in, out,
+        slice.bias_sums = bias_sums_.data() + l.bias_offset;
+        linear_backward_params(at(step.gradient, out), at(step.input, in), count, in, out,
                                grads_.data() + l.weight_offset, grads_.data() + l.bias_offset,
-                               pool());
+                               pool(), slice);
         break;
       case PlanOp::dense_input_grad:
-        linear_backward_input(buffer(step.gradient), rows, out, weights(l), in, step.accumulate,
-                              step.mask < 0 ? nullptr : buffer(step.mask), buffer(step.output),
+        linear_backward_input(at(step.gradient, out), count, out, weights(l), in, step.accumulate,
+                              step.mask < 0 ? nullptr : at(step.mask, in), at(step.output, in),
                               pool());
         break;
       case PlanOp::reparameterize_grad:
-        reparameterize_backward(buffer(step.gradient), rows, eps, kl_weight);
+        reparameterize_backward(buffer(step.gradient), r0, count, rows, eps, kl_weight);
         break;
       default:
         throw std::logic_error("a forward step in the backward plan");
@@ -227,12 +251,13 @@ void CpuModel<T>::backward(const T* x, std::size_t rows, const T* eps, double kl
   }
 }
 
-// From dLoss/dz, with w the KL weight:
+// From dLoss/dz (grad_z, the batch's) for the rows [r0, r0 + count) of a batch of `rows`, with w
+// the KL weight:
 //   d/dmu     = dz + w mu / rows
 //   d/dlogvar = dz * eps * exp(logvar/2) / 2 + w (exp(logvar) - 1) / (2 rows), 0 where clamped.
 template <class T>
-void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t rows, const T* eps,
-                                          double kl_weight) {
+void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t r0, std::size_t count,
+                                          std::size_t rows, const T* eps, double kl_weight) {
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
   const T kl_scale = static_cast<T>(kl_weight * (1.0 / static_cast<double>(rows)));
   const T low = static_cast<T>(config_.logvar_min), high = static_cast<T>(config_.logvar_max);
@@ -241,7 +266,8 @@ void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t rows, con
   const T* logvar_raw = buffer(plan_.logvar_raw);
   T* grad_mu = buffer(plan_.grad_mu);
   T* grad_logvar = buffer(plan_.grad_logvar);
-  parallel_for(pool(), rows, kCallCost * static_cast<double>(rows * latent), [&](std::size_t r) {
+  parallel_for(pool(), count, kCallCost * static_cast<double>(count * latent), [&](std::size_t c) {
+    const std::size_t r = r0 + c;
     for (std::size_t i = r * latent; i < (r + 1) * latent; ++i) {
       grad_mu[i] = grad_z[i] + kl_scale * mu[i];
       const bool inside = logvar_raw[i] >= low && logvar_raw[i] <= high;

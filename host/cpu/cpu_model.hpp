@@ -18,9 +18,14 @@ namespace vaead::cpu {
 template <class T>
 class CpuModel {
  public:
-  // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads).
+  // Rows a slice of the backward pass takes through every layer: its gradients stay in the
+  // cache from layer to layer (bench/RESULTS.md, issue 23).
+  static constexpr std::size_t kBackwardRows = 2048;
+  // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads);
+  // `backward_rows`: the rows of a slice of the backward pass (tests vary it: the bits must not).
   explicit CpuModel(const EngineConfig& config,
-                    double work_per_thread = TeamPolicy::kWorkPerThread);
+                    double work_per_thread = TeamPolicy::kWorkPerThread,
+                    std::size_t backward_rows = kBackwardRows);
 
   const ParameterLayout& layout() const { return layout_; }
   std::vector<float> parameters() const;
@@ -64,7 +69,10 @@ class CpuModel {
   static constexpr std::size_t kForwardRows = 64;
   LossParts loss_parts(const T* x, std::size_t rows, double kl_weight);
   void backward(const T* x, std::size_t rows, const T* eps, double kl_weight);
-  void reparameterize_backward(const T* grad_z, std::size_t rows, const T* eps, double kl_weight);
+  void backward_slice(const T* x, std::size_t rows, std::size_t r0, std::size_t count, const T* eps,
+                      double kl_weight);
+  void reparameterize_backward(const T* grad_z, std::size_t r0, std::size_t count, std::size_t rows,
+                               const T* eps, double kl_weight);
   void draw_eps(std::size_t rows, std::int64_t step);
   std::optional<std::size_t> first_non_finite_gradient() const;
   const T* weights(const LinearLayout& l) const { return params_.data() + l.weight_offset; }
@@ -74,10 +82,12 @@ class CpuModel {
   ParameterLayout layout_;
   std::vector<const LinearLayout*> layers_;  // buffer order, indexes transposed_
   int threads_ = 1;
+  std::size_t backward_rows_;
   std::unique_ptr<WorkerPool> pool_;  // none when threads_ is 1
   WorkerPool* pool() { return pool_.get(); }
   std::vector<T> params_, grads_, adam_m_, adam_v_;
-  std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
+  std::vector<double> bias_sums_;  // the bias gradients' sums between backward slices
+  std::int64_t step_ = 0;          // Adam updates taken; also the counter of the eps draws
   std::vector<std::vector<T>> transposed_;
   // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
   std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;

@@ -8,8 +8,9 @@
 // rows x a run of contiguous columns) whose sums live in vector registers from their first value
 // (a bias, zeros, or what is accumulated onto) to their one store (with the ReLU or its mask
 // applied on the way), and walks the summed dimension once for the whole tile, so a weight row
-// loaded once serves several rows. Every output is still the same sum in the same order as the one-row
-// loop beside it (used for the edges of the tiles), so tiled and untiled give the same bits.
+// loaded once serves several rows. Every output is still the same sum in the same order as the
+// one-row loop beside it (used for the edges of the tiles), so tiled and untiled give the same
+// bits.
 //
 // Every multiply-add is one fused multiply-add (std::fma, or the vector intrinsic): one rounding,
 // on every CPU and with every compiler (the build turns contraction off, so nothing else is fused).
@@ -374,16 +375,33 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
 // L1/L2 cache while every tile of the group reads it.
 inline constexpr std::size_t kParamRowBlock = 128;
 
+// What a call of linear_backward_params adds its rows to: the rows of a batch may come in slices,
+// one call each, in row order; each weight and bias then sums the batch's rows in order, as one
+// call over all of them does (the same bits).
+struct ParamsGradientSlice {
+  bool first = true;            // gw and the bias sums start from zero
+  bool last = true;             // gb is written from the bias sums
+  double* bias_sums = nullptr;  // [out], kept between the slices; nullptr: the call's own
+};
+
 // gw[o][i] = sum_r gy[r][o] * x[r][i] and gb[o] = sum_r gy[r][o], summed over rows in order
 // (the bias in double).
 //   gy [rows][out]  gradient of the layer output     x  [rows][in]  layer input
-//   gw [out][in]    weight gradient (overwritten)    gb [out]       bias gradient (overwritten)
+//   gw [out][in]    weight gradient (overwritten, or added to: see ParamsGradientSlice)
+//   gb [out]        bias gradient (written by the last slice)
 // A task owns a group of output tiles and walks the rows in blocks, each block added to every tile
 // of the group before the next (gw's tiles go to memory and back between blocks: a handful of
 // loads against a block's worth of multiply-adds): x is read once per group, not once per tile.
 template <class T>
 void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
-                            std::size_t out, T* gw, T* gb, WorkerPool* pool) {
+                            std::size_t out, T* gw, T* gb, WorkerPool* pool,
+                            const ParamsGradientSlice& slice = {}) {
+  std::vector<double> own_sums;
+  double* bias_sums = slice.bias_sums;
+  if (bias_sums == nullptr) {
+    own_sums.assign(out, 0.0);
+    bias_sums = own_sums.data();
+  }
   // Rows [r0, r0 + count) added to gw[o][begin, end), in row order.
   const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end, std::size_t r0,
                                   std::size_t count) {
@@ -449,8 +467,11 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     const std::size_t last_tile = std::min(tiles, first_tile + per_task);
     const std::size_t o_begin = first_tile * kTileRows;
     const std::size_t o_end = std::min(out, last_tile * kTileRows);
-    std::fill(gw + o_begin * in, gw + o_end * in, T(0));
-    std::vector<double> bias_sum(o_end - o_begin, 0.0);  // each output's, in row order
+    double* bias_sum = bias_sums + o_begin;  // each output's, in row order
+    if (slice.first) {
+      std::fill(gw + o_begin * in, gw + o_end * in, T(0));
+      std::fill(bias_sum, bias_sum + (o_end - o_begin), 0.0);
+    }
     for (std::size_t r0 = 0; r0 < rows; r0 += kParamRowBlock) {
       const std::size_t count = std::min(kParamRowBlock, rows - r0);
       // Column tiles outermost: a tile's columns of the block stay in L1 while every output tile
@@ -472,10 +493,11 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
       for (std::size_t o = o_begin; o < o_end; ++o)
         output_columns(o, done, in, r0, count);
       for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows)
-        add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum.data() + (o0 - o_begin));
+        add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum + (o0 - o_begin));
     }
-    for (std::size_t o = o_begin; o < o_end; ++o)
-      gb[o] = static_cast<T>(bias_sum[o - o_begin]);
+    if (slice.last)
+      for (std::size_t o = o_begin; o < o_end; ++o)
+        gb[o] = static_cast<T>(bias_sum[o - o_begin]);
   });
 }
 
