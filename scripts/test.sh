@@ -59,7 +59,7 @@ if [[ " $parts " == *" portable "* ]]; then
   bash "$vaead_root/scripts/compare_builds.sh" --model-only "$vaead_root/build-baseline/vaead" \
     "$vaead_root/build-test/vaead"
   # AVX-512 code (the 512-bit tiles) is compiled, warnings as errors, though this CPU may not run it.
-  g++ -std=c++20 -O2 -march=x86-64-v4 -ffp-contract=off -Wall -Wextra -Werror \
+  g++ -std=c++20 -O2 -march=x86-64-v4 -ffp-contract=off -fno-trapping-math -Wall -Wextra -Werror \
     -I"$vaead_root/include" -I"$vaead_root/hostdevice" -I"$vaead_root/host" \
     -c "$vaead_root/host/cpu/cpu_model.cpp" -o /dev/null
 fi

@@ -39,11 +39,12 @@ VAEAD_HOST_DEVICE inline double kl_term(double mu, double logvar) {
 
 // d/dlogvar = dz eps exp(logvar/2) / 2 + w (exp(logvar) - 1) / (2 rows), 0 where clamped
 // (`inside` is false); kl_scale = w / rows.
+// (Computed whatever `inside` is, then selected: a loop of these has no branch, so it vectorizes.)
 template <class T>
 VAEAD_HOST_DEVICE inline T logvar_gradient(T grad_z, T eps, T logvar, T kl_scale, bool inside) {
-  return inside ? grad_z * eps * exp_of(logvar / T(2)) / T(2) +
-                      kl_scale * (exp_of(logvar) - T(1)) / T(2)
-                : T(0);
+  const T gradient = grad_z * eps * exp_of(logvar / T(2)) / T(2) +
+                     kl_scale * (exp_of(logvar) - T(1)) / T(2);
+  return inside ? gradient : T(0);
 }
 
 // Adam's per-step constants for step t (1, 2, ...), in double: lr / (1 - beta1^t) and
