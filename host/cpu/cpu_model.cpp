@@ -38,6 +38,13 @@ void latent_gradients(std::size_t n, const T* __restrict grad_z, const T* __rest
 }
 
 template <class T>
+void kl_terms(std::size_t n, const T* __restrict mu, const T* __restrict logvar,
+              double* __restrict terms) {
+  for (std::size_t i = 0; i < n; ++i)
+    terms[i] = elements::kl_term(mu[i], logvar[i]);
+}
+
+template <class T>
 void adam_elements(std::size_t n, const T* __restrict grads, T beta1, T beta2, T step_size,
                    T bias_correction2_sqrt, T epsilon, T* __restrict params,
                    T* __restrict first_moment, T* __restrict second_moment) {
@@ -101,6 +108,7 @@ void CpuModel<T>::reserve(std::size_t rows) {
     buffers_[id].resize(rows * static_cast<std::size_t>(plan_.buffers[id].width));
   reconstruction_.resize(rows);
   kl_.resize(rows);
+  kl_terms_.resize(rows * static_cast<std::size_t>(layout_.architecture.latent_dim));
   capacity_ = rows;
 }
 
@@ -109,6 +117,7 @@ void CpuModel<T>::release_buffers() {
   buffers_ = {};
   reconstruction_ = {};
   kl_ = {};
+  kl_terms_ = {};
   capacity_ = 0;
 }
 
@@ -192,21 +201,30 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
   const T* x_hat = buffer(plan_.x_hat);
   const T* mu_values = buffer(plan_.mu);
   const T* logvar_values = buffer(plan_.logvar);
-  parallel_for(
-      pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
-      [&](std::size_t r) {
-        double squared_error = 0.0;
-        for (std::size_t j = 0; j < features; ++j) {
-          const double diff = static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-          squared_error += diff * diff;
-        }
-        double kl = 0.0;
-        for (std::size_t l = 0; l < latent; ++l) {
-          kl += elements::kl_term(mu_values[r * latent + l], logvar_values[r * latent + l]);
-        }
-        reconstruction_[r] = squared_error;
-        kl_[r] = -0.5 * kl;
-      });
+  // Chunks of rows: the chunk's KL terms in one element loop (each an exp), then each row's sums
+  // in order.
+  constexpr std::size_t kChunkRows = 64;
+  parallel_for(pool(), (rows + kChunkRows - 1) / kChunkRows,
+               static_cast<double>(rows * (features + kCallCost * latent)), [&](std::size_t chunk) {
+                 const std::size_t begin = chunk * kChunkRows;
+                 const std::size_t end = std::min(rows, begin + kChunkRows);
+                 double* terms = kl_terms_.data() + begin * latent;
+                 kl_terms((end - begin) * latent, mu_values + begin * latent,
+                          logvar_values + begin * latent, terms);
+                 for (std::size_t r = begin; r < end; ++r) {
+                   double squared_error = 0.0;
+                   for (std::size_t j = 0; j < features; ++j) {
+                     const double diff =
+                         static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
+                     squared_error += diff * diff;
+                   }
+                   double kl = 0.0;
+                   for (std::size_t l = 0; l < latent; ++l)
+                     kl += kl_terms_[r * latent + l];
+                   reconstruction_[r] = squared_error;
+                   kl_[r] = -0.5 * kl;
+                 }
+               });
   LossParts parts;
   for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
     parts.reconstruction += reconstruction_[r];

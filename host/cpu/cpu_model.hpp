@@ -23,8 +23,7 @@ class CpuModel {
   static constexpr std::size_t kBackwardRows = 2048;
   // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads);
   // `backward_rows`: the rows of a slice of the backward pass (tests vary it: the bits must not).
-  explicit CpuModel(const EngineConfig& config,
-                    double work_per_thread = TeamPolicy::kWorkPerThread,
+  explicit CpuModel(const EngineConfig& config, double work_per_thread = TeamPolicy::kWorkPerThread,
                     std::size_t backward_rows = kBackwardRows);
 
   const ParameterLayout& layout() const { return layout_; }
@@ -96,6 +95,7 @@ class CpuModel {
   std::size_t capacity_ = 0;
   std::vector<std::vector<T>> buffers_;      // the plan's, [capacity_][width] each
   std::vector<double> reconstruction_, kl_;  // per row
+  std::vector<double> kl_terms_;             // [rows][latent]: each latent's share of the KL
 };
 
 extern template class CpuModel<float>;
