@@ -461,16 +461,30 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
   const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
   const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
   const std::size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);  // two tasks a thread
-  const std::size_t tasks = (tiles + per_task - 1) / per_task;
+  const std::size_t output_groups = (tiles + per_task - 1) / per_task;
+  // Too few output tiles to give every thread two tasks (a latent head's 8 or 16 outputs): the
+  // columns are split too, in groups of whole 32-column tiles. Each weight is still one task's.
+  const std::size_t column_blocks = std::max<std::size_t>(1, in / 32);
+  const std::size_t column_groups =
+      std::min(column_blocks, (2 * threads + output_groups - 1) / output_groups);
+  const auto column_start = [&](std::size_t group) {
+    return group == column_groups ? in : group * column_blocks / column_groups * 32;
+  };
+  const std::size_t tasks = output_groups * column_groups;
   parallel_for(pool, tasks, static_cast<double>(rows * in * out), [&](std::size_t task) {
-    const std::size_t first_tile = task * per_task;
+    const std::size_t column_group = task % column_groups;
+    const std::size_t first_tile = task / column_groups * per_task;
     const std::size_t last_tile = std::min(tiles, first_tile + per_task);
     const std::size_t o_begin = first_tile * kTileRows;
     const std::size_t o_end = std::min(out, last_tile * kTileRows);
-    double* bias_sum = bias_sums + o_begin;  // each output's, in row order
+    const std::size_t c_begin = column_start(column_group);
+    const std::size_t c_end = column_start(column_group + 1);
+    const bool with_bias = column_group == 0;  // one task of the outputs sums their bias
+    double* bias_sum = bias_sums + o_begin;    // each output's, in row order
     if (slice.first) {
-      std::fill(gw + o_begin * in, gw + o_end * in, T(0));
-      std::fill(bias_sum, bias_sum + (o_end - o_begin), 0.0);
+      for (std::size_t o = o_begin; o < o_end; ++o)
+        std::fill(gw + o * in + c_begin, gw + o * in + c_end, T(0));
+      if (with_bias) std::fill(bias_sum, bias_sum + (o_end - o_begin), 0.0);
     }
     for (std::size_t r0 = 0; r0 < rows; r0 += kParamRowBlock) {
       const std::size_t count = std::min(kParamRowBlock, rows - r0);
@@ -478,24 +492,28 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
       // of the group adds them. The tiles read what they write: an overlapping last column tile
       // stores only the columns no tile before it covered (it adds the block to the others a
       // second time, and drops them).
-      std::size_t covered = 0;
-      const std::size_t done = column_tiles(in, true, [&](auto width, std::size_t i0) {
-        const std::size_t from = std::max(covered, i0) - i0;
-        for (std::size_t t = first_tile; t < last_tile; ++t) {
-          const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
-          // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is compile-time).
-          output_rows(o_last - o0, [&](auto outputs, std::size_t offset) {
-            add_tile(outputs, width, o0 + offset, i0, from, r0, count);
+      std::size_t covered = c_begin;
+      const std::size_t done =
+          c_begin + column_tiles(c_end - c_begin, true, [&](auto width, std::size_t offset) {
+            const std::size_t i0 = c_begin + offset;
+            const std::size_t from = std::max(covered, i0) - i0;
+            for (std::size_t t = first_tile; t < last_tile; ++t) {
+              const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
+              // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is
+              // compile-time).
+              output_rows(o_last - o0, [&](auto outputs, std::size_t first_output) {
+                add_tile(outputs, width, o0 + first_output, i0, from, r0, count);
+              });
+            }
+            covered = i0 + decltype(width)::value;
           });
-        }
-        covered = i0 + decltype(width)::value;
-      });
       for (std::size_t o = o_begin; o < o_end; ++o)
-        output_columns(o, done, in, r0, count);
-      for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows)
-        add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum + (o0 - o_begin));
+        output_columns(o, done, c_end, r0, count);
+      if (with_bias)
+        for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows)
+          add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum + (o0 - o_begin));
     }
-    if (slice.last)
+    if (slice.last && with_bias)
       for (std::size_t o = o_begin; o < o_end; ++o)
         gb[o] = static_cast<T>(bias_sum[o - o_begin]);
   });
