@@ -8,7 +8,7 @@
 # rounds is printed beside the median.
 #   BUILD=build-test bench/cpu_rounds.sh [threads] [rounds]
 # Knobs (environment): BATCHES (256,4096,16384), LATENTS (8,16), REPEATS per measurement (3),
-# OUT (bench/results/rounds). Needs PyTorch (pip install torch); without it the PyTorch column is
+# OUT (bench/results/rounds; every figure of every round goes to OUT/rounds.json). Needs PyTorch (pip install torch); without it the PyTorch column is
 # left out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +75,9 @@ for path in glob.glob(f"{out}/round_vaead_*.json"):
         p["scaling"].append(vaead["samples_per_second"] / one["samples_per_second"])
     if torch:
         p["torch"].append((torch["samples_per_second"], vaead["samples_per_second"] / torch["samples_per_second"]))
+# Every measurement of every round in one file, the rounds' files removed (the shell's last step).
+raw = {f"latent {latent}, batch {batch}": p for (latent, batch), p in sorted(points.items())}
+json.dump({"threads": threads, "points": raw}, open(f"{out}/rounds.json", "w"), indent=1)
 def spread(values, fmt):
     if not values:
         return "-"
@@ -92,3 +95,4 @@ for (latent, batch), p in sorted(points.items()):
           f"{spread([r for _, r in p['torch']], x)} | {spread(p['share'], pct)} | "
           f"{spread(p['scaling'], x)} |")
 PY
+rm -f "$out"/round_*.json
