@@ -384,11 +384,17 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCount) {
 
 // The default network at large batches: the forward pass's row blocks, the weight gradient's row
 // blocks and groups of output tiles, split over 1, 2 and 3 threads (however small the loop).
-TEST(CpuEngine, BitsDoNotDependOnTheThreadCountAtLargeBatches) {
+// The default network (30 -> 128 -> 64 -> latent -> 64 -> 128 -> 30).
+EngineConfig default_network(int latent_dim, int batch_size) {
   EngineConfig config;
   config.architecture.input_dim = 30;
-  config.architecture.latent_dim = 16;
-  config.batch_size = 1000;
+  config.architecture.latent_dim = latent_dim;
+  config.batch_size = batch_size;
+  return config;
+}
+
+TEST(CpuEngine, BitsDoNotDependOnTheThreadCountAtLargeBatches) {
+  EngineConfig config = default_network(16, 1000);
   const auto rows = random_matrix<float>(2500, 30, 78);
   std::vector<float> first;
   for (int threads : {1, 2, 3}) {
@@ -408,10 +414,7 @@ TEST(CpuEngine, BitsDoNotDependOnTheThreadCountAtLargeBatches) {
 // slice after slice, so the gradient (and the trained model) must not depend on the slices: one
 // slice, slices of whole tiles, and slices that split tiles, on one and two threads.
 TEST(CpuEngine, BitsDoNotDependOnTheBackwardSlices) {
-  EngineConfig config;
-  config.architecture.input_dim = 30;
-  config.architecture.latent_dim = 8;
-  config.batch_size = 600;
+  EngineConfig config = default_network(8, 600);
   const auto rows = random_matrix<float>(1300, 30, 79);
   const auto batch = random_matrix<float>(600, 30, 80);
   const auto eps = random_matrix<float>(600, 8, 81);
