@@ -67,10 +67,11 @@ CpuModel<T>::CpuModel(const EngineConfig& config, double work_per_thread, std::s
   threads_ = config.threads > 0 ? config.threads : available_cores();
   if (threads_ > 1) pool_ = std::make_unique<WorkerPool>(threads_, work_per_thread);
   grads_.assign(layout_.size, T(0));
-  bias_sums_.assign(layout_.size, 0.0);
   transposed_.resize(layers_.size());
+  bias_sums_.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     transposed_[l].resize(layers_[l]->weight_count());
+    bias_sums_[l].resize(static_cast<std::size_t>(layers_[l]->out));
     for (std::size_t i = 0; i < static_cast<std::size_t>(layers_[l]->in); ++i)
       transpose_rows_.emplace_back(l, i);
   }
@@ -201,30 +202,27 @@ LossParts CpuModel<T>::loss_parts(const T* x, std::size_t rows, double kl_weight
   const T* x_hat = buffer(plan_.x_hat);
   const T* mu_values = buffer(plan_.mu);
   const T* logvar_values = buffer(plan_.logvar);
-  // Chunks of rows: the chunk's KL terms in one element loop (each an exp), then each row's sums
-  // in order.
-  constexpr std::size_t kChunkRows = 64;
-  parallel_for(pool(), (rows + kChunkRows - 1) / kChunkRows,
-               static_cast<double>(rows * (features + kCallCost * latent)), [&](std::size_t chunk) {
-                 const std::size_t begin = chunk * kChunkRows;
-                 const std::size_t end = std::min(rows, begin + kChunkRows);
-                 double* terms = kl_terms_.data() + begin * latent;
-                 kl_terms((end - begin) * latent, mu_values + begin * latent,
-                          logvar_values + begin * latent, terms);
-                 for (std::size_t r = begin; r < end; ++r) {
-                   double squared_error = 0.0;
-                   for (std::size_t j = 0; j < features; ++j) {
-                     const double diff =
-                         static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
-                     squared_error += diff * diff;
-                   }
-                   double kl = 0.0;
-                   for (std::size_t l = 0; l < latent; ++l)
-                     kl += kl_terms_[r * latent + l];
-                   reconstruction_[r] = squared_error;
-                   kl_[r] = -0.5 * kl;
-                 }
-               });
+  // A range of rows: its KL terms in one element loop (each an exp), then each row's sums in
+  // order.
+  parallel_ranges(pool(), rows, static_cast<double>(rows * (features + kCallCost * latent)),
+                  [&](std::size_t begin, std::size_t end) {
+                    const double* terms = kl_terms_.data();
+                    kl_terms((end - begin) * latent, mu_values + begin * latent,
+                             logvar_values + begin * latent, kl_terms_.data() + begin * latent);
+                    for (std::size_t r = begin; r < end; ++r) {
+                      double squared_error = 0.0;
+                      for (std::size_t j = 0; j < features; ++j) {
+                        const double diff =
+                            static_cast<double>(x[r * features + j]) - x_hat[r * features + j];
+                        squared_error += diff * diff;
+                      }
+                      double kl = 0.0;
+                      for (std::size_t l = 0; l < latent; ++l)
+                        kl += terms[r * latent + l];
+                      reconstruction_[r] = squared_error;
+                      kl_[r] = -0.5 * kl;
+                    }
+                  });
   LossParts parts;
   for (std::size_t r = 0; r < rows; ++r) {  // in row order: the same bits for any thread count
     parts.reconstruction += reconstruction_[r];
@@ -261,10 +259,11 @@ void CpuModel<T>::backward_slice(const T* x, std::size_t rows, std::size_t r0, s
   const T* x_slice = x + r0 * features;
   T* grad_x_hat = at(plan_.grad_x_hat, features);
   const T two_over_rows = static_cast<T>(2.0 / static_cast<double>(rows));
-  parallel_for(pool(), count, static_cast<double>(count * features), [&](std::size_t r) {
-    for (std::size_t i = r * features; i < (r + 1) * features; ++i)
-      grad_x_hat[i] = two_over_rows * (x_hat[i] - x_slice[i]);
-  });
+  parallel_ranges(pool(), count * features, static_cast<double>(count * features),
+                  [&](std::size_t begin, std::size_t end) {
+                    for (std::size_t i = begin; i < end; ++i)
+                      grad_x_hat[i] = two_over_rows * (x_hat[i] - x_slice[i]);
+                  });
 
   ParamsGradientSlice slice;
   slice.first = r0 == 0;
@@ -274,7 +273,7 @@ void CpuModel<T>::backward_slice(const T* x, std::size_t rows, std::size_t r0, s
     const auto in = static_cast<std::size_t>(l.in), out = static_cast<std::size_t>(l.out);
     switch (step.op) {
       case PlanOp::dense_params_grad:
-        slice.bias_sums = bias_sums_.data() + l.bias_offset;
+        slice.bias_sums = bias_sums_[static_cast<std::size_t>(step.layer_index)].data();
         linear_backward_params(at(step.gradient, out), at(step.input, in), count, in, out,
                                grads_.data() + l.weight_offset, grads_.data() + l.bias_offset,
                                pool(), slice);
@@ -308,17 +307,14 @@ void CpuModel<T>::reparameterize_backward(const T* grad_z, std::size_t r0, std::
   const T* logvar_raw = buffer(plan_.logvar_raw);
   T* grad_mu = buffer(plan_.grad_mu);
   T* grad_logvar = buffer(plan_.grad_logvar);
-  // Chunks of rows, each one element loop.
-  constexpr std::size_t kChunkRows = 64;
-  parallel_for(pool(), (count + kChunkRows - 1) / kChunkRows,
-               kCallCost * static_cast<double>(count * latent), [&](std::size_t chunk) {
-                 const std::size_t first = (r0 + chunk * kChunkRows) * latent;
-                 const std::size_t last =
-                     std::min(r0 + count, r0 + (chunk + 1) * kChunkRows) * latent;
-                 latent_gradients(last - first, grad_z + first, eps + first, mu + first,
-                                  logvar + first, logvar_raw + first, low, high, kl_scale,
-                                  grad_mu + first, grad_logvar + first);
-               });
+  const std::size_t first = r0 * latent;  // the slice's elements
+  parallel_ranges(pool(), count * latent, kCallCost * static_cast<double>(count * latent),
+                  [&](std::size_t begin, std::size_t end) {
+                    const std::size_t i = first + begin;
+                    latent_gradients(end - begin, grad_z + i, eps + i, mu + i, logvar + i,
+                                     logvar_raw + i, low, high, kl_scale, grad_mu + i,
+                                     grad_logvar + i);
+                  });
 }
 
 template <class T>
@@ -350,17 +346,13 @@ void CpuModel<T>::adam_update() {
   T* first_moment = adam_m_.data();
   T* second_moment = adam_v_.data();
   const T* grads = grads_.data();
-  // Element-wise: chunks over the threads (no sum, so the bits do not depend on them).
-  constexpr std::size_t kChunk = 4096;
-  const std::size_t count = params_.size();
-  parallel_for(pool(), (count + kChunk - 1) / kChunk, kCallCost * static_cast<double>(count),
-               [&](std::size_t chunk) {
-                 const std::size_t first = chunk * kChunk;
-                 const std::size_t end = std::min(count, first + kChunk);
-                 adam_elements(end - first, grads + first, beta1, beta2, step_size,
-                               bias_correction2_sqrt, epsilon, params + first, first_moment + first,
-                               second_moment + first);
-               });
+  // Element-wise: ranges over the threads (no sum, so the bits do not depend on them).
+  parallel_ranges(pool(), params_.size(), kCallCost * static_cast<double>(params_.size()),
+                  [&](std::size_t begin, std::size_t end) {
+                    adam_elements(end - begin, grads + begin, beta1, beta2, step_size,
+                                  bias_correction2_sqrt, epsilon, params + begin,
+                                  first_moment + begin, second_moment + begin);
+                  });
 }
 
 // eps[r][l]: normal l % 4 of block (l / 4, r, step), as CounterRng::normal4 draws it. Rows in
@@ -437,13 +429,11 @@ EpochResult CpuModel<T>::train_epoch(int epoch, double kl_weight) {
     stop_if_requested();
     const std::size_t rows = std::min(batch_size, n - start);
     // The batch's rows gathered (copies: any split over the threads gives the same bits).
-    constexpr std::size_t kGatherRows = 256;
-    parallel_for(pool(), (rows + kGatherRows - 1) / kGatherRows,
-                 static_cast<double>(rows * features), [&](std::size_t chunk) {
-                   const std::size_t end = std::min(rows, (chunk + 1) * kGatherRows);
-                   for (std::size_t r = chunk * kGatherRows; r < end; ++r)
-                     std::copy_n(train_rows.row(order[start + r]), features, x + r * features);
-                 });
+    parallel_ranges(pool(), rows, static_cast<double>(rows * features),
+                    [&](std::size_t begin, std::size_t end) {
+                      for (std::size_t r = begin; r < end; ++r)
+                        std::copy_n(train_rows.row(order[start + r]), features, x + r * features);
+                    });
     draw_eps(rows, step_);
     const LossParts parts = loss_and_gradients(x, rows, buffer(plan_.eps), kl_weight);
     if (!std::isfinite(parts.loss)) {

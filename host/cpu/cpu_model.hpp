@@ -85,8 +85,9 @@ class CpuModel {
   std::unique_ptr<WorkerPool> pool_;  // none when threads_ is 1
   WorkerPool* pool() { return pool_.get(); }
   std::vector<T> params_, grads_, adam_m_, adam_v_;
-  std::vector<double> bias_sums_;  // the bias gradients' sums between backward slices
-  std::int64_t step_ = 0;          // Adam updates taken; also the counter of the eps draws
+  // Each layer's bias-gradient sums, kept between the backward pass's slices (buffer order).
+  std::vector<std::vector<double>> bias_sums_;
+  std::int64_t step_ = 0;  // Adam updates taken; also the counter of the eps draws
   std::vector<std::vector<T>> transposed_;
   // The rows of every W^T as (layer, input): the tasks of refresh_transposed_weights.
   std::vector<std::pair<std::size_t, std::size_t>> transpose_rows_;

@@ -45,6 +45,17 @@ void parallel_for(WorkerPool* pool, std::size_t count, double work, const Body& 
     pool->run(count, work, items);
 }
 
+// body(begin, end) for ranges that cover [0, count) once, as the pool hands them out (the whole
+// range on one thread): for element loops, which vectorize over a range and whose bits do not
+// depend on where the ranges end.
+template <class Body>
+void parallel_ranges(WorkerPool* pool, std::size_t count, double work, const Body& body) {
+  if (pool == nullptr)
+    body(std::size_t{0}, count);
+  else
+    pool->run(count, work, body);
+}
+
 // Tiles are kTileRows rows by 32, 16 or 8 contiguous columns (two, one or half an AVX-512
 // vector of floats).
 inline constexpr std::size_t kTileRows = 8;
@@ -112,11 +123,22 @@ struct TileIo {
   std::size_t mask_row = 0;
 };
 
-// The value written for a sum (the scalar rule that the vector code repeats lane by lane).
+// The ReLU, and the mask of the ReLU that produced a layer's input (its derivative at 0 is 0): the
+// scalar rules that the vector code repeats lane by lane.
+template <class T>
+T relu_of(T sum) {
+  return std::max(sum, T(0));
+}
+template <class T>
+T masked(T gradient, T relu_output) {
+  return relu_output > T(0) ? gradient : T(0);
+}
+
+// The value written for a sum.
 template <class T>
 T finished(T sum, const TileIo<T>& io, std::size_t r, std::size_t j) {
-  if (io.relu) sum = std::max(sum, T(0));
-  if (io.mask != nullptr) sum = io.mask[r * io.mask_row + j] > T(0) ? sum : T(0);
+  if (io.relu) sum = relu_of(sum);
+  if (io.mask != nullptr) sum = masked(sum, io.mask[r * io.mask_row + j]);
   return sum;
 }
 
@@ -316,7 +338,7 @@ void linear_forward(const T* x, std::size_t rows, std::size_t in, const T* wt, c
       row_columns(r, done, out);
       if (relu)
         for (std::size_t o = done; o < out; ++o)
-          y[r * out + o] = std::max(y[r * out + o], T(0));
+          y[r * out + o] = relu_of(y[r * out + o]);
     }
   });
 }
@@ -366,7 +388,7 @@ void linear_backward_input(const T* gy, std::size_t rows, std::size_t out, const
       row_columns(r, done, in);
       if (relu_output != nullptr)
         for (std::size_t i = done; i < in; ++i)
-          gx[r * in + i] = relu_output[r * in + i] > T(0) ? gx[r * in + i] : T(0);
+          gx[r * in + i] = masked(gx[r * in + i], relu_output[r * in + i]);
     }
   });
 }
