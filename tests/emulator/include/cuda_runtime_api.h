@@ -78,6 +78,7 @@ enum cudaError {
   cudaErrorInvalidDevicePointer = 17,
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorInsufficientDriver = 35,
+  cudaErrorInvalidDeviceFunction = 98,
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
@@ -116,6 +117,11 @@ enum cudaStreamCaptureStatus {
   cudaStreamCaptureStatusInvalidated = 2,
 };
 
+enum cudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
+  cudaFuncAttributePreferredSharedMemoryCarveout = 9,
+};
+
 #define cudaStreamDefault 0x00u
 #define cudaStreamNonBlocking 0x01u
 
@@ -123,6 +129,7 @@ struct cudaDeviceProp {
   char name[256];
   std::size_t totalGlobalMem;
   std::size_t sharedMemPerBlock;
+  std::size_t sharedMemPerBlockOptin;
   int warpSize;
   int maxThreadsPerBlock;
   int maxThreadsDim[3];
@@ -147,6 +154,14 @@ typedef CUgraphExec_st* cudaGraphExec_t;
 
 // ---- the API -----------------------------------------------------------------------------------
 cudaError_t cudaGetDeviceCount(int* count);
+// sm_90's limits: a kernel may use more than 48 KB of dynamic shared memory only after this raises
+// its maximum, and at most sharedMemPerBlockOptin (227 KB). (The emulator cannot see a kernel's
+// static __shared__ bytes: they are not counted against the limit.)
+cudaError_t cudaFuncSetAttribute(const void* function, cudaFuncAttribute attribute, int value);
+template <class T>
+cudaError_t cudaFuncSetAttribute(T* function, cudaFuncAttribute attribute, int value) {
+  return cudaFuncSetAttribute(reinterpret_cast<const void*>(function), attribute, value);
+}
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int* device);

@@ -65,6 +65,9 @@ using Capture = cuda_emu_capture;
 
 thread_local cudaError_t t_last_error = cudaSuccess;
 std::mutex g_mutex;  // guards everything below
+// sm_90: 48 KB of dynamic shared memory a block by default, up to 227 KB once a kernel opts in.
+constexpr std::size_t kDefaultDynamicShared = 48 << 10, kOptInShared = 227 << 10;
+std::map<const void*, std::size_t> g_dynamic_shared_limit;  // cudaFuncSetAttribute's, by kernel
 cudaError_t g_sticky = cudaSuccess;
 std::string g_fault_message;
 std::string g_fault_text;  // cudaGetErrorString's answer while the fault sticks
@@ -276,10 +279,20 @@ cudaError_t launch(const LaunchConfig& config, std::vector<PointerArgument> poin
     note("kernel '" + std::string(config.kernel) + "': invalid launch configuration");
     return fail(cudaErrorInvalidConfiguration);
   }
-  if (config.dynamic_shared != 0) {
-    note("kernel '" + std::string(config.kernel) +
-         "': dynamic shared memory is not emulated (declare the array __shared__)");
-    return fail(cudaErrorNotSupported);
+  if (config.dynamic_shared > kDefaultDynamicShared) {
+    std::size_t limit = kDefaultDynamicShared;
+    {
+      const std::lock_guard lock(g_mutex);
+      if (const auto it = g_dynamic_shared_limit.find(config.function);
+          it != g_dynamic_shared_limit.end())
+        limit = it->second;
+    }
+    if (config.dynamic_shared > limit) {
+      note("kernel '" + std::string(config.kernel) + "': " + std::to_string(config.dynamic_shared) +
+           " bytes of dynamic shared memory, more than its " + std::to_string(limit) +
+           " (above 48 KB a kernel needs cudaFuncSetAttribute(MaxDynamicSharedMemorySize))");
+      return fail(cudaErrorInvalidValue);
+    }
   }
   std::string bad_argument;
   {
@@ -330,6 +343,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     CUDA_EMU_NAME(cudaErrorInvalidDevicePointer)
     CUDA_EMU_NAME(cudaErrorInvalidMemcpyDirection)
     CUDA_EMU_NAME(cudaErrorInsufficientDriver)
+    CUDA_EMU_NAME(cudaErrorInvalidDeviceFunction)
     CUDA_EMU_NAME(cudaErrorNoDevice)
     CUDA_EMU_NAME(cudaErrorInvalidDevice)
     CUDA_EMU_NAME(cudaErrorInvalidResourceHandle)
@@ -390,6 +404,21 @@ bool no_device() {
 }
 }  // namespace
 
+cudaError_t cudaFuncSetAttribute(const void* function, cudaFuncAttribute attribute, int value) {
+  if (function == nullptr) return fail(cudaErrorInvalidDeviceFunction);
+  if (attribute == cudaFuncAttributePreferredSharedMemoryCarveout)
+    return value >= -1 && value <= 100 ? cudaSuccess : fail(cudaErrorInvalidValue);
+  if (attribute != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 ||
+      static_cast<std::size_t>(value) > cuda_emu::kOptInShared) {
+    cuda_emu::note("cudaFuncSetAttribute: " + std::to_string(value) +
+                   " bytes of dynamic shared memory, more than sm_90's 227 KB a block");
+    return fail(cudaErrorInvalidValue);
+  }
+  const std::lock_guard lock(g_mutex);
+  cuda_emu::g_dynamic_shared_limit[function] = static_cast<std::size_t>(value);
+  return cudaSuccess;
+}
+
 cudaError_t cudaGetDeviceCount(int* count) {
   if (no_device()) {
     *count = 0;
@@ -405,6 +434,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   std::snprintf(prop->name, sizeof prop->name, "cuda_emu (CPU, threads as fibers)");
   prop->totalGlobalMem = std::size_t{16} << 30;
   prop->sharedMemPerBlock = 48 << 10;
+  prop->sharedMemPerBlockOptin = cuda_emu::kOptInShared;
   prop->warpSize = 32;
   prop->maxThreadsPerBlock = 1024;
   prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;

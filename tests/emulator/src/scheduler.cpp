@@ -28,13 +28,16 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "emulator.hpp"
+#include "mma.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CUDA_EMU_ASAN 1
@@ -165,6 +168,8 @@ struct Fiber {
   unsigned mask = 0;
   int operand = 0, width = kWarp;
   std::size_t bytes = 0;
+  const char* what = nullptr;  // a collective operation's name
+  const void* mine = nullptr;  // what a collective operation hands the warp
   alignas(16) unsigned char value[16] = {};
   alignas(16) unsigned char result[16] = {};
   void* fake_stack = nullptr;  // AddressSanitizer's, while suspended
@@ -179,8 +184,10 @@ struct Grid {
   int live = 0, exited = 0, at_barrier = 0;
   std::size_t barrier_generation = 0;
   std::vector<std::size_t> warp_generation;
-  std::vector<unsigned> warp_waiting;  // per warp: the lanes waiting at a warp operation
-  std::vector<unsigned> warp_exited;   // per warp: the lanes that have returned
+  std::vector<unsigned> warp_waiting;   // per warp: the lanes waiting at a warp operation
+  std::vector<unsigned> warp_exited;    // per warp: the lanes that have returned
+  std::vector<const void*> warp_table;  // [warp][lane]: the last collective's `mine`
+  void* dynamic_shared = nullptr;       // the launch's dynamic shared bytes, exactly
   std::string fault;
   std::exception_ptr exception;
   fcontext::fcontext_t scheduler = nullptr;
@@ -360,8 +367,14 @@ const char* op_name(WarpOp op) {
       return "__shfl_xor_sync";
     case WarpOp::ballot:
       return "__ballot_sync";
+    case WarpOp::collective:
+      return "a warp-collective operation";
   }
   return "a warp operation";
+}
+
+const char* op_name(const Fiber& fiber) {
+  return fiber.op == WarpOp::collective && fiber.what != nullptr ? fiber.what : op_name(fiber.op);
 }
 
 // "threads (0,0,0) (1,0,0) ... and 250 more"
@@ -392,8 +405,8 @@ void diagnose_stall(Grid& grid) {
   for (const Fiber& fiber : grid.fibers) {
     if (fiber.wait == Wait::barrier) ++barrier_sites[site(fiber)];
     if (fiber.wait == Wait::warp)
-      ++warp_sites[std::string(op_name(fiber.op)) + " (" + site(fiber) + ", mask " +
-                   hex(fiber.mask) + ")"];
+      ++warp_sites[std::string(op_name(fiber)) + " (" + site(fiber) + ", mask " + hex(fiber.mask) +
+                   ")"];
   }
   std::ostringstream out;
   out << "barrier divergence: ";
@@ -475,7 +488,13 @@ int source_lane(const Fiber& fiber, int lane) {
 }
 
 std::string warp_site(const Fiber& fiber) {
-  return std::string(op_name(fiber.op)) + " at " + site(fiber);
+  return std::string(op_name(fiber)) + " at " + site(fiber);
+}
+
+bool same_bytes(const unsigned char* a, const unsigned char* b, std::size_t bytes) {
+  for (std::size_t i = 0; i < bytes; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
 }
 
 // `fiber` arrived at a warp operation: when every lane of its mask is there, carry it out. (Runs
@@ -523,14 +542,21 @@ void try_complete_warp(Grid& grid, Fiber& fiber) {
   for (int k = 0; k < count; ++k) {
     const Fiber& other = grid.fibers[static_cast<std::size_t>(base + lanes[k])];
     const bool shifts = fiber.op == WarpOp::shuffle_up || fiber.op == WarpOp::shuffle_down;
+    const bool collective = fiber.op == WarpOp::collective;
     if (other.op != fiber.op || other.width != fiber.width || other.bytes != fiber.bytes ||
-        (shifts && other.operand != fiber.operand)) {
+        (shifts && other.operand != fiber.operand) ||
+        (collective && (other.line != fiber.line || std::strcmp(other.what, fiber.what) != 0 ||
+                        !same_bytes(other.value, fiber.value, fiber.bytes)))) {
       set_fault(grid, "the lanes of mask " + hex(mask) + " disagree: lane " + std::to_string(lane) +
                           " calls " + warp_site(fiber) + ", lane " + std::to_string(lanes[k]) +
                           " calls " + warp_site(other));
       return;
     }
   }
+  if (fiber.op == WarpOp::collective)
+    for (int k = 0; k < count; ++k)
+      grid.warp_table[warp * kWarp + static_cast<std::size_t>(lanes[k])] =
+          grid.fibers[static_cast<std::size_t>(base + lanes[k])].mine;
   unsigned ballot = 0;
   if (fiber.op == WarpOp::ballot)
     for (int k = 0; k < count; ++k) {
@@ -543,7 +569,7 @@ void try_complete_warp(Grid& grid, Fiber& fiber) {
     Fiber& target = grid.fibers[static_cast<std::size_t>(base + l)];
     if (target.op == WarpOp::ballot) {
       copy_value(target.result, &ballot, sizeof ballot);
-    } else if (target.op != WarpOp::sync) {
+    } else if (target.op != WarpOp::sync && target.op != WarpOp::collective) {
       const int source = source_lane(target, base + l) - base;
       if (source != l && (mask & (1u << source)) == 0) {
         set_fault(grid, "lane " + std::to_string(l) + " of " + warp_site(fiber) + " reads lane " +
@@ -573,7 +599,7 @@ void check_exit_against_warp(Grid& grid, const Fiber& fiber) {
   for (int l = 0; l < kWarp && base + l < grid.threads; ++l) {
     const Fiber& other = grid.fibers[static_cast<std::size_t>(base + l)];
     if (other.wait == Wait::warp && (other.mask & (1u << lane)) != 0) {
-      set_fault(grid, "warp operation over inactive lanes: " + std::string(op_name(other.op)) +
+      set_fault(grid, "warp operation over inactive lanes: " + std::string(op_name(other)) +
                           " at " + site(other) + " with mask " + hex(other.mask) +
                           " waits for lane " + std::to_string(lane) + " (thread " +
                           coordinates(fiber.index) + "), which has returned");
@@ -583,7 +609,9 @@ void check_exit_against_warp(Grid& grid, const Fiber& fiber) {
 }
 
 // ---- a block -----------------------------------------------------------------------------------
-void poison_shared() {
+void poison_shared(const Grid& grid) {
+  if (grid.dynamic_shared != nullptr)
+    std::memset(grid.dynamic_shared, 0xFF, grid.config->dynamic_shared);
   if (__start_cuda_emu_shared == nullptr || __stop_cuda_emu_shared == nullptr) return;
   std::memset(__start_cuda_emu_shared, 0xFF,
               static_cast<std::size_t>(__stop_cuda_emu_shared - __start_cuda_emu_shared));
@@ -624,9 +652,9 @@ void run_block(Grid& grid) {
 #if defined(CUDA_EMU_TSAN)
   __tsan_acquire(&g_block_done);  // before the poisoning: earlier blocks used the same memory
 #endif
-  poison_shared();
+  poison_shared(grid);
   while (grid.fault.empty() && !grid.exception) {
-    while (!grid.runnable.empty() && grid.fault.empty()) {
+    while (!grid.runnable.empty() && grid.fault.empty() && !grid.exception) {
       const int t = grid.runnable.back();
       grid.runnable.pop_back();
       Fiber& fiber = grid.fibers[static_cast<std::size_t>(t)];
@@ -647,10 +675,10 @@ void run_block(Grid& grid) {
           break;
       }
     }
-    if (grid.live == 0 || !grid.fault.empty()) break;
+    if (grid.live == 0 || !grid.fault.empty() || grid.exception) break;
     if (!release_barrier(grid)) diagnose_stall(grid);
   }
-  if (!grid.fault.empty()) abandon(grid);
+  if (!grid.fault.empty() || grid.exception) abandon(grid);
 }
 
 std::uint64_t seed_from_environment() {
@@ -663,6 +691,24 @@ std::uint64_t seed_from_environment() {
 unsigned long long schedule_seed() {
   static const std::uint64_t seed = seed_from_environment();
   return seed;
+}
+
+const int* fragment_positions(FragmentKind kind) {
+  static const std::vector<std::vector<int>> positions = [] {
+    std::vector<std::vector<int>> all;
+    for (int k = 0; k <= static_cast<int>(FragmentKind::accumulator); ++k) {
+      const int count = k == static_cast<int>(FragmentKind::accumulator) ? 256 : 128;
+      std::vector<int> order(static_cast<std::size_t>(count));
+      for (int i = 0; i < count; ++i)
+        order[static_cast<std::size_t>(i)] = i;
+      Random random(schedule_seed() * 0x2545F4914F6CDD1Dull + static_cast<std::uint64_t>(k) + 7);
+      for (std::size_t i = order.size(); i > 1; --i)
+        std::swap(order[i - 1], order[random.next() % i]);
+      all.push_back(std::move(order));
+    }
+    return all;
+  }();
+  return positions[static_cast<std::size_t>(kind)].data();
 }
 
 void set_time_limit(double seconds) {
@@ -682,6 +728,13 @@ cudaError_t run_grid(const LaunchConfig& config, const std::function<void()>& th
   grid.warp_generation.assign(warps, 0);
   grid.warp_waiting.assign(warps, 0);
   grid.warp_exited.assign(warps, 0);
+  grid.warp_table.assign(warps * kWarp, nullptr);
+  // Exactly the launch's bytes (operator new of 0 bytes included), so that AddressSanitizer
+  // reports a read past them.
+  std::unique_ptr<void, void (*)(void*)> dynamic_shared(
+      ::operator new (config.dynamic_shared, std::align_val_t{128}),
+      [](void* p) { ::operator delete (p, std::align_val_t{128}); });
+  grid.dynamic_shared = dynamic_shared.get();
   grid.random = Random(schedule_seed() ^ (++g_launches * 0xD1B54A32D192ED03ull));
 #if defined(CUDA_EMU_TSAN)
   g_tsan_host = __tsan_get_current_fiber();
@@ -738,6 +791,23 @@ void syncthreads(const char* file, int line) {
 #if defined(CUDA_EMU_TSAN)
   __tsan_acquire(&g_barrier_sync[fiber.generation & 1]);
 #endif
+}
+
+void* dynamic_shared_memory() {
+  if (g_grid == nullptr || g_grid->current == nullptr) outside_kernel("dynamic shared memory");
+  return g_grid->dynamic_shared;
+}
+
+const void* const* warp_collective(const char* what, const void* args, std::size_t bytes,
+                                   const void* mine, const char* file, int line) {
+  if (g_grid == nullptr || g_grid->current == nullptr) outside_kernel(what);
+  if (bytes > 16) std::abort();  // the emulator's own misuse
+  Fiber& fiber = *g_grid->current;
+  fiber.what = what;
+  fiber.mine = mine;
+  unsigned char unused[16];
+  warp_operation(WarpOp::collective, 0xFFFFFFFFu, args, unused, bytes, 0, kWarp, file, line);
+  return g_grid->warp_table.data() + static_cast<std::size_t>(fiber.linear / kWarp) * kWarp;
 }
 
 void warp_operation(WarpOp op, unsigned mask, const void* value, void* result, std::size_t bytes,

@@ -1,5 +1,6 @@
 // The emulator's test kernels: ordinary CUDA, compiled against cuda_emu like kernels/*.cu.
 #include <curand_kernel.h>
+#include <mma.h>
 
 #include "emulator_kernels.cuh"
 
@@ -143,7 +144,109 @@ __global__ void coordinates_kernel(int* out) {
     mine[i] = static_cast<int>(values[i]);
 }
 
+namespace wmma = nvcuda::wmma;
+using AccumulatorFragment = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+using BFragment = wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major>;
+
+template <class ALayout>
+__global__ void wmma_product_kernel(const float* a, const float* b, const float* c, int k,
+                                    float* d) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, ALayout> a_part;
+  BFragment b_part;
+  AccumulatorFragment sum;
+  wmma::load_matrix_sync(sum, c, 16, wmma::mem_row_major);
+  for (int k0 = 0; k0 < k; k0 += 8) {
+    if constexpr (std::is_same_v<ALayout, wmma::row_major>)
+      wmma::load_matrix_sync(a_part, a + k0, static_cast<unsigned>(k));
+    else
+      wmma::load_matrix_sync(a_part, a + k0 * 16, 16);
+    wmma::load_matrix_sync(b_part, b + k0 * 16, 16);
+    for (int e = 0; e < a_part.num_elements; ++e)
+      a_part.x[e] = wmma::__float_to_tf32(a_part.x[e]);
+    wmma::mma_sync(sum, a_part, b_part, sum);
+  }
+  wmma::store_matrix_sync(d, sum, 16, wmma::mem_row_major);
+}
+
+__global__ void wmma_faulty_kernel(int which, float* matrix) {
+  AccumulatorFragment sum;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  switch (which) {
+    case 0:
+      wmma::load_matrix_sync(sum, matrix + 1, 16, wmma::mem_row_major);
+      break;
+    case 1:
+      wmma::load_matrix_sync(sum, matrix, 6, wmma::mem_row_major);
+      break;
+    case 2:
+      if (lane == 31) return;
+      wmma::load_matrix_sync(sum, matrix, 16, wmma::mem_row_major);
+      break;
+    case 3:
+      wmma::load_matrix_sync(sum, matrix + (lane == 5 ? 16 : 0), 16, wmma::mem_row_major);
+      break;
+    case 4:
+      break;
+  }
+  wmma::store_matrix_sync(matrix, sum, 16, wmma::mem_row_major);
+}
+
+// The sm_80 layout of an m16n8k8 TF32 A fragment, as a kernel might hard-code it.
+__global__ void wmma_assumed_layout_kernel(const float* b, float* d) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> identity;
+  BFragment b_part;
+  AccumulatorFragment sum;
+  wmma::fill_fragment(sum, 0.0f);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  for (int k0 = 0; k0 < 16; k0 += 8) {
+    for (int e = 0; e < identity.num_elements; ++e) {
+      const int row = lane / 4 + 8 * (e % 2), col = lane % 4 + 4 * (e / 2);
+      identity.x[e] = row == k0 + col ? 1.0f : 0.0f;
+    }
+    wmma::load_matrix_sync(b_part, b + k0 * 16, 16);
+    wmma::mma_sync(sum, identity, b_part, sum);
+  }
+  wmma::store_matrix_sync(d, sum, 16, wmma::mem_row_major);
+}
+
+__global__ void reverse_dynamic_kernel(const float* in, float* out, int n) {
+  float* tile = static_cast<float*>(cuda_emu::dynamic_shared_memory());
+  const long long base = static_cast<long long>(blockIdx.x) * n;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += static_cast<int>(blockDim.x))
+    tile[i] = in[base + i];
+  __syncthreads();
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += static_cast<int>(blockDim.x))
+    out[base + i] = tile[n - 1 - i];
+}
+
 }  // namespace
+
+cudaError_t wmma_product(const float* a, const float* b, const float* c, int k, bool a_col_major,
+                         float* d, cudaStream_t stream) {
+  if (a_col_major)
+    return launch("wmma_product", wmma_product_kernel<wmma::col_major>, 1, 32, stream, a, b, c, k,
+                  d);
+  return launch("wmma_product", wmma_product_kernel<wmma::row_major>, 1, 32, stream, a, b, c, k, d);
+}
+
+cudaError_t wmma_faulty(int which, float* matrix, cudaStream_t stream) {
+  return launch("faulty", wmma_faulty_kernel, 1, 64, stream, which, matrix);
+}
+
+cudaError_t wmma_assumed_layout(const float* b, float* d, cudaStream_t stream) {
+  return launch("wmma_assumed_layout", wmma_assumed_layout_kernel, 1, 32, stream, b, d);
+}
+
+cudaError_t reverse_dynamic(const float* in, float* out, int blocks, int n, cudaStream_t stream) {
+  return cuda_emu::launch_kernel({"reverse_dynamic", dim3(static_cast<unsigned>(blocks)), dim3(128),
+                                  static_cast<std::size_t>(n) * sizeof(float), stream},
+                                 reverse_dynamic_kernel, in, out, n);
+}
+
+cudaError_t allow_reverse_dynamic(int bytes) {
+  return cudaFuncSetAttribute(reverse_dynamic_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              bytes);
+}
 
 cudaError_t reverse_blocks(const float* in, float* out, int blocks, int n, cudaStream_t stream) {
   return launch("reverse", reverse_kernel, dim3(static_cast<unsigned>(blocks)),

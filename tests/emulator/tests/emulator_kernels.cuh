@@ -47,4 +47,23 @@ cudaError_t curand_words(std::uint64_t seed, const unsigned long long* subsequen
 // out = (threadIdx, blockIdx, blockDim, gridDim) of every thread of a 3-D launch: 12 ints each.
 cudaError_t coordinates(dim3 grid, dim3 block, int* out, cudaStream_t stream);
 
+// d[16][16] = a b + c by one warp through WMMA (m16n16k8 TF32): a [16][k] (row-major, or
+// column-major [k][16] when a_col_major), b [k][16] row-major, c and d [16][16] row-major.
+cudaError_t wmma_product(const float* a, const float* b, const float* c, int k, bool a_col_major,
+                         float* d, cudaStream_t stream);
+
+// WMMA misuse by a warp over [16][16] floats at `matrix` (+ 1 float: misaligned): 0 a pointer
+// not 256-bit aligned; 1 a leading dimension of 6 floats; 2 lane 31 returns before a load;
+// 3 lanes pass different pointers; 4 an accumulator read before it is loaded or filled.
+cudaError_t wmma_faulty(int which, float* matrix, cudaStream_t stream);
+
+// d = the 16 x 16 identity times b, with the identity written into an a fragment element by
+// element by a kernel that assumes the sm_80 lane layout (a bug the emulator must expose).
+cudaError_t wmma_assumed_layout(const float* b, float* d, cudaStream_t stream);
+
+// out[b * n + i] = in[b * n + n - 1 - i] through n floats of dynamic shared memory a block.
+cudaError_t reverse_dynamic(const float* in, float* out, int blocks, int n, cudaStream_t stream);
+// The same kernel's cudaFuncSetAttribute(MaxDynamicSharedMemorySize, bytes).
+cudaError_t allow_reverse_dynamic(int bytes);
+
 }  // namespace emu_test

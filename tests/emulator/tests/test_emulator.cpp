@@ -5,6 +5,8 @@
 #include <curand_kernel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "emulator_kernels.cuh"
+#include "mma.h"
 
 namespace {
 
@@ -477,6 +480,127 @@ TEST(EmulatorDeathTest, AKernelThatNeverEndsMeetsTheTimeLimit) {
         emu_test::spin(flag, nullptr);
       },
       "kernel 'spin' has run for .* past the limit");
+}
+
+// What the hardware computes from TF32 operands (low 13 mantissa bits dropped), exactly, then the
+// sum in FP32 in k order: the emulator's definition, against which a layout-free kernel is exact.
+std::vector<float> tf32_product(const std::vector<float>& a, const std::vector<float>& b,
+                                const std::vector<float>& c, int k, bool a_col_major) {
+  const auto tf32 = [](float v) {
+    return std::bit_cast<float>(std::bit_cast<unsigned>(v) & 0xFFFFE000u);
+  };
+  std::vector<float> d(256);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      float sum = c[static_cast<std::size_t>(i * 16 + j)];
+      for (int p = 0; p < k; ++p) {
+        const float av = a_col_major ? a[static_cast<std::size_t>(p * 16 + i)]
+                                     : a[static_cast<std::size_t>(i * k + p)];
+        sum = std::fma(tf32(nvcuda::wmma::__float_to_tf32(av)),
+                       tf32(b[static_cast<std::size_t>(p * 16 + j)]), sum);
+      }
+      d[static_cast<std::size_t>(i * 16 + j)] = sum;
+    }
+  return d;
+}
+
+std::vector<float> uniform_values(std::size_t n, unsigned seed) {
+  std::vector<float> values(n);
+  unsigned state = seed;
+  for (float& v : values) {
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(state >> 8) / 16777216.0f * 2.0f - 1.0f;
+  }
+  return values;
+}
+
+TEST_F(Emulator, WmmaProductsAreTf32ProductsWhateverTheFragmentLayout) {
+  for (const bool a_col_major : {false, true}) {
+    const int k = 24;
+    const auto a = uniform_values(16 * k, 1), b = uniform_values(k * 16, 2),
+               c = uniform_values(256, 3);
+    Device<float> da(a), db(b), dc(c), dd(256);
+    ASSERT_EQ(
+        emu_test::wmma_product(da.get(), db.get(), dc.get(), k, a_col_major, dd.get(), nullptr),
+        cudaSuccess);
+    const std::vector<float> got = dd.download(), want = tf32_product(a, b, c, k, a_col_major);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << "element " << i << (a_col_major ? ", a column-major" : "");
+    // TF32 is not FP32: the full-precision product differs.
+    double largest = 0;
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) {
+        double exact = c[static_cast<std::size_t>(i * 16 + j)];
+        for (int p = 0; p < k; ++p)
+          exact += static_cast<double>(a_col_major ? a[static_cast<std::size_t>(p * 16 + i)]
+                                                   : a[static_cast<std::size_t>(i * k + p)]) *
+                   b[static_cast<std::size_t>(p * 16 + j)];
+        largest = std::max(largest, std::abs(exact - got[static_cast<std::size_t>(i * 16 + j)]));
+      }
+    EXPECT_GT(largest, 1e-5);
+    EXPECT_LT(largest, 1e-2);
+  }
+}
+
+TEST_F(Emulator, Tf32RoundsToNearestTiesAway) {
+  using nvcuda::wmma::__float_to_tf32;
+  EXPECT_EQ(__float_to_tf32(1.0f), 1.0f);
+  EXPECT_EQ(__float_to_tf32(1.0f + 0x1p-11f), 1.0f + 0x1p-10f);  // a tie: away from zero
+  EXPECT_EQ(__float_to_tf32(-(1.0f + 0x1p-11f)), -(1.0f + 0x1p-10f));
+  EXPECT_EQ(__float_to_tf32(1.0f + 0x1p-12f), 1.0f);
+  EXPECT_TRUE(std::isnan(__float_to_tf32(std::nanf(""))));
+  EXPECT_EQ(__float_to_tf32(INFINITY), INFINITY);
+}
+
+TEST_F(Emulator, WmmaMisuseIsAFault) {
+  Device<float> matrix(256 + 8);
+  expect_fault(emu_test::wmma_faulty(0, matrix.get(), nullptr), "is not 256-bit aligned");
+  cudaDeviceReset();
+  expect_fault(emu_test::wmma_faulty(1, matrix.get(), nullptr),
+               "leading dimension 6 is not a positive multiple of 16 bytes");
+  cudaDeviceReset();
+  expect_fault(emu_test::wmma_faulty(2, matrix.get(), nullptr), "wmma::load_matrix_sync at ");
+  cudaDeviceReset();
+  expect_fault(emu_test::wmma_faulty(3, matrix.get(), nullptr), "disagree");
+  cudaDeviceReset();
+  ASSERT_EQ(emu_test::wmma_faulty(4, matrix.get(), nullptr), cudaSuccess);
+  const std::vector<float> stored = matrix.download();
+  for (int i = 0; i < 256; ++i)
+    ASSERT_TRUE(std::isnan(stored[static_cast<std::size_t>(i)]))
+        << "an unloaded accumulator, " << i;
+}
+
+TEST_F(Emulator, AKernelThatAssumesTheFragmentLayoutComputesGarbage) {
+  const auto b = uniform_values(256, 4);
+  Device<float> db(b), dd(256);
+  ASSERT_EQ(emu_test::wmma_assumed_layout(db.get(), dd.get(), nullptr), cudaSuccess);
+  const std::vector<float> d = dd.download();
+  int wrong = 0;
+  for (std::size_t i = 0; i < d.size(); ++i)
+    wrong += std::abs(d[i] - b[i]) > 1e-2f ? 1 : 0;
+  EXPECT_GT(wrong, 100) << "the identity built on an assumed layout must not reproduce b";
+}
+
+TEST_F(Emulator, DynamicSharedMemoryFollowsSm90sLimits) {
+  const int blocks = 3;
+  for (const int n : {100, 20000}) {  // 400 bytes; 80,000 bytes (above 48 KB)
+    std::vector<float> in(static_cast<std::size_t>(blocks * n));
+    std::iota(in.begin(), in.end(), 0.0f);
+    Device<float> din(in), dout(in.size());
+    if (n * 4 > (48 << 10)) {
+      EXPECT_EQ(emu_test::reverse_dynamic(din.get(), dout.get(), blocks, n, nullptr),
+                cudaErrorInvalidValue)
+          << "more than 48 KB before cudaFuncSetAttribute";
+      EXPECT_EQ(emu_test::allow_reverse_dynamic((227 << 10) + 4), cudaErrorInvalidValue);
+      ASSERT_EQ(emu_test::allow_reverse_dynamic(n * 4), cudaSuccess);
+    }
+    ASSERT_EQ(emu_test::reverse_dynamic(din.get(), dout.get(), blocks, n, nullptr), cudaSuccess);
+    const std::vector<float> out = dout.download();
+    for (int blk = 0; blk < blocks; ++blk)
+      for (int i = 0; i < n; ++i)
+        ASSERT_EQ(out[static_cast<std::size_t>(blk * n + i)],
+                  in[static_cast<std::size_t>(blk * n + n - 1 - i)]);
+  }
 }
 
 }  // namespace

@@ -49,12 +49,31 @@ namespace cuda_emu {
 // ---- barriers and warp operations (src/scheduler.cpp) -----------------------------------------
 void syncthreads(const char* file, int line);
 
-enum class WarpOp { sync, shuffle_index, shuffle_up, shuffle_down, shuffle_xor, ballot };
+enum class WarpOp {
+  sync,
+  shuffle_index,
+  shuffle_up,
+  shuffle_down,
+  shuffle_xor,
+  ballot,
+  collective
+};
 
 // Suspends the calling lane until every lane of `mask` arrives at a warp operation, then gives it
 // the value of its source lane (shuffles) or the ballot. `value` and `result` hold `bytes` bytes.
 void warp_operation(WarpOp op, unsigned mask, const void* value, void* result, std::size_t bytes,
                     int operand, int width, const char* file, int line);
+
+// A warp-collective operation (the wmma functions, mma.h): every lane of the warp calls it, with
+// the same `args` (up to 16 bytes; lanes that pass others are a fault naming `what` and the lines);
+// each lane hands `mine` and gets back the warp's 32 `mine` pointers by lane, valid until the
+// warp's next collective operation completes.
+const void* const* warp_collective(const char* what, const void* args, std::size_t bytes,
+                                   const void* mine, const char* file, int line);
+
+// The calling block's dynamic shared memory (`extern __shared__`): the launch's bytes exactly,
+// filled with 0xFF before every block, so AddressSanitizer sees an overrun.
+void* dynamic_shared_memory();
 
 template <class T>
 T shuffle(WarpOp op, unsigned mask, T value, int operand, int width, const char* file, int line) {
@@ -71,6 +90,7 @@ struct LaunchConfig {
   dim3 grid, block;
   std::size_t dynamic_shared = 0;
   cudaStream_t stream = nullptr;
+  const void* function = nullptr;  // the kernel: its cudaFuncSetAttribute limits
 };
 
 // An argument that is a pointer: checked at launch to point into device memory (or be null).
@@ -105,7 +125,10 @@ cudaError_t launch_kernel(const LaunchConfig& config, void (*kernel)(Params...),
       static_cast<std::decay_t<Params>>(std::forward<Args>(args))...);
   std::vector<PointerArgument> pointers =
       pointer_arguments(*params, std::index_sequence_for<Params...>{});
-  return launch(config, std::move(pointers), [kernel, params] { std::apply(kernel, *params); });
+  LaunchConfig with_function = config;
+  with_function.function = reinterpret_cast<const void*>(kernel);
+  return launch(with_function, std::move(pointers),
+                [kernel, params] { std::apply(kernel, *params); });
 }
 
 }  // namespace cuda_emu
