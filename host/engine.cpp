@@ -51,6 +51,18 @@ const char* engine_kind_name(EngineKind kind) {
   return kind == EngineKind::cuda ? "cuda" : "cpu";
 }
 
+const char* gpu_math_name(GpuMath math) {
+  switch (math) {
+    case GpuMath::tf32:
+      return "tf32";
+    case GpuMath::tf32x3:
+      return "3xtf32";
+    case GpuMath::fp32:
+      break;
+  }
+  return "fp32";
+}
+
 EpochResult Engine::train_epoch(int epoch, double kl_weight) {
   require(models() == 1, "train_epoch is for an engine of one model; use train_epochs");
   return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];

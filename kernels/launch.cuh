@@ -44,6 +44,42 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
   check_launch(cudaGetLastError(), name);
 }
 
+// launch() with `shared_bytes` of dynamic shared memory a block (dynamic_shared<T>() inside);
+// above 48 KB the kernel must have been allowed them once (allow_dynamic_shared).
+template <class... Params, class... Args>
+void launch_shared(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   std::size_t shared_bytes, cudaStream_t stream, Args&&... args) {
+  static_assert(sizeof...(Params) == sizeof...(Args), "wrong number of kernel arguments");
+#if defined(__CUDA_EMU__)
+  cuda_emu::launch_kernel({name, grid, block, shared_bytes, stream}, kernel,
+                          std::forward<Args>(args)...);
+#else
+  // clang-format off
+  kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+  // clang-format on
+#endif
+  check_launch(cudaGetLastError(), name);
+}
+
+// Raises `kernel`'s dynamic shared memory limit to `bytes` (sm_90: up to 227 KB).
+template <class... Params>
+void allow_dynamic_shared(const char* name, void (*kernel)(Params...), std::size_t bytes) {
+  check_launch(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(bytes)),
+               name);
+}
+
+// The block's dynamic shared memory, as T (aligned to 128 bytes).
+template <class T>
+__device__ T* dynamic_shared() {
+#if defined(__CUDA_EMU__)
+  return static_cast<T*>(cuda_emu::dynamic_shared_memory());
+#else
+  extern __shared__ __align__(128) unsigned char vaead_dynamic_shared[];
+  return reinterpret_cast<T*>(vaead_dynamic_shared);
+#endif
+}
+
 // The sum of `value` over a warp by a fixed shuffle tree: complete in lane 0.
 template <class T>
 __device__ T warp_sum(T value) {

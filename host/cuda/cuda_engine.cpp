@@ -28,6 +28,14 @@ std::unique_ptr<Engine> make_cuda_engine(const EngineConfig& config, const Engin
   return std::make_unique<cuda::CudaEngine>(config, models.specs, models.data_slots);
 }
 
+std::string cuda_training_path(const EngineConfig& config) {
+  if (config.gpu_math == GpuMath::fp32) return "tiled fp32";
+  const cuda::FusedLayout fused = cuda::make_fused_layout(make_layout(config.architecture));
+  if (!fused.unfit.empty())
+    return "tiled fp32 (the fused step cannot take this network: " + fused.unfit + ")";
+  return std::string("fused ") + gpu_math_name(config.gpu_math);
+}
+
 namespace cuda {
 namespace {
 
@@ -110,7 +118,35 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
   adam_v_.zero(stream_);
   grads_.zero(stream_);
   reset_state(state_.data(), status_.data(), models_, stream_);
+  if (config_.gpu_math != GpuMath::fp32) {
+    fused_layout_ = make_fused_layout(layout_);
+    fused_ = fused_layout_.unfit.empty();
+    tensor_math_ = config_.gpu_math == GpuMath::tf32 ? TensorMath::tf32 : TensorMath::tf32x3;
+  }
+  if (fused_) {
+    const FusedShape& shape = fused_layout_.shape;
+    prepare_fused_step(shape, tensor_math_);
+    packed_index_.resize(layout_.size);
+    packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
+    packed_.resize(count * static_cast<std::size_t>(shape.packed_size));
+    packed_.zero(stream_);
+  }
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+std::string CudaEngine::training_path() const {
+  return cuda_training_path(config_);
+}
+
+void CudaEngine::reserve_fused(std::size_t rows) {
+  if (!fused_) return;
+  const int blocks = fused_blocks_per_model(as_int(rows, "batch"), models_);
+  const std::size_t needed = static_cast<std::size_t>(models_) * static_cast<std::size_t>(blocks) *
+                             static_cast<std::size_t>(fused_layout_.shape.packed_size);
+  if (needed > partials_.size()) {
+    drop_graphs();  // the graphs hold the old address
+    partials_.reserve(needed);
+  }
 }
 
 CudaEngine::~CudaEngine() {

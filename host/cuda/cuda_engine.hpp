@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "auc.cuh"
+#include "cuda/fused_layout.hpp"
 #include "dense.cuh"
 #include "device_buffer.cuh"
 #include "permutation.cuh"
@@ -62,6 +63,9 @@ class CudaEngine final : public Engine {
 
   // The stream every kernel of the engine runs on.
   cudaStream_t stream() const { return stream_; }
+  // How training steps run: "fused tf32", "fused 3xtf32" or "tiled fp32" (with why, when the
+  // fused step was asked for and cannot take the network).
+  std::string training_path() const;
 
  private:
   // The plan's buffers for every model, up to `capacity` rows each: [models][rows][width].
@@ -84,6 +88,9 @@ class CudaEngine final : public Engine {
   void enqueue_forward(Activations& act, const float* x, int rows, const float* eps);
   void enqueue_backward(Activations& act, int rows);
   void enqueue_step(int rows, BatchSource batch, NoiseSource noise);
+  void enqueue_fused_step(int rows, BatchSource batch, NoiseSource noise);
+  void enqueue_tiled_step(int rows, BatchSource batch, NoiseSource noise);
+  void reserve_fused(std::size_t rows);
   Graph capture_step(int rows);
   void drop_graphs();
   // scores [models][count] of each model's rows (rows of slot data[m], or shared when slots has
@@ -128,6 +135,14 @@ class CudaEngine final : public Engine {
   DevicePermutation shuffle_;
   DeviceBuffer<unsigned> orders_;  // [distinct seeds][train rows]
   Graph full_step_, last_step_;    // batches of batch_size rows; the partial last batch
+  // The fused step, when it trains: its layout, the parameters packed for it, each block's
+  // gradient partials.
+  bool fused_ = false;
+  TensorMath tensor_math_ = TensorMath::tf32;
+  FusedLayout fused_layout_;
+  DeviceBuffer<long long> packed_index_;  // [layout_.size]
+  DeviceBuffer<float> packed_;            // [models][packed_size]; padding stays 0
+  DeviceBuffer<float> partials_;          // [models][blocks][packed_size]
 };
 
 }  // namespace vaead::cuda

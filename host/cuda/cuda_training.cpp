@@ -65,8 +65,59 @@ void CudaEngine::enqueue_backward(Activations& act, int rows) {
   }
 }
 
+// The fused step: the parameters packed for it, the whole network's forward and backward in one
+// kernel, each model's loss totals, the blocks' gradient partials added in block order.
+void CudaEngine::enqueue_fused_step(int rows, BatchSource batch, NoiseSource noise) {
+  Activations& act = train_act_;
+  const FusedShape& shape = fused_layout_.shape;
+  pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size, models_,
+                  packed_.data(), stream_);
+  FusedStepArgs args;
+  args.packed = packed_.data();
+  args.partials = partials_.data();
+  args.blocks_per_model = fused_blocks_per_model(rows, models_);
+  args.rows = rows;
+  if (batch == BatchSource::uploaded) {
+    args.batch = act.at(plan_.x);
+  } else {
+    args.data = train_rows_.data();
+    args.order = orders_.data();
+    args.slots = train_slots();
+    args.batch_size = config_.batch_size;
+  }
+  if (noise == NoiseSource::uploaded) args.eps = act.at(plan_.eps);
+  args.table = model_table();
+  args.state = state_.data();
+  args.logvar_low = static_cast<float>(config_.logvar_min);
+  args.logvar_high = static_cast<float>(config_.logvar_max);
+  args.reconstruction = act.reconstruction.data();
+  args.kl = act.kl.data();
+  fused_step(shape, tensor_math_, args, models_, stream_);
+  sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
+                 step_totals_.data(), totals_stride_, stream_);
+  add_fused_partials(partials_.data(), args.blocks_per_model, shape.packed_size,
+                     packed_index_.data(), layout_.size, models_, grads_.data(), stream_);
+}
+
 // One training step of every model, all on `stream_`, nothing waiting on the host.
 void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
+  if (fused_) {
+    enqueue_fused_step(rows, batch, noise);
+  } else {
+    enqueue_tiled_step(rows, batch, noise);
+  }
+  check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
+               latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
+               stream_);
+  const AdamConfig& adam = config_.adam;
+  adam_update(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), layout_.size, models_,
+              AdamHyper{adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon}, state_.data(),
+              status_.data(), stream_);
+  advance_step(state_.data(), status_.data(), models_, stream_);
+}
+
+// The tiled step: the batch gathered, the noise drawn, a launch per layer and pass.
+void CudaEngine::enqueue_tiled_step(int rows, BatchSource batch, NoiseSource noise) {
   Activations& act = train_act_;
   const int features = layout_.architecture.input_dim;
   const int latent = layout_.architecture.latent_dim;
@@ -83,14 +134,6 @@ void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
   sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
                  step_totals_.data(), totals_stride_, stream_);
   enqueue_backward(act, rows);
-  check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
-               latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
-               stream_);
-  const AdamConfig& adam = config_.adam;
-  adam_update(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), layout_.size, models_,
-              AdamHyper{adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon}, state_.data(),
-              status_.data(), stream_);
-  advance_step(state_.data(), status_.data(), models_, stream_);
 }
 
 CudaEngine::Graph CudaEngine::capture_step(int rows) {
@@ -133,6 +176,7 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
   const std::size_t full = train_count_ / batch, last = train_count_ % batch;
   const std::size_t steps = full + (last > 0 ? 1 : 0);
   reserve(train_act_, std::min(train_count_, batch));
+  reserve_fused(std::min(train_count_, batch));
   reserve_epoch(train_count_);
   if (full > 0 && !full_step_) full_step_ = capture_step(config_.batch_size);
   if (last > 0 && !last_step_) last_step_ = capture_step(static_cast<int>(last));
@@ -197,6 +241,7 @@ LossParts CudaEngine::train_step(const Matrix& batch, const Matrix* eps, double 
   require(models_ == 1, "train_step is for a single-model engine");
   require_step_inputs(layout_.architecture, batch, eps);
   reserve(train_act_, batch.rows);
+  reserve_fused(batch.rows);
   train_act_.buffers[static_cast<std::size_t>(plan_.x)].upload(batch.values.data(),
                                                                batch.values.size(), stream_);
   if (eps != nullptr)

@@ -11,6 +11,10 @@ namespace {
 
 }  // namespace
 
+std::string cuda_training_path(const EngineConfig&) {
+  return "none (no CUDA support in this build)";
+}
+
 std::unique_ptr<Engine> make_cuda_engine(const EngineConfig&) {
   no_cuda();
 }

@@ -25,6 +25,12 @@ struct AdamConfig {
   double epsilon = 1e-8;
 };
 
+// How the CUDA engine multiplies in training: fp32 runs the tiled FP32 kernels (a launch per
+// layer and pass); tf32 and tf32x3 run the fused step (the whole network in one kernel on the
+// tensor cores; TF32 operands, or three TF32 products that are as accurate as FP32), where the
+// network fits it. The CPU engine ignores it.
+enum class GpuMath { fp32, tf32, tf32x3 };
+
 struct EngineConfig {
   Architecture architecture;
   AdamConfig adam;
@@ -33,6 +39,7 @@ struct EngineConfig {
   int batch_size = 256;
   std::uint64_t seed = 0;  // initial parameters, the epoch shuffles and the eps draws
   int threads = 0;         // CPU threads; 0 = every core
+  GpuMath gpu_math = GpuMath::fp32;
 
   // Throws InputError naming the first invalid value.
   void validate() const;
@@ -70,6 +77,10 @@ enum class DeviceChoice { automatic, cpu, cuda };
 // answers is an InputError that says why.
 EngineKind resolve_device(DeviceChoice choice);
 const char* engine_kind_name(EngineKind kind);  // "cpu", "cuda"
+const char* gpu_math_name(GpuMath math);        // "fp32", "tf32", "3xtf32"
+// How the CUDA engine trains this configuration's network: "fused tf32", "fused 3xtf32", or
+// "tiled fp32" (with why, where the fused step was asked for and cannot take the network).
+std::string cuda_training_path(const EngineConfig& config);
 
 // For one of `local_size` processes on a node (MPI ranks), `local_rank` among them: its share of
 // the node's engines of `kind`, the devices in turn by local rank (this process's current device),

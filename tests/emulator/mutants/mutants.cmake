@@ -4,12 +4,14 @@
 # mutant is updated with the kernel.
 #
 #   vaead_kernel_mutant(NAME n SOURCE kernels/x.cu FIND text REPLACE text TESTS gtest-filter
-#                       EXPECT regex [SANITIZER address|thread] TEST_SOURCES tests/...)
+#                       EXPECT regex [SANITIZER address|thread] [LIBRARY] TEST_SOURCES tests/...)
+# LIBRARY: the tests use the whole library (the engines); the mutated kernel file is linked in
+# front of it, so its object replaces the library's (every symbol of that file is defined by it).
 # Every mutant of this build (those of another sanitizer are not defined here).
 add_custom_target(vaead_mutants)
 
 function(vaead_kernel_mutant)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;SOURCE;FIND;REPLACE;TESTS;EXPECT;SANITIZER"
+  cmake_parse_arguments(PARSE_ARGV 0 arg "LIBRARY" "NAME;SOURCE;FIND;REPLACE;TESTS;EXPECT;SANITIZER"
                         "TEST_SOURCES")
   if(arg_SANITIZER AND NOT VAEAD_SANITIZE MATCHES "${arg_SANITIZER}")
     return()  # this build cannot see the bug; the build with that sanitizer runs the mutant
@@ -28,15 +30,21 @@ function(vaead_kernel_mutant)
   cuda_emu_kernel_sources(${mutated_source})
   set(target vaead_mutant_${arg_NAME})
   list(TRANSFORM arg_TEST_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
-  # The tests compare with the CPU layer ops, which may hand work to the CPU engine's thread pool.
-  add_executable(${target} ${mutated_source} ${arg_TEST_SOURCES}
-                           ${PROJECT_SOURCE_DIR}/host/cpu/worker_pool.cpp)
+  if(arg_LIBRARY)
+    add_executable(${target} ${mutated_source} ${arg_TEST_SOURCES})
+    target_link_libraries(${target} PRIVATE vaead_core GTest::gtest_main)
+  else()
+    # The tests compare with the CPU layer ops, which may hand work to the CPU engine's pool.
+    add_executable(${target} ${mutated_source} ${arg_TEST_SOURCES}
+                             ${PROJECT_SOURCE_DIR}/host/cpu/worker_pool.cpp)
+    target_link_libraries(${target} PRIVATE cuda_emu GTest::gtest_main OpenMP::OpenMP_CXX
+                                            nlohmann_json::nlohmann_json)
+  endif()
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/include
-                             ${PROJECT_SOURCE_DIR}/host ${PROJECT_SOURCE_DIR}/kernels
-                             ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/tests/gpu)
+                             ${PROJECT_SOURCE_DIR}/hostdevice ${PROJECT_SOURCE_DIR}/host
+                             ${PROJECT_SOURCE_DIR}/kernels ${PROJECT_SOURCE_DIR}/tests
+                             ${PROJECT_SOURCE_DIR}/tests/gpu)
   target_compile_definitions(${target} PRIVATE VAEAD_CUDA_EMULATED=1)
-  target_link_libraries(${target} PRIVATE cuda_emu GTest::gtest_main OpenMP::OpenMP_CXX
-                                          nlohmann_json::nlohmann_json)
   vaead_target_options(${target})
   add_dependencies(vaead_mutants ${target})
   add_test(NAME Mutant.${arg_NAME} COMMAND ${target} --gtest_filter=${arg_TESTS})
@@ -72,3 +80,24 @@ vaead_kernel_mutant(NAME unwritten_shared
   TEST_SOURCES tests/gpu/test_gpu_dense.cpp
   TESTS "GpuDense.ForwardMatchesCpuReference*"
   EXPECT "\\[  FAILED  \\] GpuDense.ForwardMatchesCpuReference")
+
+# The fused step without the barrier between a layer's product and its bias + ReLU pass: threads
+# add the bias to outputs other warps have not stored yet (the emulator's NaN-filled shared memory
+# and shuffled thread order make the result wrong).
+vaead_kernel_mutant(NAME fused_missing_barrier SANITIZER address LIBRARY
+  SOURCE kernels/fused_step.cu
+  FIND "                            net.output(layer));\n      __syncthreads();"
+  REPLACE "                            net.output(layer));"
+  TEST_SOURCES tests/gpu/test_gpu_fused.cpp
+  TESTS "GpuFused.OneStep*"
+  EXPECT "\\[  FAILED  \\] GpuFused.OneStep")
+
+# The fused step storing an accumulator itself, assuming which lane holds which element (sm_80's
+# m16n8 accumulator layout): the emulator draws the layout per run, so the gradients come out wrong.
+vaead_kernel_mutant(NAME fused_assumed_layout SANITIZER address LIBRARY
+  SOURCE kernels/fused_step.cu
+  FIND "    wmma::store_matrix_sync(&gin(r0, c0), sum, static_cast<unsigned>(gin.ld),\n                            wmma::mem_row_major);"
+  REPLACE "    const int lane = static_cast<int>(threadIdx.x) % kWarp;\n    for (int e = 0; e < sum.num_elements; ++e)\n      gin(r0 + lane / 4 + 8 * ((e / 2) % 2), c0 + 2 * (lane % 4) + e % 2 + 8 * (e / 4)) = sum.x[e];"
+  TEST_SOURCES tests/gpu/test_gpu_fused.cpp
+  TESTS "GpuFused.OneStep*"
+  EXPECT "\\[  FAILED  \\] GpuFused.OneStep")
