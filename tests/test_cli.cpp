@@ -51,6 +51,7 @@ TEST_F(Cli, ExperimentPrintsTheTableAndWritesJson) {
   EXPECT_EQ(json["runs"].size(), 4u);
   EXPECT_EQ(json["config"]["latent_dims"], (std::vector<int>{2, 4}));
   EXPECT_EQ(json["config"]["training"]["threads"], 1);
+  EXPECT_EQ(json["config"]["training"]["gpu_math"], "fp32");
   for (const auto& entry : fs::directory_iterator(dir_))  // no temporary file is left behind
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }

@@ -167,6 +167,24 @@ void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions*
         ->check(kAtLeastOne)
         ->capture_default_str()
         ->group(group);
+  // The name becomes the enum's number, which CLI11 then stores.
+  const CLI::Validator math_names(
+      [](std::string& text) -> std::string {
+        const std::map<std::string, GpuMath> choices{
+            {"fp32", GpuMath::fp32}, {"tf32", GpuMath::tf32}, {"3xtf32", GpuMath::tf32x3}};
+        const auto found = choices.find(text);
+        if (found == choices.end()) return "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
+        text = std::to_string(static_cast<int>(found->second));
+        return {};
+      },
+      "fp32|tf32|3xtf32");
+  command
+      .add_option("--gpu-math", engine.gpu_math,
+                  "CUDA training: fp32 (tiled FP32 kernels), or the fused tensor-core step with "
+                  "tf32 or 3xtf32 (FP32-accurate) products where the network fits it")
+      ->transform(math_names)
+      ->default_str("fp32")
+      ->group(group);
   command.add_option("--lr", engine.adam.learning_rate, "Adam learning rate")
       ->check(kPositive)
       ->capture_default_str()

@@ -59,6 +59,8 @@ void run(TrainOptions& options, const CLI::App& command) {
       plan.epochs, plan.batch_size, static_cast<long long>(plan.steps()), trained.report.seconds,
       trained.report.samples_per_second(), engine_kind_name(detector.device),
       trained.report.epochs.back().mean.loss);
+  if (detector.device == EngineKind::cuda)
+    std::cout << "CUDA training path: " << cuda_training_path(m.engine) << '\n';
   if (m.threshold_rule.kind == ThresholdRule::Kind::contamination)
     std::cout << "threshold: " << m.threshold_rule.describe() << ", set when scoring\n";
   else

@@ -64,6 +64,8 @@ json config_json(const ExperimentConfig& c) {
        [&] {
          json training = training_config_json(e, c.train);
          training["threads"] = e.threads;
+         training["gpu_math"] = gpu_math_name(e.gpu_math);
+         if (c.device == EngineKind::cuda) training["cuda_training_path"] = cuda_training_path(e);
          return training;
        }()},
       {"threshold", {{"rule", c.threshold.to_string()}, {"description", c.threshold.describe()}}},
