@@ -37,7 +37,7 @@ Matrix tiled(const Matrix& base, std::size_t rows) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Training throughput of a vaead engine"};
-  std::string device = "cpu", json_path;
+  std::string device = "cpu", json_path, gpu_math = "fp32";
   int threads = 0, repeats = 5;
   std::vector<int> batches{256, 1024, 4096, 16384, 65536}, latents{2, 8, 16};
   app.add_option("--device", device)->check(CLI::IsMember({"cpu", "cuda"}));
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_option("--latents", latents)->delimiter(',');
   app.add_option("--repeats", repeats, "Timed epochs per point (the median counts)");
   app.add_option("--json", json_path);
+  app.add_option("--gpu-math", gpu_math, "CUDA training path: fp32 (tiled), tf32, 3xtf32 (fused)")
+      ->check(CLI::IsMember({"fp32", "tf32", "3xtf32"}));
   CLI11_PARSE(app, argc, argv);
 
   SyntheticConfig data;  // seed 0: vaead generate's train.csv
@@ -60,6 +62,9 @@ int main(int argc, char** argv) {
       config.architecture.latent_dim = latent;
       config.batch_size = batch;
       config.threads = threads;
+      config.gpu_math = gpu_math == "tf32"     ? GpuMath::tf32
+                        : gpu_math == "3xtf32" ? GpuMath::tf32x3
+                                               : GpuMath::fp32;
       const auto engine =
           make_engine(device == "cuda" ? EngineKind::cuda : EngineKind::cpu, config);
       const Matrix rows = tiled(base, 4 * static_cast<std::size_t>(batch));
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
       std::printf("%-6s %7d %7d %7d %14.0f %10.1f %9.2f\n", device.c_str(), used_threads, latent,
                   batch, rate, gflops, 1e3 * static_cast<double>(rows.rows) / rate);
       results.push_back({{"engine", device},
+                         {"gpu_math", gpu_math},
                          {"threads", used_threads},
                          {"latent_dim", latent},
                          {"batch_size", batch},

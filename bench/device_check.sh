@@ -94,9 +94,15 @@ if command -v compute-sanitizer >/dev/null; then
   phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
     "$kernel_tests" --gtest_brief=1 \
     --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
+  # The fused step (issue 24): memcheck ran above with the engine tests; racecheck over its
+  # shared-memory tiles, one step on ten shapes in both math modes.
+  phase racecheck_fused "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
+    "$engine_tests" --gtest_brief=1 --gtest_filter='GpuFused.OneStep*'
 else
   status+=("sanitizers|not run: compute-sanitizer not found|0")
 fi
+# The fused kernels' ptxas report and tensor-core instructions (HMMA in the SASS, cuobjdump here).
+phase tensor_cores "$out/tests.log" bash "$root/bench/check_tensor_cores.sh"
 
 vaead="$build/vaead"
 phase experiment_cuda "$out/experiment.log" "$vaead" experiment --device cuda \
@@ -113,6 +119,13 @@ bench_dir="$build/bench"
 # and scikit-learn; data generation vs a copy. Ratios at the end of bench.log.
 phase side_by_side "$out/bench.log" env BUILD="$build" OUT="$out" BATCHES=4096,65536 LATENTS=8 \
   REPEATS=3 timeout 240 bash "$root/bench/side_by_side.sh" cuda
+# The fused step (issue 24) against the tiled path on the same network and batches: tf32 and
+# 3xtf32, one model at batch 256, 4096 and 65536 (PyTorch's figures are side_by_side's above).
+for math in fp32 tf32 3xtf32; do
+  phase "train_${math}" "$out/bench.log" timeout 90 "$bench_dir/bench_train" --device cuda \
+    --gpu-math "$math" --batches 256,4096,65536 --latents 8 --repeats 3 \
+    --json "$out/train_${math}.json"
+done
 # Sweep throughput: M models at once against M single runs (one repeat: lease time), then the
 # same models in PyTorch eager on the same GPU (issue 6: 64 models >= 20x vaead one by one and
 # >= 100x PyTorch eager).
@@ -202,5 +215,24 @@ PY
   echo
   echo "failed tests:"
   [ -f "$out/tests.log" ] && grep -E "^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted)\)" "$out/tests.log" | head -20
+  if ls "$out"/train_*.json >/dev/null 2>&1; then
+    echo
+    echo "Training one model (samples/s; fp32 = tiled path, tf32 / 3xtf32 = fused step):"
+    python3 - "$out" <<'PY'
+import json, pathlib, sys
+rows = {}
+for math in ("fp32", "tf32", "3xtf32"):
+    path = pathlib.Path(sys.argv[1]) / f"train_{math}.json"
+    if path.exists():
+        for point in json.loads(path.read_text()):
+            rows.setdefault(point["batch_size"], {})[math] = point["samples_per_second"]
+print("| batch | fp32 tiled | tf32 fused | 3xtf32 fused | tf32 / fp32 |")
+print("|---|---|---|---|---|")
+for batch, by in sorted(rows.items()):
+    cells = [f"{by[m] / 1e6:.2f} M" if m in by else "-" for m in ("fp32", "tf32", "3xtf32")]
+    ratio = f"{by['tf32'] / by['fp32']:.2f}x" if "tf32" in by and "fp32" in by else "-"
+    print(f"| {batch} | " + " | ".join(cells) + f" | {ratio} |")
+PY
+  fi
 } >"$summary" 2>&1
 cat "$summary"

@@ -25,6 +25,10 @@ jobs="$(nproc)"
 if [[ " $parts " == *" ordinary "* ]]; then
   vaead_build "$vaead_root/build-test" -DVAEAD_WERROR=ON
   (cd "$vaead_root/build-test" && ctest --output-on-failure --parallel "$jobs")
+  # The fused step's static proof: no spills, tensor-core instructions in both math modes.
+  if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+    bash "$vaead_root/bench/check_tensor_cores.sh"
+  fi
 fi
 
 if [[ " $parts " == *" python "* ]]; then
