@@ -96,7 +96,7 @@ vaead_kernel_mutant(NAME fused_missing_barrier SANITIZER address LIBRARY
 # m16n8 accumulator layout): the emulator draws the layout per run, so the gradients come out wrong.
 vaead_kernel_mutant(NAME fused_assumed_layout SANITIZER address LIBRARY
   SOURCE kernels/fused_step.cu
-  FIND "    wmma::store_matrix_sync(&gin(r0, c0), sum, static_cast<unsigned>(gin.ld),\n                            wmma::mem_row_major);"
+  FIND "    wmma::store_matrix_sync(&gin(r0, c0), sum, static_cast<unsigned>(gin.ld), wmma::mem_row_major);"
   REPLACE "    const int lane = static_cast<int>(threadIdx.x) % kWarp;\n    for (int e = 0; e < sum.num_elements; ++e)\n      gin(r0 + lane / 4 + 8 * ((e / 2) % 2), c0 + 2 * (lane % 4) + e % 2 + 8 * (e / 4)) = sum.x[e];"
   TEST_SOURCES tests/gpu/test_gpu_fused.cpp
   TESTS "GpuFused.OneStep*"
