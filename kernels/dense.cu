@@ -36,8 +36,10 @@ struct Operand {
 // C[m][n] = sum over k in this block's chunk of A(m, k) * B(k, n), handed to `epilogue(m, n, value,
 // chunk, model)`; blockIdx.z = model * chunks + chunk. kAContiguousInK / kBContiguousInN choose the
 // load order so that neighbouring threads read neighbouring addresses. Each output is summed by one
-// thread in increasing k: deterministic.
-template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue>
+// thread in increasing k: deterministic. With kRowSums, the blocks of the first column of tiles
+// also sum each row of A over the chunk from the tile already in shared memory (in increasing k)
+// and hand it to `epilogue.row_sum(m, sum, chunk, model)`: the bias gradient without a launch.
+template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue, bool kRowSums = false>
 __global__ void __launch_bounds__(kThreads)
     tiled_gemm(int m_size, int n_size, int k_size, int k_chunk, int chunks, Operand a, Operand b,
                Epilogue epilogue) {
@@ -55,6 +57,8 @@ __global__ void __launch_bounds__(kThreads)
   const int k_end = min(k_size, k_begin + k_chunk);
 
   float acc[kPerThread][kPerThread] = {};
+  const bool sums_rows = kRowSums && blockIdx.x == 0 && tid < kTile;
+  float row_sum = 0.0f;  // of A's row m0 + tid
   for (int k0 = k_begin; k0 < k_end; k0 += kDepth) {
     for (int e = tid; e < kTile * kDepth; e += kThreads) {
       const int mm = kAContiguousInK ? e / kDepth : e % kTile;
@@ -73,6 +77,9 @@ __global__ void __launch_bounds__(kThreads)
       b_tile[kk][nn] = inside ? b.data[at] : 0.0f;
     }
     __syncthreads();
+    if (sums_rows)
+      for (int kk = 0; kk < kDepth; ++kk)
+        row_sum += a_tile[kk][tid];  // zeros beyond the chunk: the sum is unchanged
 #pragma unroll
     for (int kk = 0; kk < kDepth; ++kk) {
       float a_values[kPerThread], b_values[kPerThread];
@@ -97,6 +104,8 @@ __global__ void __launch_bounds__(kThreads)
       const int m = m0 + ty + kSide * i, n = n0 + tx + kSide * j;
       if (m < m_size && n < n_size) epilogue(m, n, acc[i][j], chunk, model);
     }
+  if constexpr (kRowSums)
+    if (sums_rows && m0 + tid < m_size) epilogue.row_sum(m0 + tid, row_sum, chunk, model);
 }
 
 struct BiasReluEpilogue {
@@ -129,29 +138,16 @@ struct InputGradientEpilogue {
 };
 
 struct PartialSumEpilogue {
-  float* partial;  // [model][chunk][m_size][n_size]
+  float* partial;       // [model][chunk][m_size][n_size]
+  float* partial_bias;  // [model][chunk][m_size]: the sums of gy over the chunk's rows
   int m_size, n_size, chunks;
   __device__ void operator()(int m, int n, float value, int chunk, int model) const {
     partial[((static_cast<long long>(model) * chunks + chunk) * m_size + m) * n_size + n] = value;
   }
+  __device__ void row_sum(int m, float sum, int chunk, int model) const {
+    partial_bias[(static_cast<long long>(model) * chunks + chunk) * m_size + m] = sum;
+  }
 };
-
-// partial_bias[model][chunk][o] = sum of gy[model][r][o] over the chunk's rows, in row order.
-__global__ void bias_partial_sums(const float* gy, long long gy_stride, int rows, int out,
-                                  int chunk_rows, float* partial_bias) {
-  const int o = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  const int chunk = static_cast<int>(blockIdx.y);
-  const int chunks = static_cast<int>(gridDim.y);
-  const int model = static_cast<int>(blockIdx.z);
-  if (o >= out) return;
-  gy += model * gy_stride;
-  partial_bias += static_cast<long long>(model) * chunks * out;
-  const int begin = chunk * chunk_rows, end = min(rows, begin + chunk_rows);
-  float sum = 0.0f;
-  for (int r = begin; r < end; ++r)
-    sum += gy[static_cast<long long>(r) * out + o];
-  partial_bias[static_cast<long long>(chunk) * out + o] = sum;
-}
 
 // gw = sum over chunks of the weight partials, gb likewise; chunks added in order. Model
 // blockIdx.y's partials and gradients are `partial_stride` and `grad_stride` further on.
@@ -249,14 +245,13 @@ void dense_backward_params(const float* gy, const float* x, int rows, int in, in
                  "dense_backward_params: models x row chunks exceeds 65535");
   float* partial_w = workspace;
   float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * out * in;
-  // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m), B(k, n) = x[k][n].
-  launch("dense_backward_params (weights)", tiled_gemm<false, true, PartialSumEpilogue>,
-         tile_grid(out, in, count * chunks), kThreads, stream, out, in, rows, chunk_rows, chunks,
-         Operand{gy, 1, out, models.output}, Operand{x, 1, in, models.input},
-         PartialSumEpilogue{partial_w, out, in, chunks});
-  launch("dense_backward_params (bias)", bias_partial_sums,
-         dim3(blocks_for(out, 128), static_cast<unsigned>(chunks), static_cast<unsigned>(count)),
-         128, stream, gy, models.output, rows, out, chunk_rows, partial_b);
+  // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m), B(k, n) = x[k][n]; the
+  // bias partials are A's row sums, taken from the same shared-memory tiles.
+  launch("dense_backward_params (weights and bias)",
+         tiled_gemm<false, true, PartialSumEpilogue, true>, tile_grid(out, in, count * chunks),
+         kThreads, stream, out, in, rows, chunk_rows, chunks, Operand{gy, 1, out, models.output},
+         Operand{x, 1, in, models.input},
+         PartialSumEpilogue{partial_w, partial_b, out, in, chunks});
   const int total = out * in + out;
   launch("dense_backward_params (reduce)", add_partials,
          dim3(blocks_for(total), static_cast<unsigned>(count)), kBlock, stream, partial_w,
