@@ -13,7 +13,7 @@ namespace {
 // Model blockIdx.y's slice of the flat buffers (count values each).
 __global__ void adam_kernel(float* params, const float* grads, float* first_moment,
                             float* second_moment, std::size_t count, AdamHyper hyper,
-                            const StepState* state, const TrainingStatus* status) {
+                            const StepState* state, const TrainingStatus* status, PackedCopy copy) {
   const int model = static_cast<int>(blockIdx.y);
   state += model;
   const std::size_t offset = model * count;
@@ -31,16 +31,18 @@ __global__ void adam_kernel(float* params, const float* grads, float* first_mome
       grads[i], static_cast<float>(hyper.beta1), static_cast<float>(hyper.beta2),
       static_cast<float>(constants.step_size), static_cast<float>(constants.bias_correction2_sqrt),
       static_cast<float>(hyper.epsilon), &params[i], &first_moment[i], &second_moment[i]);
+  if (copy.packed != nullptr)
+    copy.packed[model * copy.packed_size + copy.packed_index[i]] = params[i];
 }
 
 }  // namespace
 
 void adam_update(float* params, const float* grads, float* first_moment, float* second_moment,
                  std::size_t count, int models, AdamHyper hyper, const StepState* state,
-                 const TrainingStatus* status, cudaStream_t stream) {
+                 const TrainingStatus* status, cudaStream_t stream, const PackedCopy& copy) {
   launch("adam_update", adam_kernel,
          dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
-         stream, params, grads, first_moment, second_moment, count, hyper, state, status);
+         stream, params, grads, first_moment, second_moment, count, hyper, state, status, copy);
 }
 
 }  // namespace vaead::cuda

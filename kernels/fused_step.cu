@@ -6,8 +6,9 @@
 // batch 4096: 3 products per layer of 2 * 4096 * ~27.6 K padded weights = ~0.68 GFLOP a step
 // (1.0x TF32 issue; 3x for tf32x3); shared memory 33 KB of activations per 32-row tile, 128 tiles;
 // each block reads its ~110 KB of packed weights through L1/L2 once per tile, and reads and writes
-// its ~110 KB of gradient partials once per tile; the reduction reads blocks x 110 KB. Launches:
-// pack, this kernel, the loss sums, the partial sums, the guard, Adam, the counters.
+// its ~110 KB of gradient partials once per tile; the guard's sum reads blocks x 110 KB. Launches:
+// this kernel, the loss sums, the guard (adding the partials), Adam (refreshing the packed
+// parameters), the counters: 5 a step.
 #include <mma.h>
 
 #include <algorithm>
@@ -354,19 +355,6 @@ __global__ void pack_kernel(const float* params, std::size_t count, const long l
   packed[model * packed_size + packed_index[i]] = params[model * count + i];
 }
 
-__global__ void add_partials_kernel(const float* partials, int blocks, long long packed_size,
-                                    const long long* packed_index, std::size_t count,
-                                    float* grads) {
-  const std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  const long long model = blockIdx.y;
-  if (i >= count) return;
-  const float* first = partials + model * blocks * packed_size + packed_index[i];
-  float sum = 0.0f;
-  for (int b = 0; b < blocks; ++b)
-    sum += first[b * packed_size];
-  grads[model * count + i] = sum;
-}
-
 template <TensorMath Math>
 constexpr auto fused_kernel() {
   return fused_step_kernel<Math>;
@@ -410,14 +398,6 @@ void pack_parameters(const float* params, std::size_t count, const long long* pa
   launch("pack_parameters", pack_kernel,
          dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
          stream, params, count, packed_index, packed_size, packed);
-}
-
-void add_fused_partials(const float* partials, int blocks, long long packed_size,
-                        const long long* packed_index, std::size_t count, int models, float* grads,
-                        cudaStream_t stream) {
-  launch("add_fused_partials", add_partials_kernel,
-         dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
-         stream, partials, blocks, packed_size, packed_index, count, grads);
 }
 
 }  // namespace vaead::cuda

@@ -80,9 +80,8 @@ void fused_step(const FusedShape& shape, TensorMath math, const FusedStepArgs& a
 void pack_parameters(const float* params, std::size_t count, const long long* packed_index,
                      long long packed_size, int models, float* packed, cudaStream_t stream);
 
-// grads[m][i] = sum over b < blocks of partials[m][b][packed_index[i]], b in order.
-void add_fused_partials(const float* partials, int blocks, long long packed_size,
-                        const long long* packed_index, std::size_t count, int models, float* grads,
-                        cudaStream_t stream);
+// The partials are added by check_finite (vae_ops.cuh, GradientPartials), and Adam writes the
+// packed parameters (PackedCopy): a step is this kernel, the loss sums, the guard, Adam and the
+// counters.
 
 }  // namespace vaead::cuda

@@ -10,10 +10,10 @@ namespace vaead::cuda {
 namespace {
 
 // Model m = blockIdx.y; its gradients are grads[m * count, (m + 1) * count).
-__global__ void check_finite_kernel(const double* totals, std::size_t totals_stride,
-                                    const float* grads, std::size_t count, LatentPadding padding,
-                                    const int* latent_of, const StepState* state,
-                                    TrainingStatus* status) {
+__global__ void check_finite_kernel(const double* totals, std::size_t totals_stride, float* grads,
+                                    std::size_t count, LatentPadding padding, const int* latent_of,
+                                    const StepState* state, TrainingStatus* status,
+                                    GradientPartials partials) {
   const int model = static_cast<int>(blockIdx.y);
   state += model;
   status += model;
@@ -31,9 +31,19 @@ __global__ void check_finite_kernel(const double* totals, std::size_t totals_str
     status->loss_non_finite = 1;
     atomicCAS(&status->failed_step, -1, step);
   }
+  if (i >= count) return;
+  if (partials.partials != nullptr) {
+    const float* first = partials.partials +
+                         static_cast<long long>(model) * partials.blocks * partials.packed_size +
+                         partials.packed_index[i];
+    float sum = 0.0f;
+    for (int b = 0; b < partials.blocks; ++b)
+      sum += first[b * partials.packed_size];
+    grads[i] = sum;
+  }
   const bool own = latent_of == nullptr ||
                    !is_latent_padding(padding, static_cast<long long>(i), latent_of[model]);
-  if (i < count && own && !isfinite(grads[i])) {
+  if (own && !isfinite(grads[i])) {
     atomicMin(&status->bad_gradient, static_cast<int>(i));
     atomicCAS(&status->failed_step, -1, step);
   }
@@ -41,12 +51,13 @@ __global__ void check_finite_kernel(const double* totals, std::size_t totals_str
 
 }  // namespace
 
-void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
-                  std::size_t count, int models, const LatentPadding& padding, const int* latent_of,
-                  const StepState* state, TrainingStatus* status, cudaStream_t stream) {
+void check_finite(const double* totals, std::size_t totals_stride, float* grads, std::size_t count,
+                  int models, const LatentPadding& padding, const int* latent_of,
+                  const StepState* state, TrainingStatus* status, cudaStream_t stream,
+                  const GradientPartials& partials) {
   launch("check_finite", check_finite_kernel,
          dim3(blocks_for(static_cast<long long>(count)), static_cast<unsigned>(models)), kBlock,
-         stream, totals, totals_stride, grads, count, padding, latent_of, state, status);
+         stream, totals, totals_stride, grads, count, padding, latent_of, state, status, partials);
 }
 
 }  // namespace vaead::cuda

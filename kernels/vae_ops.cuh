@@ -66,9 +66,19 @@ void reparameterize_backward(const float* grad_z, const float* mu, const float* 
 // not finite; later steps of a failed model are ignored. The gradient index is the smallest of the
 // model's own parameters (in the padded layout): positions that `padding` marks as padding for
 // latent_of[m] are not the model's and are skipped (latent_of null: no padding).
-void check_finite(const double* totals, std::size_t totals_stride, const float* grads,
-                  std::size_t count, int models, const LatentPadding& padding, const int* latent_of,
-                  const StepState* state, TrainingStatus* status, cudaStream_t stream);
+// With `partials` (the fused step's), each gradient is first summed from the blocks' partials
+// in block order and written to grads: grads[m][i] = sum over b of
+// partials[m][b][packed_index[i]].
+struct GradientPartials {
+  const float* partials = nullptr;  // [models][blocks][packed_size]
+  int blocks = 0;
+  long long packed_size = 0;
+  const long long* packed_index = nullptr;  // [count]
+};
+void check_finite(const double* totals, std::size_t totals_stride, float* grads, std::size_t count,
+                  int models, const LatentPadding& padding, const int* latent_of,
+                  const StepState* state, TrainingStatus* status, cudaStream_t stream,
+                  const GradientPartials& partials = {});
 
 struct AdamHyper {
   double learning_rate, beta1, beta2, epsilon;
@@ -77,8 +87,15 @@ struct AdamHyper {
 // torch.optim.Adam over each model's `count` flat values with t = state[m].global_step + 1; no
 // update at all for a model once status[m].failed_step >= 0. A parameter whose gradient stays 0
 // (padding) stays exactly where it is.
+// With `packed` (the fused step's parameters), each updated value is also written to
+// packed[m * packed_size + packed_index[i]].
+struct PackedCopy {
+  float* packed = nullptr;
+  long long packed_size = 0;
+  const long long* packed_index = nullptr;
+};
 void adam_update(float* params, const float* grads, float* first_moment, float* second_moment,
                  std::size_t count, int models, AdamHyper hyper, const StepState* state,
-                 const TrainingStatus* status, cudaStream_t stream);
+                 const TrainingStatus* status, cudaStream_t stream, const PackedCopy& copy = {});
 
 }  // namespace vaead::cuda

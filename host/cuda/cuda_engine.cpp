@@ -130,6 +130,8 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
     packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
     packed_.resize(count * static_cast<std::size_t>(shape.packed_size));
     packed_.zero(stream_);
+    pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size, models_,
+                    packed_.data(), stream_);
   }
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
@@ -201,6 +203,9 @@ void CudaEngine::set_parameters(std::span<const float> values) {
   require(values.size() == layout_.size, "expected " + std::to_string(layout_.size) +
                                              " parameters, got " + std::to_string(values.size()));
   params_.upload(values.data(), values.size(), stream_);
+  if (fused_)
+    pack_parameters(params_.data(), layout_.size, packed_index_.data(),
+                    fused_layout_.shape.packed_size, models_, packed_.data(), stream_);
   adam_m_.zero(stream_);
   adam_v_.zero(stream_);
   reset_state(state_.data(), status_.data(), models_, stream_);

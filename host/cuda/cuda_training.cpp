@@ -65,13 +65,11 @@ void CudaEngine::enqueue_backward(Activations& act, int rows) {
   }
 }
 
-// The fused step: the parameters packed for it, the whole network's forward and backward in one
-// kernel, each model's loss totals, the blocks' gradient partials added in block order.
+// The fused step: the whole network's forward and backward in one kernel, then each model's loss
+// totals (the guard adds the blocks' gradient partials, Adam refreshes the packed parameters).
 void CudaEngine::enqueue_fused_step(int rows, BatchSource batch, NoiseSource noise) {
   Activations& act = train_act_;
   const FusedShape& shape = fused_layout_.shape;
-  pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size, models_,
-                  packed_.data(), stream_);
   FusedStepArgs args;
   args.packed = packed_.data();
   args.partials = partials_.data();
@@ -95,8 +93,6 @@ void CudaEngine::enqueue_fused_step(int rows, BatchSource batch, NoiseSource noi
   fused_step(shape, tensor_math_, args, models_, stream_);
   sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
                  step_totals_.data(), totals_stride_, stream_);
-  add_fused_partials(partials_.data(), args.blocks_per_model, shape.packed_size,
-                     packed_index_.data(), layout_.size, models_, grads_.data(), stream_);
 }
 
 // One training step of every model, all on `stream_`, nothing waiting on the host.
@@ -106,13 +102,23 @@ void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
   } else {
     enqueue_tiled_step(rows, batch, noise);
   }
+  // The fused step's gradients are summed from its blocks' partials by the guard, and Adam writes
+  // the updated parameters into the packed copy the next step reads.
+  GradientPartials partials;
+  PackedCopy packed;
+  if (fused_) {
+    const long long packed_size = fused_layout_.shape.packed_size;
+    partials = GradientPartials{partials_.data(), fused_blocks_per_model(rows, models_),
+                                packed_size, packed_index_.data()};
+    packed = PackedCopy{packed_.data(), packed_size, packed_index_.data()};
+  }
   check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
                latent_padding(layout_), model_latent_.data(), state_.data(), status_.data(),
-               stream_);
+               stream_, partials);
   const AdamConfig& adam = config_.adam;
   adam_update(params_.data(), grads_.data(), adam_m_.data(), adam_v_.data(), layout_.size, models_,
               AdamHyper{adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon}, state_.data(),
-              status_.data(), stream_);
+              status_.data(), stream_, packed);
   advance_step(state_.data(), status_.data(), models_, stream_);
 }
 
