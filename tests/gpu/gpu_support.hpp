@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "device_buffer.cuh"
+#include "vaead/engine.hpp"
 
 namespace vaead::testing {
 
@@ -32,6 +33,17 @@ inline bool cuda_device_available() {
 inline bool gpu_required() {
   const char* value = std::getenv("VAEAD_REQUIRE_GPU");
   return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
+}
+
+// The CUDA training path the engine and sweep tests run on: fp32 (the tiled kernels) unless
+// VAEAD_TEST_GPU_MATH names tf32 or 3xtf32 (the fused step); ctest runs them once more on
+// 3xtf32 (GpuTests.OnTheFusedPath).
+inline GpuMath gpu_math_under_test() {
+  const char* value = std::getenv("VAEAD_TEST_GPU_MATH");
+  if (value == nullptr) return GpuMath::fp32;
+  if (std::strcmp(value, "tf32") == 0) return GpuMath::tf32;
+  if (std::strcmp(value, "3xtf32") == 0) return GpuMath::tf32x3;
+  return GpuMath::fp32;
 }
 
 // Copies `host` into a new device buffer (synchronously).

@@ -21,6 +21,7 @@ EngineConfig odd_config(int latent, int batch_size) {
   config.batch_size = batch_size;
   config.seed = 21;
   config.threads = 2;
+  config.gpu_math = testing::gpu_math_under_test();
   return config;
 }
 
@@ -211,6 +212,7 @@ TEST(GpuEngine, DeviceSyntheticSplitsAreTheCpuGeneratorsSplits) {
 TEST(GpuEngine, ExperimentOnTheDeviceMatchesTheCpuWithinTwoHundredths) {
   VAEAD_REQUIRE_GPU();
   ExperimentConfig config = testing::short_study(4000, 1500, 1500, 8);
+  config.engine.gpu_math = testing::gpu_math_under_test();
   const RunResult cpu_run = run_once(config, {8, 1.0, 0});
   config.device = EngineKind::cuda;
   const RunResult gpu_run = run_once(config, {8, 1.0, 0});

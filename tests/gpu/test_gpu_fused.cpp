@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 
 #include "cpu/cpu_engine.hpp"
@@ -191,6 +192,16 @@ TEST(GpuFused, FiveModelsTrainEpochsAsTheCpuEngineTrainsEachAlone) {
     EXPECT_TRUE(all_close(engine.parameters_of(static_cast<int>(m)), references[m]->parameters(),
                           2e-4, 2e-3))
         << "model " << m;
+}
+
+// GpuTests.OnTheFusedPath runs the engine and sweep tests with VAEAD_TEST_GPU_MATH=3xtf32: this
+// test (in its filter) proves that they then train on the fused step, not on the tiled path.
+TEST(GpuFused, TheEngineTestsRunOnThePathTheEnvironmentNames) {
+  VAEAD_REQUIRE_GPU();
+  EngineConfig config;
+  config.gpu_math = testing::gpu_math_under_test();
+  const bool fused = std::getenv("VAEAD_TEST_GPU_MATH") != nullptr;
+  EXPECT_EQ(cuda::CudaEngine(config).training_path(), fused ? "fused 3xtf32" : "tiled fp32");
 }
 
 TEST(GpuFused, ANetworkTooWideForSharedMemoryTrainsOnTheTiledPath) {

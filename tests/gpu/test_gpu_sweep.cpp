@@ -27,6 +27,7 @@ EngineConfig small_config() {
   EngineConfig config;
   config.architecture = Architecture{13, {40, 17}, 1, {9, 31}};
   config.batch_size = 96;
+  config.gpu_math = testing::gpu_math_under_test();
   return config;
 }
 
@@ -131,6 +132,7 @@ TEST(GpuSweep, PaddedLatentsAddNoKlWhenTheClampExcludesZero) {
 TEST(GpuSweep, AFailedModelIsReportedAndTheOthersFinish) {
   VAEAD_REQUIRE_GPU();
   ExperimentConfig config = testing::short_study(1500, 400, 600, 3);
+  config.engine.gpu_math = testing::gpu_math_under_test();
   config.train.kl_warmup_epochs = 2;
   config.latent_dims = {2};
   config.betas = {1.0, 1e300};
@@ -201,6 +203,7 @@ std::pair<ExperimentResult, ExperimentResult> on_both_engines(ExperimentConfig c
 TEST(GpuSweep, DeviceSweepAgreesWithTheCpuSweep) {
   VAEAD_REQUIRE_GPU();
   ExperimentConfig config = testing::short_study(3000, 800, 1000, 8);
+  config.engine.gpu_math = testing::gpu_math_under_test();
   config.train.kl_warmup_epochs = 3;
   config.latent_dims = {2, 8};
   config.betas = {1.0, 0.01};
@@ -224,6 +227,7 @@ TEST(GpuSweep, ATableStudyRanksItsLabelsOnTheDeviceAsTheCpuDoes) {
   VAEAD_REQUIRE_GPU();
   const Table table = testing::labelled_synthetic_table(2000, 600, 5);
   ExperimentConfig config = testing::short_study(0, 0, 0, 6);
+  config.engine.gpu_math = testing::gpu_math_under_test();
   config.table = std::make_shared<TableSplits>(split_table(table, 0.2, 0.2, 0, 64));
   config.latent_dims = {2, 4};
   config.seed_count = 2;
@@ -248,6 +252,7 @@ TEST(GpuSweep, AnEnsembleTrainsOnTheDeviceAsOnTheCpu) {
   options.kl_warmup_epochs = 2;
   options.members = 3;  // betas 1, 0.1, 1
   options.engine.seed = 5;
+  options.engine.gpu_math = testing::gpu_math_under_test();
   const TrainedDetector cpu = train_detector(table, options);
   options.device = EngineKind::cuda;
   const TrainedDetector gpu = train_detector(table, options);
