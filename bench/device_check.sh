@@ -104,6 +104,9 @@ fi
 # The fused kernels' ptxas report and tensor-core instructions (HMMA in the SASS, cuobjdump here).
 phase tensor_cores "$out/tests.log" bash "$root/bench/check_tensor_cores.sh"
 
+# The engine, sweep and ensemble tests once more on the fused step (3xTF32), every one of them.
+phase fused_path_tests "$out/tests.log" env VAEAD_TEST_GPU_MATH=3xtf32 VAEAD_REQUIRE_GPU=1 \
+  timeout 120 "$engine_tests" --gtest_brief=1 --gtest_filter='GpuFused.*:GpuSweep.*:GpuEngine.*'
 vaead="$build/vaead"
 phase experiment_cuda "$out/experiment.log" "$vaead" experiment --device cuda \
   --json "$out/experiment_cuda.json"
