@@ -111,33 +111,20 @@ class Network {
   float* shared_;
 };
 
-// out = in W^T (+ bias, ReLU: a separate pass) for the tile's rows.
-template <TensorMath Math>
-__device__ void forward_product(Tile in, const float* w, int k, int n, Tile out) {
+// out [rows][width] = a [rows][depth] B for the tile's rows, where B (depth x width) is a layer's
+// weight W [out][in] (leading dimension ld_w = in) seen in `WeightLayout`: column-major is W^T (the
+// forward pass: depth = in, width = out), row-major is W itself (the input gradient: depth = out,
+// width = in). Each warp owns whole 16 x 16 output tiles.
+template <TensorMath Math, class WeightLayout>
+__device__ void product(Tile a, const float* w, int ld_w, int depth, int width, Tile out) {
   const int warp = static_cast<int>(threadIdx.x) / kWarp;
-  const int col_tiles = n / 16;
-  for (int t = warp; t < kRowTiles * col_tiles; t += kWarps) {
+  for (int t = warp; t < kRowTiles * (width / 16); t += kWarps) {
     const int r0 = (t % kRowTiles) * 16, c0 = (t / kRowTiles) * 16;
     Accumulator sum;
     wmma::fill_fragment(sum, 0.0f);
-    // B(k, n) = W[n][k]: column-major with leading dimension k.
-    multiply<Math, wmma::row_major, wmma::col_major>(sum, &in(r0, 0), in.ld,
-                                                     w + static_cast<long long>(c0) * k, k, k);
+    multiply<Math, wmma::row_major, WeightLayout>(sum, &a(r0, 0), a.ld,
+                                                  w + at<WeightLayout>(0, c0, ld_w), ld_w, depth);
     wmma::store_matrix_sync(&out(r0, c0), sum, static_cast<unsigned>(out.ld), wmma::mem_row_major);
-  }
-}
-
-// gin = gout W for the tile's rows: gout [rows][n], W [n][k], gin [rows][k].
-template <TensorMath Math>
-__device__ void input_gradient_product(Tile gout, const float* w, int k, int n, Tile gin) {
-  const int warp = static_cast<int>(threadIdx.x) / kWarp;
-  const int col_tiles = k / 16;
-  for (int t = warp; t < kRowTiles * col_tiles; t += kWarps) {
-    const int r0 = (t % kRowTiles) * 16, c0 = (t / kRowTiles) * 16;
-    Accumulator sum;
-    wmma::fill_fragment(sum, 0.0f);
-    multiply<Math, wmma::row_major, wmma::row_major>(sum, &gout(r0, 0), gout.ld, w + c0, k, n);
-    wmma::store_matrix_sync(&gin(r0, c0), sum, static_cast<unsigned>(gin.ld), wmma::mem_row_major);
   }
 }
 
@@ -314,8 +301,8 @@ __global__ void __launch_bounds__(kFusedThreads)
     __syncthreads();
     for (int layer = 0; layer < shape.layers; ++layer) {
       const int k = shape.in[layer], n = shape.out[layer];
-      forward_product<Math>(net.input(layer), packed + shape.weight[layer], k, n,
-                            net.output(layer));
+      product<Math, wmma::col_major>(net.input(layer), packed + shape.weight[layer], k, k, n,
+                                     net.output(layer));
       __syncthreads();
       bias_and_relu(net.output(layer), packed + shape.bias[layer], n, net.relu_after(layer));
       __syncthreads();
@@ -333,7 +320,7 @@ __global__ void __launch_bounds__(kFusedThreads)
       parameter_gradient<Math>(gout, net.input(layer), k, n, first, partial + shape.weight[layer],
                                partial + shape.bias[layer]);
       if (layer == 0) break;
-      input_gradient_product<Math>(gout, packed + shape.weight[layer], k, n, gin);
+      product<Math, wmma::row_major>(gout, packed + shape.weight[layer], k, n, k, gin);
       __syncthreads();
       if (layer == shape.heads + 1) {
         reparameterize_gradient(shape, args, model, row0, net, gin, gout);  // heads' into gout

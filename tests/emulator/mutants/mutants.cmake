@@ -86,18 +86,18 @@ vaead_kernel_mutant(NAME unwritten_shared
 # and shuffled thread order make the result wrong).
 vaead_kernel_mutant(NAME fused_missing_barrier SANITIZER address LIBRARY
   SOURCE kernels/fused_step.cu
-  FIND "                            net.output(layer));\n      __syncthreads();"
-  REPLACE "                            net.output(layer));"
+  FIND "                                     net.output(layer));\n      __syncthreads();"
+  REPLACE "                                     net.output(layer));"
   TEST_SOURCES tests/gpu/test_gpu_fused.cpp
   TESTS "GpuFused.OneStep*"
   EXPECT "\\[  FAILED  \\] GpuFused.OneStep")
 
-# The fused step storing an accumulator itself, assuming which lane holds which element (sm_80's
-# m16n8 accumulator layout): the emulator draws the layout per run, so the gradients come out wrong.
+# The fused step storing its products' accumulators itself, assuming which lane holds which element
+# (sm_80's m16n8 accumulator layout): the emulator draws the layout per run, so the results are wrong.
 vaead_kernel_mutant(NAME fused_assumed_layout SANITIZER address LIBRARY
   SOURCE kernels/fused_step.cu
-  FIND "    wmma::store_matrix_sync(&gin(r0, c0), sum, static_cast<unsigned>(gin.ld), wmma::mem_row_major);"
-  REPLACE "    const int lane = static_cast<int>(threadIdx.x) % kWarp;\n    for (int e = 0; e < sum.num_elements; ++e)\n      gin(r0 + lane / 4 + 8 * ((e / 2) % 2), c0 + 2 * (lane % 4) + e % 2 + 8 * (e / 4)) = sum.x[e];"
+  FIND "    wmma::store_matrix_sync(&out(r0, c0), sum, static_cast<unsigned>(out.ld), wmma::mem_row_major);"
+  REPLACE "    const int lane = static_cast<int>(threadIdx.x) % kWarp;\n    for (int e = 0; e < sum.num_elements; ++e)\n      out(r0 + lane / 4 + 8 * ((e / 2) % 2), c0 + 2 * (lane % 4) + e % 2 + 8 * (e / 4)) = sum.x[e];"
   TEST_SOURCES tests/gpu/test_gpu_fused.cpp
   TESTS "GpuFused.OneStep*"
   EXPECT "\\[  FAILED  \\] GpuFused.OneStep")
