@@ -227,7 +227,7 @@ rows = {}
 for math in ("fp32", "tf32", "3xtf32"):
     path = pathlib.Path(sys.argv[1]) / f"train_{math}.json"
     if path.exists():
-        for point in json.loads(path.read_text()):
+        for point in json.loads(path.read_text())["results"]:
             rows.setdefault(point["batch_size"], {})[math] = point["samples_per_second"]
 print("| batch | fp32 tiled | tf32 fused | 3xtf32 fused | tf32 / fp32 |")
 print("|---|---|---|---|---|")
