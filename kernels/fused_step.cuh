@@ -66,9 +66,10 @@ struct FusedStepArgs {
   double* kl = nullptr;              // [models][rows]
 };
 
-// The blocks each model's step runs on: a function of the rows and the model count only, so
-// the summation order (hence the bits) never depends on the GPU.
-int fused_blocks_per_model(int rows, int models);
+// The blocks each model's step runs on (each keeps one set of gradient partials): a function of
+// the rows only, so the summation order (hence the bits) depends neither on the GPU nor on the
+// models trained beside it.
+int fused_blocks_per_model(int rows);
 
 // Raises the fused kernels' shared memory limit (once per process and shape size).
 void prepare_fused_step(const FusedShape& shape, TensorMath math);

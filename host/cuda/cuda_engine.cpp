@@ -142,7 +142,7 @@ std::string CudaEngine::training_path() const {
 
 void CudaEngine::reserve_fused(std::size_t rows) {
   if (!fused_) return;
-  const int blocks = fused_blocks_per_model(as_int(rows, "batch"), models_);
+  const int blocks = fused_blocks_per_model(as_int(rows, "batch"));
   const std::size_t needed = static_cast<std::size_t>(models_) * static_cast<std::size_t>(blocks) *
                              static_cast<std::size_t>(fused_layout_.shape.packed_size);
   if (needed > partials_.size()) {

@@ -73,7 +73,7 @@ void CudaEngine::enqueue_fused_step(int rows, BatchSource batch, NoiseSource noi
   FusedStepArgs args;
   args.packed = packed_.data();
   args.partials = partials_.data();
-  args.blocks_per_model = fused_blocks_per_model(rows, models_);
+  args.blocks_per_model = fused_blocks_per_model(rows);
   args.rows = rows;
   if (batch == BatchSource::uploaded) {
     args.batch = act.at(plan_.x);
@@ -108,8 +108,8 @@ void CudaEngine::enqueue_step(int rows, BatchSource batch, NoiseSource noise) {
   PackedCopy packed;
   if (fused_) {
     const long long packed_size = fused_layout_.shape.packed_size;
-    partials = GradientPartials{partials_.data(), fused_blocks_per_model(rows, models_),
-                                packed_size, packed_index_.data()};
+    partials = GradientPartials{partials_.data(), fused_blocks_per_model(rows), packed_size,
+                                packed_index_.data()};
     packed = PackedCopy{packed_.data(), packed_size, packed_index_.data()};
   }
   check_finite(step_totals_.data(), totals_stride_, grads_.data(), layout_.size, models_,
