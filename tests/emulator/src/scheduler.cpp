@@ -718,6 +718,9 @@ void set_time_limit(double seconds) {
 cudaError_t run_grid(const LaunchConfig& config, const std::function<void()>& thread_body) {
   const std::lock_guard lock(g_grid_mutex);
   start_watchdog();
+  // The fragment layouts are drawn here, on the host thread before any thread of the grid runs
+  // (the launch orders them for ThreadSanitizer), not by whichever lane first needs them.
+  fragment_positions(FragmentKind::accumulator);
   Grid grid;
   grid.config = &config;
   grid.body = &thread_body;

@@ -230,7 +230,7 @@ cudaError_t wmma_product(const float* a, const float* b, const float* c, int k, 
 }
 
 cudaError_t wmma_faulty(int which, float* matrix, cudaStream_t stream) {
-  return launch("faulty", wmma_faulty_kernel, 1, 64, stream, which, matrix);
+  return launch("faulty", wmma_faulty_kernel, 1, 32, stream, which, matrix);  // one warp
 }
 
 cudaError_t wmma_assumed_layout(const float* b, float* d, cudaStream_t stream) {
