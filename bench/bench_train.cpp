@@ -62,9 +62,7 @@ int main(int argc, char** argv) {
       config.architecture.latent_dim = latent;
       config.batch_size = batch;
       config.threads = threads;
-      config.gpu_math = gpu_math == "tf32"     ? GpuMath::tf32
-                        : gpu_math == "3xtf32" ? GpuMath::tf32x3
-                                               : GpuMath::fp32;
+      config.gpu_math = *gpu_math_named(gpu_math);  // checked by --gpu-math
       const auto engine =
           make_engine(device == "cuda" ? EngineKind::cuda : EngineKind::cpu, config);
       const Matrix rows = tiled(base, 4 * static_cast<std::size_t>(batch));

@@ -63,6 +63,12 @@ const char* gpu_math_name(GpuMath math) {
   return "fp32";
 }
 
+std::optional<GpuMath> gpu_math_named(std::string_view name) {
+  for (const GpuMath math : {GpuMath::fp32, GpuMath::tf32, GpuMath::tf32x3})
+    if (name == gpu_math_name(math)) return math;
+  return std::nullopt;
+}
+
 EpochResult Engine::train_epoch(int epoch, double kl_weight) {
   require(models() == 1, "train_epoch is for an engine of one model; use train_epochs");
   return train_epochs(epoch, std::span<const double>(&kl_weight, 1))[0];

@@ -170,11 +170,9 @@ void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions*
   // The name becomes the enum's number, which CLI11 then stores.
   const CLI::Validator math_names(
       [](std::string& text) -> std::string {
-        const std::map<std::string, GpuMath> choices{
-            {"fp32", GpuMath::fp32}, {"tf32", GpuMath::tf32}, {"3xtf32", GpuMath::tf32x3}};
-        const auto found = choices.find(text);
-        if (found == choices.end()) return "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
-        text = std::to_string(static_cast<int>(found->second));
+        const std::optional<GpuMath> math = gpu_math_named(text);
+        if (!math) return "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
+        text = std::to_string(static_cast<int>(*math));
         return {};
       },
       "fp32|tf32|3xtf32");

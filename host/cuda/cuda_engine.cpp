@@ -121,11 +121,10 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
   if (config_.gpu_math != GpuMath::fp32) {
     fused_layout_ = make_fused_layout(layout_);
     fused_ = fused_layout_.unfit.empty();
-    tensor_math_ = config_.gpu_math == GpuMath::tf32 ? TensorMath::tf32 : TensorMath::tf32x3;
   }
   if (fused_) {
     const FusedShape& shape = fused_layout_.shape;
-    prepare_fused_step(shape, tensor_math_);
+    prepare_fused_step(shape, tensor_math());
     packed_index_.resize(layout_.size);
     packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
     packed_.resize(count * static_cast<std::size_t>(shape.packed_size));

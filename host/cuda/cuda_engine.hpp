@@ -91,6 +91,9 @@ class CudaEngine final : public Engine {
   void enqueue_fused_step(int rows, BatchSource batch, NoiseSource noise);
   void enqueue_tiled_step(int rows, BatchSource batch, NoiseSource noise);
   void reserve_fused(std::size_t rows);
+  TensorMath tensor_math() const {
+    return config_.gpu_math == GpuMath::tf32 ? TensorMath::tf32 : TensorMath::tf32x3;
+  }
   Graph capture_step(int rows);
   void drop_graphs();
   // scores [models][count] of each model's rows (rows of slot data[m], or shared when slots has
@@ -138,7 +141,6 @@ class CudaEngine final : public Engine {
   // The fused step, when it trains: its layout, the parameters packed for it, each block's
   // gradient partials.
   bool fused_ = false;
-  TensorMath tensor_math_ = TensorMath::tf32;
   FusedLayout fused_layout_;
   DeviceBuffer<long long> packed_index_;  // [layout_.size]
   DeviceBuffer<float> packed_;            // [models][packed_size]; padding stays 0

@@ -90,7 +90,7 @@ void CudaEngine::enqueue_fused_step(int rows, BatchSource batch, NoiseSource noi
   args.logvar_high = static_cast<float>(config_.logvar_max);
   args.reconstruction = act.reconstruction.data();
   args.kl = act.kl.data();
-  fused_step(shape, tensor_math_, args, models_, stream_);
+  fused_step(shape, tensor_math(), args, models_, stream_);
   sum_loss_parts(act.reconstruction.data(), act.kl.data(), models_, rows, state_.data(),
                  step_totals_.data(), totals_stride_, stream_);
 }

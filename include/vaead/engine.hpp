@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vaead/dataset.hpp"
@@ -78,6 +79,8 @@ enum class DeviceChoice { automatic, cpu, cuda };
 EngineKind resolve_device(DeviceChoice choice);
 const char* engine_kind_name(EngineKind kind);  // "cpu", "cuda"
 const char* gpu_math_name(GpuMath math);        // "fp32", "tf32", "3xtf32"
+// The GpuMath gpu_math_name gives `name`; nullopt for any other text.
+std::optional<GpuMath> gpu_math_named(std::string_view name);
 // How the CUDA engine trains this configuration's network: "fused tf32", "fused 3xtf32", or
 // "tiled fp32" (with why, where the fused step was asked for and cannot take the network).
 std::string cuda_training_path(const EngineConfig& config);

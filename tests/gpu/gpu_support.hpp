@@ -40,10 +40,7 @@ inline bool gpu_required() {
 // 3xtf32 (GpuTests.OnTheFusedPath).
 inline GpuMath gpu_math_under_test() {
   const char* value = std::getenv("VAEAD_TEST_GPU_MATH");
-  if (value == nullptr) return GpuMath::fp32;
-  if (std::strcmp(value, "tf32") == 0) return GpuMath::tf32;
-  if (std::strcmp(value, "3xtf32") == 0) return GpuMath::tf32x3;
-  return GpuMath::fp32;
+  return value == nullptr ? GpuMath::fp32 : gpu_math_named(value).value_or(GpuMath::fp32);
 }
 
 // Copies `host` into a new device buffer (synchronously).

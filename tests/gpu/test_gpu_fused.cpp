@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 
@@ -65,9 +66,12 @@ Tolerance tolerance_of(GpuMath math) {
   return {2e-3, 0, 0, 0.25, 0.1, 2e-3, 2e-2};
 }
 
-double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+// ||got - want|| / ||want|| over [begin, begin + count).
+double relative_l2(const std::vector<float>& got, const std::vector<float>& want,
+                   std::size_t begin = 0, std::size_t count = SIZE_MAX) {
+  const std::size_t end = std::min(got.size(), count == SIZE_MAX ? got.size() : begin + count);
   double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
+  for (std::size_t i = begin; i < end; ++i) {
     diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
     norm += static_cast<double>(want[i]) * want[i];
   }
@@ -79,18 +83,13 @@ std::pair<double, std::string> worst_tensor(const ParameterLayout& layout,
                                             const std::vector<float>& got,
                                             const std::vector<float>& want) {
   std::pair<double, std::string> worst{0.0, ""};
+  const auto consider = [&](double error, const std::string& name) {
+    if (!(error <= worst.first)) worst = {error, name};
+  };
   for (const LinearLayout* l : layout.layers()) {
-    const auto error = [&](std::size_t begin, std::size_t count, const std::string& name) {
-      double diff = 0, norm = 0;
-      for (std::size_t i = begin; i < begin + count; ++i) {
-        diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
-        norm += static_cast<double>(want[i]) * want[i];
-      }
-      const double relative = std::sqrt(diff / std::max(norm, 1e-30));
-      if (!(relative <= worst.first)) worst = {relative, name};
-    };
-    error(l->weight_offset, l->weight_count(), l->name + ".weight");
-    error(l->bias_offset, static_cast<std::size_t>(l->out), l->name + ".bias");
+    consider(relative_l2(got, want, l->weight_offset, l->weight_count()), l->name + ".weight");
+    consider(relative_l2(got, want, l->bias_offset, static_cast<std::size_t>(l->out)),
+             l->name + ".bias");
   }
   return worst;
 }
