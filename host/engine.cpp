@@ -8,13 +8,14 @@
 #include "cuda/engine_factory.hpp"
 #include "vaead/device.hpp"
 #include "vaead/error.hpp"
+#include "vaead/limits.hpp"
 
 namespace vaead {
 
 void EngineConfig::validate() const {
   architecture.validate();
-  require(batch_size >= 1, "batch size must be at least 1, got " + std::to_string(batch_size));
-  require(threads >= 0, "threads must not be negative, got " + std::to_string(threads));
+  require_within(threads, 0, limits::kThreads, "threads");
+  require_within(batch_size, 1, limits::kBatchSize, "batch size");
   require(logvar_min < logvar_max, "the logvar clamp needs min < max, got [" +
                                        std::to_string(logvar_min) + ", " +
                                        std::to_string(logvar_max) + "]");

@@ -1,18 +1,30 @@
 // ExperimentConfig: its checks and the models and data of a study.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
+#include "vaead/limits.hpp"
 
 namespace vaead {
 
 void ExperimentConfig::validate() const {
   require(!latent_dims.empty(), "at least one latent size is needed");
   for (int latent : latent_dims)
-    require(latent >= 1, "latent sizes must be at least 1, got " + std::to_string(latent));
-  require(seed_count >= 1, "seeds must be at least 1, got " + std::to_string(seed_count));
+    require_within(latent, 1, limits::kWidth, "latent size");
+  require_within(seed_count, 1, limits::kSeeds, "seeds per configuration");
+  require(first_seed <= std::numeric_limits<std::uint64_t>::max() -
+                            static_cast<std::uint64_t>(seed_count - 1),
+          "the seeds " + std::to_string(first_seed) + " .. + " + std::to_string(seed_count - 1) +
+              " pass 2^64 - 1: give a smaller first seed");
+  const std::size_t grid = latent_dims.size() * std::max<std::size_t>(betas.size(), 1) *
+                           static_cast<std::size_t>(seed_count);
+  require(models.size() > 0 || grid <= limits::kGridPoints,
+          "the grid has " + std::to_string(grid) + " models (latent sizes x betas x seeds), more " +
+              "than " + std::to_string(limits::kGridPoints) + ": split it into several sweeps");
   std::vector<int> sorted = latent_dims;
   std::sort(sorted.begin(), sorted.end());
   require(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(),
@@ -24,7 +36,7 @@ void ExperimentConfig::validate() const {
   std::sort(sorted_betas.begin(), sorted_betas.end());
   require(std::adjacent_find(sorted_betas.begin(), sorted_betas.end()) == sorted_betas.end(),
           "betas must be distinct");
-  require(concurrency >= 0, "concurrency must not be negative");
+  require_within(concurrency, 0, limits::kThreads, "concurrency");
   engine.validate();
   train.validate();
 }

@@ -99,6 +99,20 @@ TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
       {"experiment --adam-beta2 1", "--adam-beta2: must be in [0, 1), got '1'"},
       {"experiment --no-such-flag", "--no-such-flag"},
       {"experiment --device gpu", "--device: must be auto, cpu or cuda, got 'gpu'"},
+      // Every count has a ceiling (vaead/limits.hpp): none aborts or takes the machine's memory.
+      {"experiment --threads 1000000", "--threads: must be at most 1024, got '1000000'"},
+      {"sweep --concurrency 5000", "--concurrency: must be at most 1024, got '5000'"},
+      {"experiment --latents 2,100000", "--latents: must be at most 16384, got '100000'"},
+      {"experiment --encoder-hidden 2147483647",
+       "--encoder-hidden: must be at most 16384, got '2147483647'"},
+      {"experiment --epochs 2000000000", "--epochs: must be at most 1000000, got '2000000000'"},
+      {"experiment --batch-size 99999999", "--batch-size: must be at most 16777216"},
+      {"sweep --seeds 20000", "--seeds: must be at most 10000, got '20000'"},
+      {"generate --out x --train-rows 2000000000", "--train-rows: must be at most 100000000"},
+      {"generate --out x --features 99999", "--features: must be at most 16384, got '99999'"},
+      {"generate --out x --noise-std 1e300", "--noise-std: must be from 0 to 1e6, got '1e300'"},
+      {"train --data x.csv --out m --steps 3000000000", "--steps: must be at most 1000000000"},
+      {"train --data x.csv --out m --kl-warmup 9999999", "--kl-warmup: must be at most 1000000"},
       {"", "A subcommand is required"},
   };
   for (const auto& [arguments, message] : cases) {
@@ -107,6 +121,32 @@ TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
     EXPECT_EQ(count_lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
   }
+}
+
+// A configuration file is a page of flags: one nested thousands of tables deep (whose parsing
+// took memory as the square of the depth) or larger than 1 MiB is refused before it is parsed.
+TEST_F(Cli, ConfigFilesAreLimitedInDepthAndSize) {
+  std::string deep = "[sweep";
+  for (int level = 0; level < 50000; ++level)
+    deep += ".a";
+  deep += "]\nepochs = 1\n";
+  const Result nested = run("sweep --config " + file("deep.toml", deep));
+  EXPECT_EQ(nested.exit_code, 2);
+  EXPECT_NE(nested.err.find("line 1: a name nested 50001 levels deep"), std::string::npos)
+      << nested.err;
+  const Result dotted = run("sweep --config " + file("key.toml", "# flags\na.b.c.d.e = 1\n"));
+  EXPECT_EQ(dotted.exit_code, 2);
+  EXPECT_NE(dotted.err.find("line 2: a name nested 5 levels deep"), std::string::npos)
+      << dotted.err;
+  const Result large = run("sweep --config " + file("large.toml", std::string(2 << 20, '#')));
+  EXPECT_EQ(large.exit_code, 2);
+  EXPECT_NE(large.err.find("2097152 bytes; a flags file may hold at most 1 MiB"), std::string::npos)
+      << large.err;
+  // What the file format allows within the limits still reads.
+  const Result fine =
+      run("sweep --config " + file("fine.toml", "[sweep]\nlatents = [2]\nseeds = 1\nepochs = 1\n") +
+          " --train-rows 100 --val-rows 20 --test-rows 20 --device cpu");
+  EXPECT_EQ(fine.exit_code, 0) << fine.err;
 }
 
 TEST_F(Cli, ConfigFileWithUnknownKeyIsRefused) {

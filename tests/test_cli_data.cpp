@@ -83,6 +83,30 @@ TEST_F(CliData, ASmallTableTrainsWithEveryDefault) {
   EXPECT_NE(s.out.find("scored 25 rows"), std::string::npos) << s.out;
 }
 
+// When the system refuses a thread (here: the address space is too small for 1024 stacks), the
+// run ends with one line that says so, instead of aborting.
+TEST_F(CliData, AThreadTheSystemRefusesIsOneLine) {
+  ASSERT_EQ(run("generate --out " + dir_.string() +
+                " --train-rows 3000 --val-rows 2 "
+                "--test-rows 10")
+                .exit_code,
+            0);
+  const std::string binary = VAEAD_BINARY;
+  const int status = std::system(
+      ("sh -c 'ulimit -v 2000000; exec " + binary + " train --data " + path("train.csv") +
+       " --label-column label --threads 1024 --epochs 1 --members 1 --batch-size 256 --out " +
+       path("m.safetensors") + "' >" + path("out") + " 2>" + path("err"))
+          .c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = slurp(dir_ / "err");
+  EXPECT_NE(err.find("vaead: error: could not start CPU thread "), std::string::npos) << err;
+  EXPECT_NE(err.find(" of 1024 (Resource temporarily unavailable): ask for fewer threads"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+}
+
 // A sweep on a small table picks its batch and epochs as train does (it refused before issue 13).
 TEST_F(CliData, ASweepOnASmallTableFitsItsSchedule) {
   std::string text = "a,b,c\n";

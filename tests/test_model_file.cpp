@@ -235,10 +235,13 @@ TEST(ModelFile, HostileHeadersAreRefusedWithTheirReason) {
        "latent_dim = 1073741824 is out of range"},
       {with_header(meta("architecture", [](J& a) { a["encoder_hidden"] = J::array(); })),
        "encoder_hidden must hold 1 to 16 layers"},
-      // 16 layers of 65536: refused before a 64-gigafloat buffer is allocated.
+      // 16 layers of 16384: refused before a 4-gigafloat buffer is allocated.
       {with_header(
-           meta("architecture", [](J& a) { a["encoder_hidden"] = std::vector<int>(16, 65536); })),
+           meta("architecture", [](J& a) { a["encoder_hidden"] = std::vector<int>(16, 16384); })),
        "the architecture needs"},
+      // Wider than any width vaead trains (vaead/limits.hpp).
+      {with_header(meta("architecture", [](J& a) { a["encoder_hidden"] = {65536}; })),
+       "encoder hidden width must lie in [1, 16384], got 65536"},
       // A float where an integer belongs: its conversion to int would be undefined behaviour.
       {with_header(meta("training", [](J& t) { t["epochs"] = 1e20; })),
        "training.epochs is not an integer in range"},

@@ -107,10 +107,10 @@ Command add_experiment_command(CLI::App& app) {
       "experiment", "The seed study: detection quality against latent size, over several seeds");
   command->add_option("--latents", options->config.latent_dims, "Latent sizes to compare")
       ->delimiter(',')
-      ->check(at_least_one())
+      ->check(a_width())
       ->capture_default_str();
   command->add_option("--seeds", options->config.seed_count, "Seeds per latent size")
-      ->check(at_least_one())
+      ->check(a_seed_count())
       ->capture_default_str();
   command->add_option("--seed", options->config.first_seed, "First seed")
       ->check(a_seed())

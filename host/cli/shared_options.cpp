@@ -5,12 +5,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
+#include <sstream>
 
 #include "text.hpp"
 #include "vaead/error.hpp"
+#include "vaead/limits.hpp"
+#include "vaead/synthetic_rows.hpp"
 
 namespace vaead::cli {
 namespace {
@@ -30,9 +34,11 @@ CLI::Validator number_check(const std::string& description,
       description);
 }
 
+}  // namespace
+
 // A validator for a whole-number flag: decimal digits (no sign, point or exponent), from `least`
-// to `most` (the largest its variable holds), so that -1 never wraps to 2^64 - 1.
-CLI::Validator whole_check(std::uint64_t least, std::uint64_t most) {
+// to `most` (at most the largest its variable holds), so that -1 never wraps to 2^64 - 1.
+CLI::Validator a_whole_number(std::uint64_t least, std::uint64_t most) {
   const std::string description = least == 0 ? "a whole number, 0 or more"
                                              : "a whole number, at least " + std::to_string(least);
   return CLI::Validator(
@@ -53,11 +59,17 @@ CLI::Validator whole_check(std::uint64_t least, std::uint64_t most) {
       description);
 }
 
+namespace {
+
 constexpr auto kMostInt = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
-const CLI::Validator kAtLeastOne = whole_check(1, kMostInt);
-const CLI::Validator kAtLeastTwo = whole_check(2, kMostInt);
-const CLI::Validator kWholeNotNegative = whole_check(0, kMostInt);
-const CLI::Validator kSeed = whole_check(0, std::numeric_limits<std::uint64_t>::max());
+constexpr auto kMostRows = static_cast<std::uint64_t>(limits::kSyntheticRows);
+constexpr auto kMostEpochs = static_cast<std::uint64_t>(limits::kEpochs);
+const CLI::Validator kWidth = a_whole_number(1, limits::kWidth);
+const CLI::Validator kSeedCount = a_whole_number(1, limits::kSeeds);
+const CLI::Validator kWholeNotNegative = a_whole_number(0, kMostInt);
+const CLI::Validator kSeed = a_whole_number(0, std::numeric_limits<std::uint64_t>::max());
+const CLI::Validator kSigmas =
+    number_check("from 0 to 1e6", [](double v) { return v >= 0 && v <= limits::kSigmas; });
 const CLI::Validator kPositive = number_check("positive", [](double v) { return v > 0; });
 const CLI::Validator kNotNegative = number_check("0 or more", [](double v) { return v >= 0; });
 const CLI::Validator kAnyNumber = number_check("a number", [](double) { return true; });
@@ -70,8 +82,11 @@ const CLI::Validator kBelowOne =
 
 }  // namespace
 
-const CLI::Validator& at_least_one() {
-  return kAtLeastOne;
+const CLI::Validator& a_width() {
+  return kWidth;
+}
+const CLI::Validator& a_seed_count() {
+  return kSeedCount;
 }
 const CLI::Validator& open_unit_interval() {
   return kOpenUnitInterval;
@@ -89,27 +104,27 @@ const CLI::Validator& a_seed() {
 void add_data_options(CLI::App& command, SyntheticConfig& data, const std::string& features_flag) {
   const char* group = "Synthetic data";
   command.add_option(features_flag, data.features, "Features d")
-      ->check(kAtLeastOne)
+      ->check(kWidth)
       ->capture_default_str()
       ->group(group);
   command.add_option("--factors", data.latent_factors, "True latent factors k (x = zW + e)")
-      ->check(kAtLeastOne)
+      ->check(kWidth)
       ->capture_default_str()
       ->group(group);
   command.add_option("--noise-std", data.noise_std, "Noise e ~ N(0, s^2) per feature")
-      ->check(kNotNegative)
+      ->check(kSigmas)
       ->capture_default_str()
       ->group(group);
   command.add_option("--train-rows", data.train_rows, "Normal training rows")
-      ->check(kAtLeastTwo)
+      ->check(a_whole_number(2, kMostRows))
       ->capture_default_str()
       ->group(group);
   command.add_option("--val-rows", data.validation_rows, "Normal validation rows (threshold)")
-      ->check(kAtLeastTwo)
+      ->check(a_whole_number(2, kMostRows))
       ->capture_default_str()
       ->group(group);
   command.add_option("--test-rows", data.test_rows, "Test rows, normal and anomalous")
-      ->check(kAtLeastOne)
+      ->check(a_whole_number(1, kMostRows))
       ->capture_default_str()
       ->group(group);
   command.add_option("--anomaly-fraction", data.anomaly_fraction, "Anomalous share of test rows")
@@ -119,17 +134,17 @@ void add_data_options(CLI::App& command, SyntheticConfig& data, const std::strin
   command
       .add_option("--shift-features", data.mean_shift_features,
                   "Features moved by a mean-shift anomaly")
-      ->check(kAtLeastOne)
+      ->check(a_whole_number(1, synthetic::kMaxShiftFeatures))
       ->capture_default_str()
       ->group(group);
   command.add_option("--shift-sigmas", data.mean_shift_sigmas, "Mean shift, in sigma_j")
-      ->check(kNotNegative)
+      ->check(kSigmas)
       ->capture_default_str()
       ->group(group);
   command
       .add_option("--explosion-sigmas", data.variance_explosion_sigmas,
                   "Extra noise of a variance explosion, in sigma_j")
-      ->check(kNotNegative)
+      ->check(kSigmas)
       ->capture_default_str()
       ->group(group);
 }
@@ -139,13 +154,13 @@ void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions*
   command
       .add_option("--encoder-hidden", engine.architecture.encoder_hidden, "Encoder hidden widths")
       ->delimiter(',')
-      ->check(kAtLeastOne)
+      ->check(kWidth)
       ->capture_default_str()
       ->group(group);
   command
       .add_option("--decoder-hidden", engine.architecture.decoder_hidden, "Decoder hidden widths")
       ->delimiter(',')
-      ->check(kAtLeastOne)
+      ->check(kWidth)
       ->capture_default_str()
       ->group(group);
   command.add_option("--logvar-min", engine.logvar_min, "logvar clamp, lower end")
@@ -160,27 +175,26 @@ void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions*
     command
         .add_option("--batch-size", detector->batch_size,
                     "Rows per training step (default: from the number of rows, 16 to 256)")
-        ->check(kAtLeastOne)
+        ->check(a_whole_number(1, limits::kBatchSize))
         ->group(group);
   else
     command.add_option("--batch-size", engine.batch_size, "Rows per training step")
-        ->check(kAtLeastOne)
+        ->check(a_whole_number(1, limits::kBatchSize))
         ->capture_default_str()
         ->group(group);
-  // The name becomes the enum's number, which CLI11 then stores.
+  // The option keeps the name it was given (a sweep's part records it for merge to parse again).
   const CLI::Validator math_names(
       [](std::string& text) -> std::string {
-        const std::optional<GpuMath> math = gpu_math_named(text);
-        if (!math) return "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
-        text = std::to_string(static_cast<int>(*math));
-        return {};
+        return gpu_math_named(text) ? "" : "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
       },
       "fp32|tf32|3xtf32");
   command
-      .add_option("--gpu-math", engine.gpu_math,
-                  "CUDA training: fp32 (tiled FP32 kernels), or the fused tensor-core step with "
-                  "tf32 or 3xtf32 (FP32-accurate) products where the network fits it")
-      ->transform(math_names)
+      .add_option_function<std::string>(
+          "--gpu-math",
+          [&engine](const std::string& text) { engine.gpu_math = *gpu_math_named(text); },
+          "CUDA training: fp32 (tiled FP32 kernels), or the fused tensor-core step with "
+          "tf32 or 3xtf32 (FP32-accurate) products where the network fits it")
+      ->check(math_names)
       ->default_str("fp32")
       ->group(group);
   command.add_option("--lr", engine.adam.learning_rate, "Adam learning rate")
@@ -207,17 +221,17 @@ void add_training_options(CLI::App& command, TrainConfig& train, DetectorOptions
     command
         .add_option("--epochs", detector->epochs,
                     "Passes over the training rows (default: at least 30, enough for --steps)")
-        ->check(kAtLeastOne)
+        ->check(a_whole_number(1, kMostEpochs))
         ->group(group);
     command
         .add_option("--steps", detector->step_budget,
                     "Optimizer steps the automatic epochs reach at least")
-        ->check(kWholeNotNegative)
+        ->check(a_whole_number(0, limits::kSteps))
         ->capture_default_str()
         ->group(group);
   } else {
     command.add_option("--epochs", train.epochs, "Passes over the training rows")
-        ->check(kAtLeastOne)
+        ->check(a_whole_number(1, kMostEpochs))
         ->capture_default_str()
         ->group(group);
   }
@@ -230,20 +244,20 @@ void add_training_options(CLI::App& command, TrainConfig& train, DetectorOptions
         .add_option("--kl-warmup", detector->kl_warmup_epochs,
                     "Epochs over which the KL weight rises linearly from 0 to beta (default: a "
                     "third of the epochs)")
-        ->check(kWholeNotNegative)
+        ->check(a_whole_number(0, kMostEpochs))
         ->group(group);
   else
     command
         .add_option("--kl-warmup", train.kl_warmup_epochs,
                     "Epochs over which the KL weight rises linearly from 0 to beta")
-        ->check(kWholeNotNegative)
+        ->check(a_whole_number(0, kMostEpochs))
         ->capture_default_str()
         ->group(group);
 }
 
 void add_threads_option(CLI::App& command, int& threads) {
   command.add_option("--threads", threads, "CPU threads (0 = every core)")
-      ->check(kWholeNotNegative)
+      ->check(a_whole_number(0, limits::kThreads))
       ->capture_default_str();
 }
 
@@ -255,11 +269,52 @@ std::shared_ptr<std::string> add_config_option(CLI::App& command) {
   return path;
 }
 
+namespace {
+
+constexpr std::uintmax_t kMostConfigBytes = 1 << 20;
+constexpr std::size_t kMostConfigDepth =
+    4;  // vaead reads [command] tables; deeper ones are refused
+
+// The file's items, after checks that keep CLI11's reader to what a flags file needs: at most
+// 1 MiB, and no table or key nested more than kMostConfigDepth deep (the reader's memory grows
+// with the square of the depth).
+std::vector<CLI::ConfigItem> read_config_items(const std::string& path) {
+  std::error_code error;
+  const std::uintmax_t bytes = std::filesystem::file_size(path, error);
+  if (error) throw CLI::ConfigError("config file " + path + ": " + error.message());
+  if (bytes > kMostConfigBytes)
+    throw CLI::ConfigError("config file " + path + ": " + std::to_string(bytes) +
+                           " bytes; a flags file may hold at most 1 MiB");
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  if (!file) throw CLI::ConfigError("config file " + path + ": cannot be read");
+  std::string line;
+  for (std::size_t number = 1; std::getline(text, line); ++number) {
+    const std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#' || line[start] == ';') continue;
+    // The name: a [table] header's, or a key's (before '='); its dotted parts are the depth.
+    const std::size_t end = line[start] == '[' ? line.find(']', start) : line.find('=', start);
+    const std::string name = line.substr(start, end == std::string::npos ? end : end - start);
+    const auto depth = static_cast<std::size_t>(std::count(name.begin(), name.end(), '.')) + 1;
+    if (depth > kMostConfigDepth)
+      throw CLI::ConfigError(
+          "config file " + path + ", line " + std::to_string(number) + ": a name nested " +
+          std::to_string(depth) + " levels deep; vaead reads flags at the top or in a [" +
+          "command] table (at most " + std::to_string(kMostConfigDepth) + " levels)");
+  }
+  text.clear();
+  text.seekg(0);
+  return CLI::ConfigTOML().from_config(text);
+}
+
+}  // namespace
+
 // CLI11 2.1 reads a config file only for the top-level app, so a subcommand's file is applied
 // here, the way CLI11 applies its own: an option not given on the command line takes the file's
 // value, then runs its validators and stores the result.
 void apply_config_file(CLI::App& command, const std::string& path) {
-  const std::vector<CLI::ConfigItem> items = CLI::ConfigTOML().from_file(path);
+  const std::vector<CLI::ConfigItem> items = read_config_items(path);
   for (const CLI::ConfigItem& item : items) {
     if (item.name == "++" || item.name == "--") continue;  // section markers
     const bool ours =
@@ -314,20 +369,19 @@ void add_threshold_override_option(CLI::App& command, std::optional<ThresholdRul
 }
 
 void add_device_option(CLI::App& command, DeviceChoice& device) {
-  // The name becomes the enum's number, which CLI11 then stores in `device`.
+  static const std::map<std::string, DeviceChoice> choices{
+      {"auto", DeviceChoice::automatic}, {"cpu", DeviceChoice::cpu}, {"cuda", DeviceChoice::cuda}};
+  // The option keeps the name it was given (a sweep's part records it for merge to parse again).
   const CLI::Validator names(
       [](std::string& text) -> std::string {
-        const std::map<std::string, DeviceChoice> choices{{"auto", DeviceChoice::automatic},
-                                                          {"cpu", DeviceChoice::cpu},
-                                                          {"cuda", DeviceChoice::cuda}};
-        const auto found = choices.find(text);
-        if (found == choices.end()) return "must be auto, cpu or cuda, got " + text::shown(text);
-        text = std::to_string(static_cast<int>(found->second));
-        return {};
+        return choices.count(text) > 0 ? "" : "must be auto, cpu or cuda, got " + text::shown(text);
       },
       "auto|cpu|cuda");
-  command.add_option("--device", device, "Engine: auto (CUDA when a GPU answers), cpu or cuda")
-      ->transform(names)
+  command
+      .add_option_function<std::string>(
+          "--device", [&device](const std::string& text) { device = choices.at(text); },
+          "Engine: auto (CUDA when a GPU answers), cpu or cuda")
+      ->check(names)
       ->default_str("auto");
 }
 

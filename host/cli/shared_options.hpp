@@ -20,8 +20,10 @@
 namespace vaead::cli {
 
 // Validators whose messages name the value ("must be at least 1, got '0'"); whole-number ones
-// take digits only, within their variable's range.
-const CLI::Validator& at_least_one();
+// take digits only, within the bounds of vaead/limits.hpp or their variable's range.
+CLI::Validator a_whole_number(std::uint64_t least, std::uint64_t most);
+const CLI::Validator& a_width();             // a latent size or hidden width: 1 to limits::kWidth
+const CLI::Validator& a_seed_count();        // seeds per configuration: 1 to limits::kSeeds
 const CLI::Validator& open_unit_interval();  // strictly between 0 and 1
 const CLI::Validator& not_negative();        // a finite number, 0 or more
 const CLI::Validator& a_count();             // a whole number, 0 or more (an int)

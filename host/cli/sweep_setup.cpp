@@ -5,6 +5,7 @@
 #include "cli/report.hpp"
 #include "cli/sweep.hpp"
 #include "vaead/detector.hpp"
+#include "vaead/limits.hpp"
 
 namespace vaead::cli {
 namespace {
@@ -33,14 +34,14 @@ void add_sweep_options(CLI::App& command, SweepOptions& options) {
       ->capture_default_str();
   command.add_option("--latents", config.latent_dims, "Latent sizes")
       ->delimiter(',')
-      ->check(at_least_one())
+      ->check(a_width())
       ->capture_default_str();
   command.add_option("--betas", config.betas, "KL weights after the warm-up")
       ->delimiter(',')
       ->check(not_negative())
       ->capture_default_str();
   command.add_option("--seeds", config.seed_count, "Seeds per configuration")
-      ->check(at_least_one())
+      ->check(a_seed_count())
       ->capture_default_str();
   command.add_option("--seed", config.first_seed, "First seed")
       ->check(a_seed())
@@ -53,7 +54,7 @@ void add_sweep_options(CLI::App& command, SweepOptions& options) {
   command
       .add_option("--concurrency", config.concurrency,
                   "CPU: models trained at once (0 = one per core)")
-      ->check(a_count())
+      ->check(a_whole_number(0, limits::kThreads))
       ->capture_default_str();
   add_threshold_option(command, config.threshold,
                        "Threshold rule on the validation rows (contamination: on the test rows)");

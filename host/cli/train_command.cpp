@@ -83,7 +83,7 @@ Command add_train_command(CLI::App& app) {
       ->check(a_path());
   EngineConfig& engine = options->detector.engine;
   command->add_option("--latent", engine.architecture.latent_dim, "Latent size L")
-      ->check(at_least_one())
+      ->check(a_seed_count())
       ->capture_default_str();
   command->add_option("--seed", engine.seed, "Seed of the initial weights, shuffles and hold-out")
       ->check(a_seed())
@@ -103,7 +103,7 @@ Command add_train_command(CLI::App& app) {
                    "KL weights of the ensemble's members in turn (default: 1,0.1; --beta B alone: "
                    "B for every member)")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(not_negative());
   add_threshold_option(*command, options->detector.threshold);
   add_model_options(*command, engine, &options->detector);
   add_training_options(*command, options->detector.train, &options->detector);

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <system_error>
+
+#include "vaead/error.hpp"
 
 #include <sched.h>
 
@@ -93,20 +97,31 @@ WorkerPool::WorkerPool(int threads, double work_per_thread)
     : threads_(std::max(1, threads)), policy_(threads_, work_per_thread) {}
 
 WorkerPool::~WorkerPool() {
+  stop_workers();
+}
+
+void WorkerPool::stop_workers() {
   stop_.store(true, std::memory_order_release);
   for (auto& worker : workers_) {
     worker->ticket.fetch_add(1, std::memory_order_release);
     worker->ticket.notify_one();
   }
   for (auto& worker : workers_)
-    worker->thread.join();
+    if (worker->thread.joinable()) worker->thread.join();
+  workers_.clear();
 }
 
 void WorkerPool::start_workers() {
   for (int i = 1; i < threads_; ++i) {
     workers_.push_back(std::make_unique<Worker>());
     Worker& worker = *workers_.back();
-    worker.thread = std::thread([this, &worker] { worker_main(worker); });
+    try {
+      worker.thread = std::thread([this, &worker] { worker_main(worker); });
+    } catch (const std::system_error& error) {  // the system's limit on threads or memory
+      stop_workers();
+      throw InputError("could not start CPU thread " + std::to_string(i + 1) + " of " +
+                       std::to_string(threads_) + " (" + error.what() + "): ask for fewer threads");
+    }
   }
 }
 

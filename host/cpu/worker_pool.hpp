@@ -101,7 +101,10 @@ class WorkerPool {
   };
 
   void run_chunks(std::size_t count, double work, const void* body, Call call);
+  // Starts the threads on the first loop that wants them; InputError, with none left running,
+  // when the system refuses one.
   void start_workers();
+  void stop_workers();
   void worker_main(Worker& self);
   // Claims and runs chunks of loop `generation` until none is left.
   void work_on(std::uint32_t generation);

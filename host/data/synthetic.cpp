@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "vaead/error.hpp"
+#include "vaead/limits.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/shuffle.hpp"
 #include "vaead/standardizer.hpp"
@@ -17,16 +18,12 @@ namespace {
 using synthetic::Split;
 
 void validate(const SyntheticConfig& c) {
-  auto positive = [](int value, const char* name) {
-    require(value >= 1, std::string(name) + " must be at least 1, got " + std::to_string(value));
-  };
-  positive(c.features, "features");
-  positive(c.latent_factors, "latent factors");
-  positive(c.test_rows, "test rows");
-  require(c.train_rows >= 2, "train rows must be at least 2, got " + std::to_string(c.train_rows));
-  require(c.validation_rows >= 2,
-          "validation rows must be at least 2, got " + std::to_string(c.validation_rows));
-  require(c.noise_std >= 0, "noise std must not be negative, got " + std::to_string(c.noise_std));
+  require_within(c.features, 1, limits::kWidth, "features");
+  require_within(c.latent_factors, 1, limits::kWidth, "latent factors");
+  require_within(c.train_rows, 2, limits::kSyntheticRows, "train rows");
+  require_within(c.validation_rows, 2, limits::kSyntheticRows, "validation rows");
+  require_within(c.test_rows, 1, limits::kSyntheticRows, "test rows");
+  require_within(c.noise_std, 0.0, limits::kSigmas, "noise std");
   require(c.anomaly_fraction >= 0 && c.anomaly_fraction <= 1,
           "anomaly fraction must lie in [0, 1], got " + std::to_string(c.anomaly_fraction));
   const int most = std::min(c.features, synthetic::kMaxShiftFeatures);
@@ -34,8 +31,8 @@ void validate(const SyntheticConfig& c) {
           "mean-shift features must lie in [1, " + std::to_string(most) + "] (at most the " +
               std::to_string(c.features) + " features, and 256), got " +
               std::to_string(c.mean_shift_features));
-  require(c.mean_shift_sigmas >= 0 && c.variance_explosion_sigmas >= 0,
-          "anomaly magnitudes (in sigmas) must not be negative");
+  require_within(c.mean_shift_sigmas, 0.0, limits::kSigmas, "mean shift (sigmas)");
+  require_within(c.variance_explosion_sigmas, 0.0, limits::kSigmas, "variance explosion (sigmas)");
 }
 
 Matrix draw_loadings(const synthetic::Params& p) {

@@ -3,23 +3,26 @@
 #include <string>
 
 #include "vaead/error.hpp"
+#include "vaead/limits.hpp"
 #include "vaead/model.hpp"
 #include "vaead/philox.hpp"
 
 namespace vaead {
 
 void Architecture::validate() const {
-  auto positive = [](int value, const std::string& name) {
-    require(value >= 1, name + " must be at least 1, got " + std::to_string(value));
-  };
-  positive(input_dim, "input dimension");
-  positive(latent_dim, "latent dimension");
+  // The input width comes from the data, which may be wide; what the user sets is bounded.
+  require(input_dim >= 1, "input dimension must be at least 1, got " + std::to_string(input_dim));
+  require_within(latent_dim, 1, limits::kWidth, "latent size");
   require(!encoder_hidden.empty(), "the encoder needs at least one hidden layer");
   require(!decoder_hidden.empty(), "the decoder needs at least one hidden layer");
+  require_within(static_cast<int>(std::min<std::size_t>(encoder_hidden.size(), INT32_MAX)), 1,
+                 limits::kHiddenLayers, "encoder hidden layers");
+  require_within(static_cast<int>(std::min<std::size_t>(decoder_hidden.size(), INT32_MAX)), 1,
+                 limits::kHiddenLayers, "decoder hidden layers");
   for (int width : encoder_hidden)
-    positive(width, "encoder hidden width");
+    require_within(width, 1, limits::kWidth, "encoder hidden width");
   for (int width : decoder_hidden)
-    positive(width, "decoder hidden width");
+    require_within(width, 1, limits::kWidth, "decoder hidden width");
 }
 
 ParameterLayout make_layout(const Architecture& architecture) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "vaead/error.hpp"
+#include "vaead/limits.hpp"
 
 namespace vaead {
 namespace {
@@ -30,10 +31,9 @@ void stop_if_requested() {
 }
 
 void TrainConfig::validate() const {
-  require(epochs >= 1, "epochs must be at least 1, got " + std::to_string(epochs));
+  require_within(epochs, 1, limits::kEpochs, "epochs");
   require(beta >= 0, "beta must not be negative, got " + std::to_string(beta));
-  require(kl_warmup_epochs >= 0,
-          "KL warm-up epochs must not be negative, got " + std::to_string(kl_warmup_epochs));
+  require_within(kl_warmup_epochs, 0, limits::kEpochs, "KL warm-up epochs");
 }
 
 double kl_weight_at(int epoch, const TrainConfig& config) {

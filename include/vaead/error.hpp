@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace vaead {
 
@@ -28,6 +29,23 @@ class Interrupted : public std::runtime_error {
 // Throws InputError(message) unless `condition` holds: preconditions checked where they are given.
 inline void require(bool condition, const std::string& message) {
   if (!condition) throw InputError(message);
+}
+
+// Throws InputError naming `name` unless least <= value <= most (the bounds of limits.hpp).
+template <class T>
+requires std::is_arithmetic_v<T>
+void require_within(T value, T least, T most, const std::string& name) {
+  if (value >= least && value <= most) return;
+  auto text = [](T v) {
+    std::string out = std::to_string(v);
+    if constexpr (std::is_floating_point_v<T>) {  // 1000000.000000 -> 1000000
+      out.erase(out.find_last_not_of('0') + 1);
+      if (out.back() == '.') out.pop_back();
+    }
+    return out;
+  };
+  throw InputError(name + " must lie in [" + text(least) + ", " + text(most) + "], got " +
+                   text(value));
 }
 
 }  // namespace vaead
