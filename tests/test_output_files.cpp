@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/sha256.hpp"
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
 
@@ -101,6 +102,29 @@ TEST_F(OutputFiles, ASignalDuringAWriteRemovesTheTemporary) {
     EXPECT_EQ(read(target), "earlier\n");
     EXPECT_EQ(files(), 1u) << "the temporary is removed";
   }
+}
+
+}  // namespace
+}  // namespace vaead
+
+namespace vaead {
+namespace {
+
+// FIPS 180-4's examples and the two-block boundary: the checksum of parts and checkpoints.
+TEST(Sha256, GivesTheStandardsDigests) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  // 55, 56 and 119 bytes: the length fits the last block, or needs one more (Python's hashlib).
+  EXPECT_EQ(sha256_hex(std::string(55, 'x')),
+            "d5e285683cd4efc02d021a5c62014694958901005d6f71e89e0989fac77e4072");
+  EXPECT_EQ(sha256_hex(std::string(56, 'x')),
+            "04c26261370ee7541549d16dee320c723e3fd14671e66a099afe0a377c16888e");
+  EXPECT_EQ(sha256_hex(std::string(119, 'x')),
+            "000b48d4edf0fa7bee3c6236ecd2785baa5db4eeb8bb54341b029e0d9fa5fb0c");
 }
 
 }  // namespace

@@ -126,6 +126,15 @@ void write_temporary(const fs::path& shown, const Temporary& temporary,
     throw InputError("cannot write " + shown.string() + ": cannot create " +
                      temporary.path().string());
   write_stream(shown, out, write);
+  out.close();
+  // On the disk before the rename makes it the file: a node that dies after the rename leaves
+  // the whole file, not an empty one.
+  const int descriptor = ::open(temporary.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0 || ::fsync(descriptor) != 0) {
+    if (descriptor >= 0) ::close(descriptor);
+    throw InputError("cannot write " + shown.string() + ": the data did not reach the disk");
+  }
+  ::close(descriptor);
 }
 
 void rename_over(const fs::path& shown, const Temporary& temporary, const fs::path& target) {

@@ -8,7 +8,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <sstream>
 
+#include "io/sha256.hpp"
 #include "vaead/error.hpp"
 #include "vaead/version.hpp"
 
@@ -18,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPartKind = "vaead-sweep-part";
-constexpr int kPartFormat = 1;
+constexpr int kPartFormat = 2;  // 2: the sha256 of the part's content
 
 // ---- exact numbers ------------------------------------------------------------------------------
 // JSON numbers hold finite doubles exactly (shortest round-trip form); NaN and infinities are
@@ -191,11 +193,20 @@ std::uint64_t fnv1a(std::uint64_t hash, const void* data, std::size_t bytes) {
 
 std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& config,
                                                     std::size_t shares) {
+  std::vector<std::size_t> every(config.points().size());
+  std::iota(every.begin(), every.end(), std::size_t{0});
+  return assign_points(config, shares, every);
+}
+
+std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& config,
+                                                    std::size_t shares,
+                                                    std::span<const std::size_t> among) {
   require(shares >= 1, "a sweep needs at least one share");
   const std::vector<SweepPoint> points = config.points();
   std::vector<double> cost(points.size());
   std::map<int, double> by_latent;
-  for (std::size_t i = 0; i < points.size(); ++i) {
+  for (std::size_t i : among) {
+    require(i < points.size(), "point " + std::to_string(i) + " lies outside the grid");
     auto [at, added] = by_latent.try_emplace(points[i].latent_dim, 0.0);
     if (added) {
       Architecture architecture = config.engine.architecture;
@@ -205,8 +216,8 @@ std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& conf
     }
     cost[i] = at->second;
   }
-  std::vector<std::size_t> order(points.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::vector<std::size_t> order(among.begin(), among.end());
+  std::sort(order.begin(), order.end());
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
   std::vector<std::vector<std::size_t>> assigned(shares);
@@ -240,28 +251,36 @@ std::string serialize_part(const SweepPart& part) {
   json runs = json::array();
   for (const RunResult& run : part.runs)
     runs.push_back(run_state(run));
-  return json{{"kind", kPartKind},
-              {"format", kPartFormat},
-              {"vaead_version", part.version},
-              {"shard", {part.shard, part.shards}},
-              {"arguments", part.arguments},
-              {"grid", part.grid},
-              {"data", part.data},
-              {"device", engine_kind_name(part.device)},
-              {"points", part.points},
-              {"seconds", exact(part.seconds)},
-              {"runs", runs}}
-      .dump();
+  json j{{"kind", kPartKind},
+         {"format", kPartFormat},
+         {"vaead_version", part.version},
+         {"shard", {part.shard, part.shards}},
+         {"arguments", part.arguments},
+         {"grid", part.grid},
+         {"data", part.data},
+         {"device", engine_kind_name(part.device)},
+         {"points", part.points},
+         {"seconds", exact(part.seconds)},
+         {"runs", runs}};
+  // The sum of everything else, as the canonical text merge makes of what it reads (keys sorted,
+  // numbers in their shortest exact form): any change to a value changes it.
+  j["sha256"] = sha256_hex(j.dump());
+  return j.dump();
 }
 
 SweepPart parse_part(std::string_view text, const std::string& source) {
   try {
-    const json j = json::parse(text);
+    json j = json::parse(text);
     require(j.is_object() && j.value("kind", "") == kPartKind,
             "not a part of a sweep (vaead sweep --shard writes them)");
     require(j.at("format").get<int>() == kPartFormat, "part format " + j.at("format").dump() +
                                                           ", this vaead reads format " +
                                                           std::to_string(kPartFormat));
+    const std::string sum = j.at("sha256").get<std::string>();
+    j.erase("sha256");
+    require(sha256_hex(j.dump()) == sum,
+            "its content does not match its checksum (sha256): the file was changed or "
+            "damaged after it was written; train the shard again");
     SweepPart part;
     part.version = j.at("vaead_version").get<std::string>();
     const auto shard = j.at("shard").get<std::vector<std::size_t>>();
@@ -289,17 +308,45 @@ SweepPart parse_part(std::string_view text, const std::string& source) {
   }
 }
 
+void check_run_is_point(const RunResult& run, std::size_t index, const ExperimentConfig& config,
+                        const std::string& source) {
+  const std::vector<SweepPoint> points = config.points();
+  require(index < points.size(), source + ": point " + std::to_string(index) +
+                                     " lies outside the sweep's grid of " +
+                                     std::to_string(points.size()) + " models");
+  const SweepPoint& point = points[index];
+  std::ostringstream names;
+  names << "latent " << run.latent_dim << ", beta " << run.beta << ", seed " << run.seed;
+  require(run.latent_dim == point.latent_dim && run.beta == point.beta && run.seed == point.seed,
+          source + ": the run of point " + std::to_string(index) + " is " + names.str() +
+              ", not a model of the sweep's grid there (latent " +
+              std::to_string(point.latent_dim) + ", seed " + std::to_string(point.seed) + ")");
+  Architecture architecture = config.engine.architecture;
+  architecture.input_dim = config.features();
+  architecture.latent_dim = point.latent_dim;
+  const std::size_t expected = make_layout(architecture).size;
+  require(run.parameters.size() == expected,
+          source + ": the run " + names.str() + " holds " + std::to_string(run.parameters.size()) +
+              " parameters, its model has " + std::to_string(expected));
+}
+
 std::vector<RunResult> merge_parts(std::span<const SweepPart> parts,
                                    std::span<const std::string> sources,
-                                   const ExperimentConfig& config) {
+                                   const ExperimentConfig& config,
+                                   const std::map<std::size_t, RunResult>& finished) {
   require(!parts.empty() && parts.size() == sources.size(), "merge needs at least one part");
   const SweepPart& first = parts.front();
   const std::string grid = grid_description(config);
   const std::string data = data_fingerprint(config);
-  const std::vector<std::vector<std::size_t>> shares = assign_points(config, first.shards);
-  std::vector<int> seen(first.shards, -1);
   const std::size_t total = config.points().size();
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < total; ++i)
+    if (finished.count(i) == 0) missing.push_back(i);
+  const std::vector<std::vector<std::size_t>> shares = assign_points(config, first.shards, missing);
+  std::vector<int> seen(first.shards, -1);
   std::vector<RunResult> runs(total);
+  for (const auto& [index, run] : finished)
+    runs.at(index) = run;
   for (std::size_t k = 0; k < parts.size(); ++k) {
     const SweepPart& part = parts[k];
     const std::string& source = sources[k];
@@ -320,8 +367,10 @@ std::vector<RunResult> merge_parts(std::span<const SweepPart> parts,
     seen[part.shard] = static_cast<int>(k);
     require(part.points == shares[part.shard],
             source + ": its models are not shard " + std::to_string(part.shard) + "'s");
-    for (std::size_t i = 0; i < part.points.size(); ++i)
+    for (std::size_t i = 0; i < part.points.size(); ++i) {
+      check_run_is_point(part.runs[i], part.points[i], config, source);
       runs[part.points[i]] = part.runs[i];
+    }
   }
   for (std::size_t s = 0; s < seen.size(); ++s)
     require(seen[s] >= 0, "shard " + std::to_string(s) + " of " + std::to_string(first.shards) +

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +22,10 @@ namespace vaead {
 // fewer models than shares.
 std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& config,
                                                     std::size_t shares);
+// The same for the points `among` alone (a resumed sweep's unfinished points).
+std::vector<std::vector<std::size_t>> assign_points(const ExperimentConfig& config,
+                                                    std::size_t shares,
+                                                    std::span<const std::size_t> among);
 
 // A share's runs and what they were trained from.
 struct SweepPart {
@@ -44,16 +49,25 @@ std::string grid_description(const ExperimentConfig& config);
 std::string data_fingerprint(const ExperimentConfig& config);
 
 // JSON; floats and doubles exactly (float arrays as the base64 of their bytes, NaN and infinities
-// spelled out).
+// spelled out), with the SHA-256 of the rest of its content.
 std::string serialize_part(const SweepPart& part);
-// InputError naming `source` when the text is not a part this version can read.
+// InputError naming `source` when the text is not a part this version can read, or when its
+// content does not match its checksum.
 SweepPart parse_part(std::string_view text, const std::string& source);
+
+// InputError naming `source` unless `run` is the model of config.points()[index]: its latent
+// size, beta and seed, and as many parameters as that model has.
+void check_run_is_point(const RunResult& run, std::size_t index, const ExperimentConfig& config,
+                        const std::string& source);
 
 // Every run of the sweep, in config.points() order, from parts that together hold each point
 // once. InputError naming the part (sources[k]) when parts come from different versions, grids or
-// data, or when a shard is missing or given twice.
+// data, when a shard is missing or given twice, or when a run is not the point it stands for.
+// `finished` holds the runs a resumed sweep read from its checkpoint (by index into
+// config.points()): the parts then share the other points.
 std::vector<RunResult> merge_parts(std::span<const SweepPart> parts,
                                    std::span<const std::string> sources,
-                                   const ExperimentConfig& config);
+                                   const ExperimentConfig& config,
+                                   const std::map<std::size_t, RunResult>& finished = {});
 
 }  // namespace vaead
