@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 
+#include "cpu/worker_pool.hpp"
 #include "vaead/error.hpp"
 
 namespace vaead {
@@ -189,6 +191,36 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
   result.config = config;
   result.runs = run_points(config, config.points(), callbacks);
   return result;
+}
+
+std::vector<RunResult> run_waves(const ExperimentConfig& config,
+                                 std::span<const std::size_t> indices, std::size_t wave,
+                                 const ExperimentCallbacks& callbacks) {
+  config.validate();
+  const std::vector<SweepPoint> points = config.points();
+  if (wave == 0) wave = std::max<std::size_t>(indices.size(), 1);
+  std::vector<RunResult> runs;
+  runs.reserve(indices.size());
+  for (std::size_t start = 0; start < indices.size(); start += wave) {
+    const std::span<const std::size_t> these =
+        indices.subspan(start, std::min(wave, indices.size() - start));
+    std::vector<SweepPoint> group;
+    for (std::size_t i : these) {
+      require(i < points.size(), "point " + std::to_string(i) + " lies outside the grid");
+      group.push_back(points[i]);
+    }
+    std::vector<RunResult> done = run_points(config, group, callbacks);
+    if (callbacks.on_wave) callbacks.on_wave(these, done);
+    std::move(done.begin(), done.end(), std::back_inserter(runs));
+  }
+  return runs;
+}
+
+std::size_t models_at_once(const ExperimentConfig& config) {
+  if (config.device == EngineKind::cuda) return config.points().size();
+  if (config.concurrency > 0) return static_cast<std::size_t>(config.concurrency);
+  return static_cast<std::size_t>(config.engine.threads > 0 ? config.engine.threads
+                                                            : cpu::available_cores());
 }
 
 ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run) {

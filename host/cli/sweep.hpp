@@ -3,14 +3,17 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
 #include "vaead/experiment.hpp"
+#include "vaead/sweep_part.hpp"
 
 namespace vaead::cli {
 
@@ -29,9 +32,30 @@ struct SweepOptions {
   std::optional<std::uint64_t> data_seed;
   Outputs out;
   std::string shard, part_path;  // --shard I/N, --part FILE
+  std::string checkpoint;        // --checkpoint DIR
   bool progress = false;
 
   SweepOptions() { config.betas = {1.0, 0.1, 0.01}; }
+};
+
+// A sweep's --checkpoint folder: a file per finished model (run-<index>.json: a part holding
+// that one run, with its checksum), each written atomically when its wave of models ends.
+class Checkpoint {
+ public:
+  // `header`: the version, flags, grid, data and device every file must share with this sweep.
+  Checkpoint(std::string folder, const ExperimentConfig& config, SweepPart header);
+  // The finished runs the folder holds (created when missing), by index into config.points().
+  // A file that is damaged (unreadable, its checksum wrong) is said on stderr and left out: its
+  // model trains again. InputError when a file belongs to another sweep.
+  std::map<std::size_t, RunResult> read() const;
+  // Writes each run (of the point indices[k]) as its file.
+  void write(std::span<const std::size_t> indices, std::span<const RunResult> runs);
+
+ private:
+  std::string folder_;
+  const ExperimentConfig& config_;
+  SweepPart header_;
+  std::size_t written_ = 0;
 };
 
 struct MergeOptions {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -26,8 +27,9 @@ namespace {
 // The flags the sweep was given (on the command line or in its --config file) but its outputs:
 // what a part keeps so that merge can rebuild the same sweep.
 std::vector<std::string> grid_arguments(const CLI::App& command) {
-  static const std::set<std::string> outputs{"--json",  "--csv",  "--save-best", "--report",
-                                             "--shard", "--part", "--progress",  "--config"};
+  static const std::set<std::string> outputs{"--json",     "--csv",    "--save-best",
+                                             "--report",   "--shard",  "--part",
+                                             "--progress", "--config", "--checkpoint"};
   std::vector<std::string> arguments;
   for (const CLI::Option* option : command.get_options()) {
     const std::string name = option->get_name();
@@ -67,18 +69,59 @@ Shard parse_shard(const std::string& text) {
 }
 
 // The runs of `indices` into config.points(), trained here: on this rank's GPU (the node's
-// devices in turn by local rank), or with this rank's share of the node's cores.
+// devices in turn by local rank), or with this rank's share of the node's cores; with a
+// checkpoint, in waves of as many models as train at once, each wave's runs written as it ends.
 std::vector<RunResult> train_share(const ExperimentConfig& config,
                                    const std::vector<std::size_t>& indices,
-                                   const ExperimentCallbacks& callbacks) {
+                                   ExperimentCallbacks callbacks, Checkpoint* checkpoint) {
   if (indices.empty()) return {};
   ExperimentConfig share = config;
-  const std::vector<SweepPoint> points = config.points();
-  for (std::size_t i : indices)
-    share.models.push_back(points[i]);
   const Ranks& r = ranks();
   take_node_share(share.device, r.local_rank, r.local_size, share.engine);
-  return run_experiment(share, callbacks).runs;
+  std::size_t wave = 0;  // every model at once
+  if (checkpoint != nullptr) {
+    wave = models_at_once(share);
+    callbacks.on_wave = [checkpoint](std::span<const std::size_t> done,
+                                     std::span<const RunResult> runs) {
+      checkpoint->write(done, runs);
+    };
+  }
+  return run_waves(share, indices, wave, callbacks);
+}
+
+// The indices of `all` points that `finished` lacks, ascending.
+std::vector<std::size_t> unfinished(std::size_t all, const std::vector<std::size_t>& finished) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0, k = 0; i < all; ++i) {
+    while (k < finished.size() && finished[k] < i)
+      ++k;
+    if (k == finished.size() || finished[k] != i) out.push_back(i);
+  }
+  return out;
+}
+
+// The points a checkpoint holds, read at rank 0 (the runs there, in `finished`) and known to
+// every rank.
+std::vector<std::size_t> read_checkpoint(const Checkpoint& checkpoint,
+                                         std::map<std::size_t, RunResult>& finished) {
+  const std::vector<std::uint8_t> bytes = broadcast_from_root([&] {
+    finished = checkpoint.read();
+    std::vector<std::uint8_t> out;
+    for (const auto& [index, run] : finished) {
+      const auto value = static_cast<std::uint64_t>(index);
+      for (int b = 0; b < 8; ++b)
+        out.push_back(static_cast<std::uint8_t>(value >> (8 * b)));
+    }
+    return out;
+  });
+  std::vector<std::size_t> indices;
+  for (std::size_t at = 0; at + 8 <= bytes.size(); at += 8) {
+    std::uint64_t value = 0;
+    for (int b = 0; b < 8; ++b)
+      value |= static_cast<std::uint64_t>(bytes[at + static_cast<std::size_t>(b)]) << (8 * b);
+    indices.push_back(static_cast<std::size_t>(value));
+  }
+  return indices;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -118,15 +161,51 @@ void run(SweepOptions& options, const CLI::App& command) {
     };
   }
   const auto start = std::chrono::steady_clock::now();
-  if (!shard && r.size == 1) {  // one process: the whole grid at once
-    const ExperimentResult result = run_experiment(config, callbacks);
+  const std::size_t total = config.points().size();
+  std::optional<Checkpoint> checkpoint;
+  std::map<std::size_t, RunResult> finished;  // at rank 0
+  std::vector<std::size_t> finished_indices;  // at every rank
+  if (!options.checkpoint.empty()) {
+    // Every point's file is the same whichever process trains it: one shard of one.
+    checkpoint.emplace(options.checkpoint, config,
+                       SweepPart{std::string(version()),
+                                 0,
+                                 1,
+                                 grid_arguments(command),
+                                 grid_description(config),
+                                 data_fingerprint(config),
+                                 config.device,
+                                 {},
+                                 {},
+                                 0.0});
+    finished_indices = read_checkpoint(*checkpoint, finished);
+    if (r.root() && !finished.empty())
+      std::cout << "vaead sweep: resuming: " << finished.size() << " of " << total
+                << " models read from " << options.checkpoint << std::endl;
+  }
+  if (!shard && r.size == 1) {  // one process: the whole grid at once, or what is missing
+    ExperimentResult result;
+    result.config = config;
+    if (!checkpoint) {
+      result = run_experiment(config, callbacks);
+    } else {
+      const std::vector<std::size_t> missing = unfinished(total, finished_indices);
+      std::vector<RunResult> trained = train_share(config, missing, callbacks, &*checkpoint);
+      for (std::size_t k = 0; k < missing.size(); ++k)
+        finished.emplace(missing[k], std::move(trained[k]));
+      for (auto& [index, run] : finished)
+        result.runs.push_back(std::move(run));
+    }
     write_sweep(result, seconds_since(start), out);
     return;
   }
 
   const std::size_t shares = shard ? shard->count : static_cast<std::size_t>(r.size);
   const std::size_t mine = shard ? shard->index : static_cast<std::size_t>(r.rank);
-  const std::vector<std::size_t> indices = assign_points(config, shares)[mine];
+  // A shard's share is fixed (merge expects it); ranks share what the checkpoint lacks.
+  const std::vector<std::size_t> indices =
+      shard ? assign_points(config, shares)[mine]
+            : assign_points(config, shares, unfinished(total, finished_indices))[mine];
   std::string sent;
   try {
     SweepPart part{std::string(version()),
@@ -139,7 +218,18 @@ void run(SweepOptions& options, const CLI::App& command) {
                    indices,
                    {},
                    0.0};
-    part.runs = train_share(config, indices, callbacks);
+    if (shard && checkpoint) {  // the share's finished runs, and the others trained
+      std::vector<std::size_t> missing;
+      for (std::size_t i : indices)
+        if (finished.count(i) == 0) missing.push_back(i);
+      std::vector<RunResult> trained = train_share(config, missing, callbacks, &*checkpoint);
+      for (std::size_t k = 0; k < missing.size(); ++k)
+        finished.emplace(missing[k], std::move(trained[k]));
+      for (std::size_t i : indices)
+        part.runs.push_back(finished.at(i));
+    } else {
+      part.runs = train_share(config, indices, callbacks, checkpoint ? &*checkpoint : nullptr);
+    }
     part.seconds = seconds_since(start);
     sent = serialize_part(part);
   } catch (const std::bad_alloc&) {
@@ -169,7 +259,7 @@ void run(SweepOptions& options, const CLI::App& command) {
   }
   ExperimentResult result;
   result.config = config;
-  result.runs = merge_parts(parts, sources, config);
+  result.runs = merge_parts(parts, sources, config, finished);
   write_sweep(result, seconds_since(start), out);
 }
 
@@ -187,6 +277,11 @@ Command add_sweep_command(CLI::App& app) {
                    "Train only shard I of N (I from 0), for a scheduler's job array; needs --part")
       ->type_name("I/N");
   command->add_option("--part", options->part_path, "--shard: the file its runs go to")
+      ->check(a_path());
+  command
+      ->add_option("--checkpoint", options->checkpoint,
+                   "Keep each finished model's run in this folder (created when missing); the "
+                   "same command after a kill trains only the models it lacks")
       ->check(a_path());
   add_output_options(*command, options->out);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,8 @@ struct ExperimentResult {
 struct ExperimentCallbacks {
   // Called from the thread that trains the model, one call at a time.
   std::function<void(const SweepPoint&, const EpochRecord&)> on_epoch;
+  // run_waves: a wave has finished; its runs, and their indices into config.points().
+  std::function<void(std::span<const std::size_t>, std::span<const RunResult>)> on_wave;
 };
 
 // One model alone: draw the data of its seed inside the engine (or take the table's splits),
@@ -138,6 +141,18 @@ RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
 // reported as failed (RunResult::failure); the others finish.
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks = {});
+
+// The runs of `indices` (into config.points()), trained in waves of at most `wave` models each
+// (0: every model in one wave), a wave after another, each wave's runs given to on_wave as it
+// ends: what a sweep that must survive a kill keeps. Each run is the same as run_once of its
+// point, whatever the waves.
+std::vector<RunResult> run_waves(const ExperimentConfig& config,
+                                 std::span<const std::size_t> indices, std::size_t wave,
+                                 const ExperimentCallbacks& callbacks = {});
+
+// How many models the engine trains at once: on the CPU, --concurrency (0: one per core, or per
+// thread of config.engine.threads); on the GPU, every model.
+std::size_t models_at_once(const ExperimentConfig& config);
 
 // The model file of one run (the validation rows play the held-out rows).
 ModelFile model_of_run(const ExperimentConfig& config, const RunResult& run);
