@@ -39,6 +39,16 @@ void require_step_inputs(const Architecture& architecture, const Matrix& batch, 
           "eps must be batch rows x latent_dim");
 }
 
+std::size_t models_that_fit(EngineKind kind, const EngineConfig& config, const DataShape& data,
+                            std::size_t count) {
+  if (kind != EngineKind::cuda || count <= 1) return count;
+  const CudaFootprint footprint = cuda_footprint(config, data);
+  // A tenth of the free memory is left for the runtime, CUB's sort and the CUDA graphs.
+  const std::size_t usable = cuda_free_memory() / 10 * 9;
+  if (footprint.per_model == 0 || usable <= footprint.fixed) return 1;
+  return std::clamp<std::size_t>((usable - footprint.fixed) / footprint.per_model, 1, count);
+}
+
 EngineKind resolve_device(DeviceChoice choice) {
   if (choice == DeviceChoice::cpu) return EngineKind::cpu;
   const CudaStatus cuda = query_cuda();

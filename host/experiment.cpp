@@ -8,6 +8,8 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <new>
+#include <numeric>
 
 #include "cpu/worker_pool.hpp"
 #include "vaead/error.hpp"
@@ -189,7 +191,11 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
   config.validate();
   ExperimentResult result;
   result.config = config;
-  result.runs = run_points(config, config.points(), callbacks);
+  // On the GPU, in waves that fit its free memory (one wave where every model fits).
+  std::vector<std::size_t> every(config.points().size());
+  std::iota(every.begin(), every.end(), std::size_t{0});
+  result.runs = run_waves(
+      config, every, config.device == EngineKind::cuda ? models_at_once(config) : 0, callbacks);
   return result;
 }
 
@@ -201,7 +207,7 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
   if (wave == 0) wave = std::max<std::size_t>(indices.size(), 1);
   std::vector<RunResult> runs;
   runs.reserve(indices.size());
-  for (std::size_t start = 0; start < indices.size(); start += wave) {
+  for (std::size_t start = 0; start < indices.size();) {
     const std::span<const std::size_t> these =
         indices.subspan(start, std::min(wave, indices.size() - start));
     std::vector<SweepPoint> group;
@@ -209,15 +215,40 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
       require(i < points.size(), "point " + std::to_string(i) + " lies outside the grid");
       group.push_back(points[i]);
     }
-    std::vector<RunResult> done = run_points(config, group, callbacks);
+    std::vector<RunResult> done;
+    try {
+      done = run_points(config, group, callbacks);
+    } catch (const std::bad_alloc&) {  // the wave does not fit after all: half of it, again
+      if (group.size() == 1) throw;
+      wave = group.size() / 2;
+      continue;
+    }
     if (callbacks.on_wave) callbacks.on_wave(these, done);
     std::move(done.begin(), done.end(), std::back_inserter(runs));
+    start += these.size();
   }
   return runs;
 }
 
+DataShape data_shape(const ExperimentConfig& config) {
+  if (config.table)
+    return {config.table->train.rows, config.table->validation.rows, config.table->test.rows,
+            config.features()};
+  return {static_cast<std::size_t>(config.data.train_rows),
+          static_cast<std::size_t>(config.data.validation_rows),
+          static_cast<std::size_t>(config.data.test_rows), config.features()};
+}
+
 std::size_t models_at_once(const ExperimentConfig& config) {
-  if (config.device == EngineKind::cuda) return config.points().size();
+  const std::size_t count = config.points().size();
+  if (config.device == EngineKind::cuda) {
+    EngineConfig widest = config.engine;
+    widest.architecture.input_dim = config.features();
+    widest.architecture.latent_dim = 1;
+    for (const SweepPoint& point : config.points())
+      widest.architecture.latent_dim = std::max(widest.architecture.latent_dim, point.latent_dim);
+    return models_that_fit(EngineKind::cuda, widest, data_shape(config), count);
+  }
   if (config.concurrency > 0) return static_cast<std::size_t>(config.concurrency);
   return static_cast<std::size_t>(config.engine.threads > 0 ? config.engine.threads
                                                             : cpu::available_cores());

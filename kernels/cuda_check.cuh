@@ -4,8 +4,10 @@
 
 #include <cuda_runtime_api.h>
 
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace vaead::cuda {
 
@@ -14,8 +16,24 @@ class CudaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The device's memory is full: a std::bad_alloc (what the host's allocator throws), so that a
+// caller that can make do with less (a sweep's wave) catches one type for both.
+class DeviceOutOfMemory : public std::bad_alloc {
+ public:
+  explicit DeviceOutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
 inline void check(cudaError_t status, const char* call, const char* file, int line) {
   if (status == cudaSuccess) return;
+  if (status == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();  // not sticky: the next launch's check must not see it
+    throw DeviceOutOfMemory(std::string("CUDA error: ") + call + " failed at " + file + ":" +
+                            std::to_string(line) + ": out of device memory");
+  }
   throw CudaError(std::string("CUDA error: ") + call + " failed at " + file + ":" +
                   std::to_string(line) + ": " + cudaGetErrorName(status) + " (" +
                   cudaGetErrorString(status) + ")");

@@ -6,8 +6,11 @@
 #include <utility>
 
 #include "cuda/engine_factory.hpp"
+#include "cuda/fused_layout.hpp"
 #include "cuda/sizes.hpp"
 #include "cuda_check.cuh"
+#include "dense.cuh"
+#include "fused_step.cuh"
 #include "vae_ops.cuh"
 #include "vaead/device.hpp"
 #include "vaead/error.hpp"
@@ -34,6 +37,53 @@ std::string cuda_training_path(const EngineConfig& config) {
   if (!fused.unfit.empty())
     return "tiled fp32 (the fused step cannot take this network: " + fused.unfit + ")";
   return std::string("fused ") + gpu_math_name(config.gpu_math);
+}
+
+CudaFootprint cuda_footprint(const EngineConfig& config, const DataShape& data) {
+  const ParameterLayout layout = make_layout(config.architecture);
+  const NetworkPlan plan = make_plan(layout);
+  std::size_t widths = 0;  // floats of one row of every activation buffer
+  for (const PlanBuffer& buffer : plan.buffers)
+    widths += static_cast<std::size_t>(buffer.width);
+  const auto batch = static_cast<std::size_t>(config.batch_size);
+  const std::size_t scored = std::max(data.validation_rows, data.test_rows);
+  const auto floats = [](std::size_t count) { return count * sizeof(float); };
+  CudaFootprint out;
+  // Parameters, gradients, Adam's two moments; a batch's activations, its loss terms and scores.
+  out.per_model = floats(4 * layout.size) + batch * (floats(widths) + 2 * sizeof(double) + 4);
+  // The tiled step's weight-gradient partials, or the fused step's packed copy and partials.
+  std::size_t workspace = 0;
+  for (const LinearLayout* l : layout.layers())
+    workspace = std::max(workspace, cuda::dense_backward_params_workspace(
+                                        cuda::as_int(batch, "batch"), l->in, l->out, 1));
+  out.per_model += floats(workspace);
+  if (config.gpu_math != GpuMath::fp32) {
+    const cuda::FusedLayout fused = cuda::make_fused_layout(layout);
+    if (fused.unfit.empty())
+      out.per_model += floats(static_cast<std::size_t>(fused.shape.packed_size) *
+                              (1 + static_cast<std::size_t>(cuda::fused_blocks_per_model(
+                                       cuda::as_int(batch, "batch")))));
+  }
+  // Scores and labels of the validation or test rows, their ranking's keys (CUB sort), the epoch's
+  // loss sums, and scoring activations: a pass holds min(scored, max(256, kScoreRows / models))
+  // rows of each model: at most 256 of each, and kScoreRows more in all (in `fixed`).
+  out.per_model += scored * (sizeof(float) + 1 + 16) +
+                   floats(std::min<std::size_t>(scored, 256) * widths) +
+                   2 * sizeof(double) * (data.train_rows / batch + 1);
+  // Its data slot (every split, the shuffle's order, the test rows' kinds).
+  const auto features = static_cast<std::size_t>(data.features);
+  out.per_model += floats(features * (data.train_rows + data.validation_rows + data.test_rows) +
+                          data.train_rows) +
+                   data.test_rows;
+  // Scoring passes of kScoreRows rows of every model together; the epoch's shuffle.
+  out.fixed = floats((scored > 256 ? cuda::kScoreRows : 0) * widths + data.train_rows);
+  return out;
+}
+
+std::size_t cuda_free_memory() {
+  std::size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free;
 }
 
 namespace cuda {
@@ -90,49 +140,56 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
 
   // Non-blocking: the engine's work never waits for (nor holds up) the legacy default stream.
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  const auto count = static_cast<std::size_t>(models_);
-  model_seed_.resize(count);
-  model_latent_.resize(count);
-  data_slot_.resize(count);
-  order_slot_.resize(count);
-  kl_weights_.resize(count);
-  frozen_.resize(count);
-  model_seed_.upload(seeds.data(), count, stream_);
-  model_latent_.upload(latents.data(), count, stream_);
-  data_slot_.upload(slots.data(), count, stream_);
-  order_slot_.upload(order_slots.data(), count, stream_);
-  for (auto* buffer : {&params_, &grads_, &adam_m_, &adam_v_})
-    buffer->resize(count * layout_.size);
-  state_.resize(count);
-  status_.resize(count);
-  step_totals_.resize(count * totals_stride_);
-  std::vector<float> initial(count * layout_.size);
-  for (std::size_t m = 0; m < count; ++m) {
-    const std::vector<float> padded_values = embed_parameters(
-        model_layouts_[m], layout_, initial_parameters(model_layouts_[m], specs_[m].seed));
-    std::copy(padded_values.begin(), padded_values.end(),
-              initial.begin() + static_cast<std::ptrdiff_t>(m * layout_.size));
+  // A constructor that throws runs no destructor: the stream is given back here (the buffers
+  // free themselves). The device being full is what a sweep's waves recover from.
+  try {
+    const auto count = static_cast<std::size_t>(models_);
+    model_seed_.resize(count);
+    model_latent_.resize(count);
+    data_slot_.resize(count);
+    order_slot_.resize(count);
+    kl_weights_.resize(count);
+    frozen_.resize(count);
+    model_seed_.upload(seeds.data(), count, stream_);
+    model_latent_.upload(latents.data(), count, stream_);
+    data_slot_.upload(slots.data(), count, stream_);
+    order_slot_.upload(order_slots.data(), count, stream_);
+    for (auto* buffer : {&params_, &grads_, &adam_m_, &adam_v_})
+      buffer->resize(count * layout_.size);
+    state_.resize(count);
+    status_.resize(count);
+    step_totals_.resize(count * totals_stride_);
+    std::vector<float> initial(count * layout_.size);
+    for (std::size_t m = 0; m < count; ++m) {
+      const std::vector<float> padded_values = embed_parameters(
+          model_layouts_[m], layout_, initial_parameters(model_layouts_[m], specs_[m].seed));
+      std::copy(padded_values.begin(), padded_values.end(),
+                initial.begin() + static_cast<std::ptrdiff_t>(m * layout_.size));
+    }
+    params_.upload(initial.data(), initial.size(), stream_);
+    adam_m_.zero(stream_);
+    adam_v_.zero(stream_);
+    grads_.zero(stream_);
+    reset_state(state_.data(), status_.data(), models_, stream_);
+    if (config_.gpu_math != GpuMath::fp32) {
+      fused_layout_ = make_fused_layout(layout_);
+      fused_ = fused_layout_.unfit.empty();
+    }
+    if (fused_) {
+      const FusedShape& shape = fused_layout_.shape;
+      prepare_fused_step(shape, tensor_math());
+      packed_index_.resize(layout_.size);
+      packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
+      packed_.resize(count * static_cast<std::size_t>(shape.packed_size));
+      packed_.zero(stream_);
+      pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size,
+                      models_, packed_.data(), stream_);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  } catch (...) {
+    cudaStreamDestroy(stream_);
+    throw;
   }
-  params_.upload(initial.data(), initial.size(), stream_);
-  adam_m_.zero(stream_);
-  adam_v_.zero(stream_);
-  grads_.zero(stream_);
-  reset_state(state_.data(), status_.data(), models_, stream_);
-  if (config_.gpu_math != GpuMath::fp32) {
-    fused_layout_ = make_fused_layout(layout_);
-    fused_ = fused_layout_.unfit.empty();
-  }
-  if (fused_) {
-    const FusedShape& shape = fused_layout_.shape;
-    prepare_fused_step(shape, tensor_math());
-    packed_index_.resize(layout_.size);
-    packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
-    packed_.resize(count * static_cast<std::size_t>(shape.packed_size));
-    packed_.zero(stream_);
-    pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size, models_,
-                    packed_.data(), stream_);
-  }
-  CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 std::string CudaEngine::training_path() const {

@@ -23,4 +23,12 @@ std::unique_ptr<Engine> make_cuda_engine(const EngineConfig&, const EngineModels
   no_cuda();
 }
 
+CudaFootprint cuda_footprint(const EngineConfig&, const DataShape&) {
+  return {};
+}
+
+std::size_t cuda_free_memory() {
+  return 0;
+}
+
 }  // namespace vaead

@@ -81,6 +81,23 @@ const char* engine_kind_name(EngineKind kind);  // "cpu", "cuda"
 const char* gpu_math_name(GpuMath math);        // "fp32", "tf32", "3xtf32"
 // The GpuMath gpu_math_name gives `name`; nullopt for any other text.
 std::optional<GpuMath> gpu_math_named(std::string_view name);
+// The rows and features a sweep's models train and are scored on.
+struct DataShape {
+  std::size_t train_rows = 0, validation_rows = 0, test_rows = 0;
+  int features = 0;
+};
+
+// Device memory the CUDA engine needs (cuda_footprint): per model, and for the engine itself.
+struct CudaFootprint {
+  std::size_t per_model = 0, fixed = 0;
+};
+
+// How many of `count` models of `config` the engine of `kind` trains at once in its memory: on the
+// GPU, as many as the device's free memory holds by cuda_footprint (at least 1); every model on
+// the CPU.
+std::size_t models_that_fit(EngineKind kind, const EngineConfig& config, const DataShape& data,
+                            std::size_t count);
+
 // How the CUDA engine trains this configuration's network: "fused tf32", "fused 3xtf32", or
 // "tiled fp32" (with why, where the fused step was asked for and cannot take the network).
 std::string cuda_training_path(const EngineConfig& config);

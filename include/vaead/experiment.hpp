@@ -144,14 +144,16 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
 
 // The runs of `indices` (into config.points()), trained in waves of at most `wave` models each
 // (0: every model in one wave), a wave after another, each wave's runs given to on_wave as it
-// ends: what a sweep that must survive a kill keeps. Each run is the same as run_once of its
-// point, whatever the waves.
+// ends: what a sweep that must survive a kill keeps. A wave that does not fit the engine's memory
+// (std::bad_alloc, which the CUDA engine throws when the device is full) is halved and trained
+// again. Each run is the same as run_once of its point, whatever the waves.
 std::vector<RunResult> run_waves(const ExperimentConfig& config,
                                  std::span<const std::size_t> indices, std::size_t wave,
                                  const ExperimentCallbacks& callbacks = {});
 
 // How many models the engine trains at once: on the CPU, --concurrency (0: one per core, or per
-// thread of config.engine.threads); on the GPU, every model.
+// thread of config.engine.threads); on the GPU, as many as its free memory holds
+// (models_that_fit). run_experiment trains a GPU sweep in waves of this size.
 std::size_t models_at_once(const ExperimentConfig& config);
 
 // The model file of one run (the validation rows play the held-out rows).

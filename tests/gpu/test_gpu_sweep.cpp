@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <new>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "auc.cuh"
 #include "cuda/cuda_engine.hpp"
+#include "cuda/engine_factory.hpp"
 #include "device_buffer.cuh"
 #include "gpu_support.hpp"
 #include "test_support.hpp"
@@ -274,6 +278,135 @@ TEST(GpuSweep, AnEnsembleTrainsOnTheDeviceAsOnTheCpu) {
   EXPECT_NEAR(evaluate_scores(on_gpu, table).roc_auc, evaluate_scores(cpu_model, table).roc_auc,
               0.02);
 }
+
+}  // namespace
+}  // namespace vaead
+
+namespace vaead {
+namespace {
+
+ExperimentConfig twelve_models() {
+  ExperimentConfig config = testing::short_study(600, 200, 300, 2);
+  config.device = EngineKind::cuda;
+  config.engine.gpu_math = testing::gpu_math_under_test();
+  config.engine.batch_size = 64;
+  config.train.kl_warmup_epochs = 1;
+  config.latent_dims = {2, 4, 6};
+  config.betas = {1.0, 0.1};
+  config.seed_count = 2;
+  return config;
+}
+
+DataShape shape_of(const ExperimentConfig& config) {
+  return {static_cast<std::size_t>(config.data.train_rows),
+          static_cast<std::size_t>(config.data.validation_rows),
+          static_cast<std::size_t>(config.data.test_rows), config.features()};
+}
+
+void expect_same_runs(const std::vector<RunResult>& a, const std::vector<RunResult>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("run " + std::to_string(i));
+    EXPECT_EQ(a[i].parameters, b[i].parameters);
+    EXPECT_EQ(a[i].validation_scores, b[i].validation_scores);
+    EXPECT_EQ(a[i].roc_auc, b[i].roc_auc);
+    EXPECT_EQ(a[i].threshold, b[i].threshold);
+  }
+}
+
+// The device memory an engine of `count` models holds once it has trained and scored.
+std::size_t bytes_held(const ExperimentConfig& config, std::size_t count) {
+  std::size_t free_before = 0, free_after = 0, total = 0;
+  EXPECT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+  EngineConfig shared = config.engine;
+  shared.architecture.input_dim = config.features();
+  EngineModels models;
+  std::vector<SyntheticConfig> slots;
+  for (std::size_t m = 0; m < count; ++m) {
+    models.specs.push_back({6, m, static_cast<int>(m)});
+    slots.push_back(config.data_for(m));
+  }
+  models.data_slots = static_cast<int>(count);
+  cuda::CudaEngine engine(shared, models.specs, models.data_slots);
+  engine.load_synthetic_slots(slots);
+  engine.train_epochs(0, std::vector<double>(count, 0.0));
+  engine.score_resident_models(ResidentSplit::validation);
+  engine.score_resident_models(ResidentSplit::test);
+  engine.rank_last_scores({});
+  EXPECT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+  return free_before - free_after;
+}
+
+// A sweep trains in waves, model for model the same bits as in one wave. The footprint it sizes
+// waves by holds what an engine of its models holds, and is not loose by more than half.
+TEST(GpuSweep, WavesGiveTheSameBitsAndTheFootprintHoldsTheEngine) {
+  VAEAD_REQUIRE_GPU();
+  const ExperimentConfig config = twelve_models();
+  const ExperimentResult whole = run_experiment(config);
+  std::vector<std::size_t> every(12), waves;
+  std::iota(every.begin(), every.end(), std::size_t{0});
+  ExperimentCallbacks callbacks;
+  callbacks.on_wave = [&](std::span<const std::size_t> indices, std::span<const RunResult>) {
+    waves.push_back(indices.size());
+  };
+  expect_same_runs(run_waves(config, every, 5, callbacks), whole.runs);
+  EXPECT_EQ(waves, (std::vector<std::size_t>{5, 5, 2}));
+
+  EngineConfig widest = config.engine;
+  widest.architecture.input_dim = config.features();
+  widest.architecture.latent_dim = 6;
+  const CudaFootprint footprint = cuda_footprint(widest, shape_of(config));
+  const std::size_t one = bytes_held(config, 1), four = bytes_held(config, 4);
+  EXPECT_LE(one, footprint.fixed + footprint.per_model);
+  EXPECT_LE(four, footprint.fixed + 4 * footprint.per_model);
+  const double per_model = static_cast<double>(four - one) / 3.0;
+  EXPECT_GT(static_cast<double>(footprint.per_model), 0.5 * per_model);
+  EXPECT_LT(static_cast<double>(footprint.per_model), 1.5 * per_model);
+}
+
+#if VAEAD_CUDA_EMULATED
+// A sweep larger than the device's memory (the emulator's, made small) trains in waves sized to
+// the free memory instead of failing; a wave asked for that does not fit is halved until it does.
+TEST(GpuSweep, ASweepLargerThanTheDeviceTrainsInWavesThatFit) {
+  const ExperimentConfig config = twelve_models();
+  const ExperimentResult whole = run_experiment(config);  // 16 GiB: one wave
+  EngineConfig widest = config.engine;
+  widest.architecture.input_dim = config.features();
+  widest.architecture.latent_dim = 6;
+  const CudaFootprint footprint = cuda_footprint(widest, shape_of(config));
+  // Room for three models and a half by the estimate, beside what stays allocated (the runtime's).
+  std::size_t free = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free, &total), cudaSuccess);
+  const std::size_t memory =
+      total - free + (footprint.fixed + footprint.per_model * 7 / 2) / 9 * 10 + 4096;
+  ASSERT_EQ(setenv("VAEAD_EMU_DEVICE_MEMORY", std::to_string(memory).c_str(), 1), 0);
+  EXPECT_EQ(models_at_once(config), 3u);
+  std::vector<std::size_t> waves;
+  ExperimentCallbacks callbacks;
+  callbacks.on_wave = [&](std::span<const std::size_t> indices, std::span<const RunResult>) {
+    waves.push_back(indices.size());
+  };
+  std::vector<std::size_t> every(12);
+  std::iota(every.begin(), every.end(), std::size_t{0});
+  expect_same_runs(run_waves(config, every, models_at_once(config), callbacks), whole.runs);
+  EXPECT_EQ(waves, (std::vector<std::size_t>{3, 3, 3, 3}));
+  expect_same_runs(run_experiment(config).runs, whole.runs);  // the sweep's own waves
+  // A memory that holds three models' engine but not six: twelve asked for at once are halved
+  // until a wave fits.
+  ASSERT_EQ(unsetenv("VAEAD_EMU_DEVICE_MEMORY"), 0);
+  const std::size_t three = bytes_held(config, 3), six = bytes_held(config, 6);
+  ASSERT_EQ(setenv("VAEAD_EMU_DEVICE_MEMORY", std::to_string((three + six) / 2).c_str(), 1), 0);
+  waves.clear();
+  expect_same_runs(run_waves(config, every, 12, callbacks), whole.runs);
+  ASSERT_FALSE(waves.empty());
+  EXPECT_LE(waves.front(), 3u);
+  EXPECT_EQ(std::accumulate(waves.begin(), waves.end(), std::size_t{0}), 12u);
+  // Not one model fits: the device's error, not a loop.
+  ASSERT_EQ(setenv("VAEAD_EMU_DEVICE_MEMORY", "64K", 1), 0);
+  EXPECT_THROW(run_waves(config, every, 12), std::bad_alloc);
+  ASSERT_EQ(unsetenv("VAEAD_EMU_DEVICE_MEMORY"), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace vaead

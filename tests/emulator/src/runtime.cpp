@@ -12,6 +12,7 @@
 // copies and memsets, device synchronisation); so are synchronising or querying the capturing
 // stream, copies between it and pageable host memory, and work on the legacy stream while a
 // blocking stream captures (cudaErrorStreamCaptureImplicit).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -402,7 +403,49 @@ bool no_device() {
   const char* text = std::getenv("VAEAD_EMU_NO_DEVICE");
   return text != nullptr && std::strcmp(text, "0") != 0;
 }
+
+// The device's memory: VAEAD_EMU_DEVICE_MEMORY bytes (a K, M or G suffix: KiB, MiB, GiB),
+// default 16 GiB. cudaMalloc fails past it, as a GPU's does; cudaMemGetInfo reports what is left.
+// Read at every call: a test may set it between engines.
+std::size_t device_memory() {
+  const std::size_t bytes = [] {
+    const char* text = std::getenv("VAEAD_EMU_DEVICE_MEMORY");
+    if (text == nullptr || *text == '\0') return std::size_t{16} << 30;
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(text, &end, 10);
+    const std::string unit = end;
+    const int shift = unit.empty()  ? 0
+                      : unit == "K" ? 10
+                      : unit == "M" ? 20
+                      : unit == "G" ? 30
+                                    : -1;
+    if (end == text || shift < 0) {
+      std::fprintf(stderr,
+                   "cuda_emu: VAEAD_EMU_DEVICE_MEMORY='%s' is not bytes (4096, 64K, 2M, 1G)\n",
+                   text);
+      std::abort();
+    }
+    return static_cast<std::size_t>(value) << shift;
+  }();
+  return bytes;
+}
+
+// Bytes of device memory allocated (call with g_mutex held).
+std::size_t device_bytes_in_use() {
+  std::size_t used = 0;
+  for (const auto& [address, allocation] : cuda_emu::g_allocations)
+    used += allocation.pinned ? 0 : allocation.bytes;
+  return used;
+}
 }  // namespace
+
+cudaError_t cudaMemGetInfo(std::size_t* free, std::size_t* total) {
+  if (no_device()) return fail(cudaErrorNoDevice);
+  const std::lock_guard lock(g_mutex);
+  *total = device_memory();
+  *free = *total - std::min(*total, device_bytes_in_use());
+  return cudaSuccess;
+}
 
 cudaError_t cudaFuncSetAttribute(const void* function, cudaFuncAttribute attribute, int value) {
   if (function == nullptr) return fail(cudaErrorInvalidDeviceFunction);
@@ -432,7 +475,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (no_device() || device != 0) return fail(cudaErrorInvalidDevice);
   *prop = cudaDeviceProp{};
   std::snprintf(prop->name, sizeof prop->name, "cuda_emu (CPU, threads as fibers)");
-  prop->totalGlobalMem = std::size_t{16} << 30;
+  prop->totalGlobalMem = device_memory();
   prop->sharedMemPerBlock = 48 << 10;
   prop->sharedMemPerBlockOptin = cuda_emu::kOptInShared;
   prop->warpSize = 32;
@@ -491,6 +534,8 @@ cudaError_t allocate(void** pointer, std::size_t bytes, bool pinned, const char*
     return fail(error);
   *pointer = nullptr;
   if (bytes == 0) return cudaSuccess;
+  if (!pinned && bytes > device_memory() - std::min(device_memory(), device_bytes_in_use()))
+    return fail(cudaErrorMemoryAllocation);  // past the device's memory
   if (posix_memalign(pointer, 256, bytes) != 0) return fail(cudaErrorMemoryAllocation);
   std::memset(*pointer, 0xFF, bytes);  // never-written memory reads as NaN
   cuda_emu::g_allocations[reinterpret_cast<std::uintptr_t>(*pointer)] = {bytes, pinned};
