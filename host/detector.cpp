@@ -5,18 +5,27 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <span>
 
+#include "io/fault_injection.hpp"
+#include "io/sha256.hpp"
+#include "io/training_checkpoint.hpp"
 #include "text.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
+#include "vaead/io.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/shuffle.hpp"
+#include "vaead/sweep_part.hpp"
+#include "vaead/table.hpp"
 
 namespace vaead {
 namespace {
@@ -85,8 +94,9 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
 // GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
 // members' seeds, betas and score scales; TrainingError when a member fails.
 void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
-                   const Matrix& holdout, EngineKind device, TrainingReport& report,
+                   const Matrix& holdout, const DetectorOptions& options, TrainingReport& report,
                    const EpochCallback& on_epoch) {
+  const EngineKind device = options.device;
   ExperimentConfig study;
   study.engine = model.engine;
   study.train = model.train;
@@ -112,6 +122,43 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
       whole.epoch = static_cast<int>(finished / static_cast<std::size_t>(members)) - 1;
       on_epoch(whole);
     };
+  // Checkpoints: the training's fingerprint is everything it was given, and its data.
+  std::optional<TrainingCheckpoint> resume;
+  if (!options.checkpoint.empty()) {
+    std::string points;
+    for (const SweepPoint& point : study.models)
+      points += std::to_string(point.latent_dim) + " " + std::to_string(point.beta) + " " +
+                std::to_string(point.seed) + ";";
+    const std::string fingerprint =
+        sha256_hex(grid_description(study) + points + data_fingerprint(study));
+    remove_interrupted_writes(options.checkpoint);
+    if (std::filesystem::exists(options.checkpoint)) {
+      const std::vector<std::uint8_t> bytes = read_file_bytes(options.checkpoint);
+      try {
+        resume = parse_training_checkpoint(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+            options.checkpoint, fingerprint);
+      } catch (const InputError& error) {
+        throw InputError(std::string(error.what()) +
+                         "; remove it to train from the first epoch, or give another file");
+      }
+      callbacks.resume = &*resume;
+    }
+    const int every = std::max(1, options.checkpoint_every);
+    const int epochs = study.train.epochs;
+    callbacks.after_epoch = [&options, fingerprint, every, epochs](
+                                const TrainingProgress& progress,
+                                const std::function<std::vector<OptimizerState>()>& states) {
+      if (progress.epochs_done % every != 0 || progress.epochs_done == epochs) return;
+      const std::string text =
+          serialize_training_checkpoint(TrainingCheckpoint{progress, states()}, fingerprint);
+      write_file_atomically(options.checkpoint, [&](std::ostream& file) {
+        file << text;
+        fault_point("train-in-write", progress.epochs_done, file);
+      });
+      fault_point("train-after-write", progress.epochs_done, std::cout);
+    };
+  }
   const auto start = std::chrono::steady_clock::now();
   ExperimentResult result = run_experiment(study, callbacks);
   for (std::size_t k = 0; k < result.runs.size(); ++k) {
@@ -277,8 +324,7 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   for (double beta : betas)
     require(std::isfinite(beta) && beta >= 0,
             "betas must be finite and not negative, got " + std::to_string(beta));
-  train_members(model, plan.members, betas, train_x, holdout_x, options.device, trained.report,
-                on_epoch);
+  train_members(model, plan.members, betas, train_x, holdout_x, options, trained.report, on_epoch);
 
   // The held-out rows as the model file will score them (an ensemble: with its members' scales).
   model.holdout_scores.resize(holdout_x.rows);

@@ -131,10 +131,30 @@ std::vector<RunResult> run_points(const ExperimentConfig& config,
   std::vector<TrainConfig> schedules(points.size(), config.train);
   for (std::size_t m = 0; m < points.size(); ++m)
     schedules[m].beta = points[m].beta;
-  std::vector<ModelTraining> trained =
-      train_models(*engine, schedules, [&](std::size_t m, const EpochRecord& record) {
-        if (callbacks.on_epoch) callbacks.on_epoch(points[m], record);
+  const TrainingCheckpoint* resume = callbacks.resume;
+  if (resume != nullptr) {
+    require(resume->states.size() == points.size(),
+            "a checkpoint of " + std::to_string(resume->states.size()) + " models for " +
+                std::to_string(points.size()));
+    for (std::size_t m = 0; m < points.size(); ++m)
+      engine->set_optimizer_state(static_cast<int>(m), resume->states[m]);
+  }
+  ProgressCallback after_epoch;
+  if (callbacks.after_epoch)
+    after_epoch = [&](const TrainingProgress& progress) {
+      callbacks.after_epoch(progress, [&] {
+        std::vector<OptimizerState> states;
+        for (std::size_t m = 0; m < points.size(); ++m)
+          states.push_back(engine->optimizer_state(static_cast<int>(m)));
+        return states;
       });
+    };
+  std::vector<ModelTraining> trained = train_models(
+      *engine, schedules,
+      [&](std::size_t m, const EpochRecord& record) {
+        if (callbacks.on_epoch) callbacks.on_epoch(points[m], record);
+      },
+      resume != nullptr ? &resume->progress : nullptr, after_epoch);
 
   std::vector<std::vector<float>> validation =
       table != nullptr ? engine->score_models(table->validation)
@@ -194,8 +214,11 @@ ExperimentResult run_experiment(const ExperimentConfig& config,
   // On the GPU, in waves that fit its free memory (one wave where every model fits).
   std::vector<std::size_t> every(config.points().size());
   std::iota(every.begin(), every.end(), std::size_t{0});
+  // A training that resumes keeps its models in one wave.
+  const bool resumable = callbacks.resume != nullptr || callbacks.after_epoch;
   result.runs = run_waves(
-      config, every, config.device == EngineKind::cuda ? models_at_once(config) : 0, callbacks);
+      config, every, config.device == EngineKind::cuda && !resumable ? models_at_once(config) : 0,
+      callbacks);
   return result;
 }
 

@@ -83,6 +83,69 @@ TEST_F(CliData, ASmallTableTrainsWithEveryDefault) {
   EXPECT_NE(s.out.find("scored 25 rows"), std::string::npos) << s.out;
 }
 
+// A training killed (SIGKILL) after a checkpoint, or in the middle of writing one, resumes from
+// its last checkpoint and writes the uninterrupted training's model file byte for byte; the
+// checkpoint is removed once the model is written. A checkpoint of another training, or a damaged
+// one, is refused with the file named.
+TEST_F(CliData, ATrainingKilledResumesToTheSameModelFile) {
+  ASSERT_EQ(run("generate --out " + dir_.string() +
+                " --train-rows 1200 --val-rows 2 "
+                "--test-rows 10")
+                .exit_code,
+            0);
+  const std::string train =
+      "train --data " + path("train.csv") + " --label-column label --epochs 9 --threads 2 --out ";
+  ASSERT_EQ(run(train + path("whole.safetensors")).exit_code, 0);
+  const std::string resumable =
+      train + path("m.safetensors") + " --checkpoint " + path("ck") + " --checkpoint-every 2";
+  const auto killed = [](const Result& r) { return r.exit_code == -1 || r.exit_code == 137; };
+  EXPECT_TRUE(killed(run(resumable, "VAEAD_FAULT=train-after-write:4 ")));
+  ASSERT_TRUE(fs::exists(path("ck")));
+  EXPECT_FALSE(fs::exists(path("m.safetensors")));
+  EXPECT_TRUE(killed(run(resumable, "VAEAD_FAULT=train-in-write:6 ")));  // from epoch 4
+  // Another training's state is not taken up.
+  const Result other = run(train + path("o.safetensors") + " --seed 3 --checkpoint " + path("ck"));
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("ck: written for another training"), std::string::npos) << other.err;
+  const Result resumed = run(resumable);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(slurp(dir_ / "m.safetensors"), slurp(dir_ / "whole.safetensors"));
+  for (const auto& entry : fs::directory_iterator(dir_))  // no checkpoint, no temporary left
+    EXPECT_EQ(entry.path().filename().string().find("ck"), std::string::npos) << entry.path();
+  // A flipped byte is found.
+  EXPECT_TRUE(killed(run(resumable, "VAEAD_FAULT=train-after-write:2 ")));
+  std::string damaged = slurp(dir_ / "ck");
+  damaged[damaged.size() / 3] ^= 4;
+  std::ofstream(path("ck"), std::ios::binary) << damaged;
+  const Result refused = run(resumable);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("does not match its checksum"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("remove it to train from the first epoch"), std::string::npos);
+}
+
+// A disk that fills (here: a file size limit) ends a checkpointed sweep with one line and no
+// half-written file; the same command afterwards resumes.
+TEST_F(CliData, ACheckpointOnAFullDiskIsOneLineAndNothingHalfWritten) {
+  const std::string sweep =
+      "sweep --latents 2,3 --betas 1 --seeds 2 --epochs 1 --train-rows 300 "
+      "--val-rows 50 --test-rows 50 --threads 1 --checkpoint " +
+      path("ck") + " --json " + path("s.json");
+  const std::string binary = VAEAD_BINARY;
+  const int status = std::system(("sh -c 'trap \"\" XFSZ; ulimit -f 40; exec " + binary + " " +
+                                  sweep + "' >" + path("out") + " 2>" + path("err"))
+                                     .c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = slurp(dir_ / "err");
+  EXPECT_NE(err.find("run-0.json: write failed (disk full?)"), std::string::npos) << err;
+  EXPECT_EQ(count_lines(err), 1u) << err;
+  EXPECT_TRUE(fs::is_empty(path("ck")));
+  EXPECT_FALSE(fs::exists(path("s.json")));
+  const Result resumed = run(sweep);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_TRUE(fs::exists(path("s.json")));
+}
+
 // When the system refuses a thread (here: the address space is too small for 1024 stacks), the
 // run ends with one line that says so, instead of aborting.
 TEST_F(CliData, AThreadTheSystemRefusesIsOneLine) {

@@ -208,11 +208,11 @@ TEST_F(CliRanks, ASweepKilledAtAnyPointResumesToTheSameOutputs) {
   const std::string data = table();
   sweep_whole(data);
   const std::string resumable = grid(data) + " --checkpoint " + path("ck");
-  const Result after = run(resumable + outputs("a"), "VAEAD_FAULT=kill-after-write:4 ");
+  const Result after = run(resumable + outputs("a"), "VAEAD_FAULT=sweep-after-write:4 ");
   EXPECT_TRUE(killed(after)) << after.exit_code;
   EXPECT_EQ(checkpointed("ck"), 4u);
   EXPECT_FALSE(fs::exists(path("a.json")));
-  const Result during = run(resumable + outputs("a"), "VAEAD_FAULT=kill-in-write:3 ");
+  const Result during = run(resumable + outputs("a"), "VAEAD_FAULT=sweep-in-write:3 ");
   EXPECT_TRUE(killed(during)) << during.exit_code;
   EXPECT_NE(during.out.find("resuming: 4 of 12 models read from"), std::string::npos) << during.out;
   EXPECT_EQ(checkpointed("ck"), 6u);  // the third file was never renamed into place
@@ -246,7 +246,7 @@ TEST_F(CliRanks, AKilledShardResumesAndMerges) {
   for (int i = 0; i < 2; ++i) {
     const std::string shard = grid(data) + " --shard " + std::to_string(i) + "/2 --part " +
                               path("p" + std::to_string(i)) + " --checkpoint " + path("ck");
-    EXPECT_TRUE(killed(run(shard, "VAEAD_FAULT=kill-after-write:2 ")));
+    EXPECT_TRUE(killed(run(shard, "VAEAD_FAULT=sweep-after-write:2 ")));
     EXPECT_FALSE(fs::exists(path("p" + std::to_string(i))));
     const Result resumed = run(shard);
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -329,7 +329,7 @@ TEST_F(CliRanks, AnMpiSweepKilledResumesWithAnyNumberOfRanks) {
     const std::string folder = "ck" + std::to_string(killed);
     const std::string resumable = grid(data) + " --checkpoint " + path(folder);
     const Result dead =
-        run(resumable + outputs("x"), "VAEAD_FAULT=kill-after-write:2 " + mpirun(killed));
+        run(resumable + outputs("x"), "VAEAD_FAULT=sweep-after-write:2 " + mpirun(killed));
     EXPECT_NE(dead.exit_code, 0);
     EXPECT_FALSE(fs::exists(path("x.json")));
     EXPECT_GE(checkpointed(folder), 2u);

@@ -179,3 +179,52 @@ TEST(Experiment, InvalidConfigurationsAreRefused) {
 
 }  // namespace
 }  // namespace vaead
+
+namespace vaead {
+namespace {
+
+// Models stopped between two epochs and set going again from their optimizer states (in a new
+// engine) train to the same bits as models never stopped: what a resumed training relies on.
+TEST(Trainer, ATrainingResumedFromItsStateEqualsOneNeverStopped) {
+  const Matrix rows = testing::random_matrix<float>(300, 7, 11);
+  EngineConfig config;
+  config.architecture = Architecture{7, {16, 8}, 1, {8, 16}};
+  config.batch_size = 64;
+  config.threads = 2;
+  const EngineModels models{{{2, 5, 0}, {3, 6, 0}}, 1, 0};
+  std::vector<TrainConfig> schedules(2);
+  for (TrainConfig& schedule : schedules) {
+    schedule.epochs = 5;
+    schedule.kl_warmup_epochs = 2;
+  }
+  const auto whole = make_engine(EngineKind::cpu, config, models);
+  whole->set_training_data(rows);
+  const std::vector<ModelTraining> straight = train_models(*whole, schedules);
+
+  const auto first = make_engine(EngineKind::cpu, config, models);
+  first->set_training_data(rows);
+  TrainingProgress stopped;
+  std::vector<OptimizerState> states;
+  train_models(*first, schedules, {}, nullptr, [&](const TrainingProgress& progress) {
+    if (progress.epochs_done != 3) return;
+    stopped = progress;
+    for (int m = 0; m < 2; ++m)
+      states.push_back(first->optimizer_state(m));
+  });
+  const auto second = make_engine(EngineKind::cpu, config, models);
+  second->set_training_data(rows);
+  for (int m = 0; m < 2; ++m)
+    second->set_optimizer_state(m, states[static_cast<std::size_t>(m)]);
+  const std::vector<ModelTraining> resumed = train_models(*second, schedules, {}, &stopped);
+  for (int m = 0; m < 2; ++m) {
+    SCOPED_TRACE("model " + std::to_string(m));
+    EXPECT_EQ(second->parameters_of(m), whole->parameters_of(m));
+    EXPECT_EQ(second->optimizer_state(m).steps, whole->optimizer_state(m).steps);
+    ASSERT_EQ(resumed[static_cast<std::size_t>(m)].report.epochs.size(), 5u);
+    EXPECT_EQ(resumed[static_cast<std::size_t>(m)].report.epochs[4].mean.loss,
+              straight[static_cast<std::size_t>(m)].report.epochs[4].mean.loss);
+  }
+}
+
+}  // namespace
+}  // namespace vaead

@@ -1,8 +1,5 @@
 // A sweep's checkpoint: a folder with a file per finished model, written as each wave of models
 // ends; the same command after a kill reads them back and trains only what is missing.
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -10,6 +7,7 @@
 
 #include "cli/ranks.hpp"
 #include "cli/sweep.hpp"
+#include "io/fault_injection.hpp"
 #include "vaead/error.hpp"
 #include "vaead/io.hpp"
 #include "vaead/sweep_part.hpp"
@@ -34,17 +32,6 @@ std::optional<std::size_t> index_of(const std::string& name) {
   return static_cast<std::size_t>(std::stoul(digits));
 }
 
-// VAEAD_FAULT=kill-in-write:N or kill-after-write:N: the process kills itself (SIGKILL) in the
-// middle of its N-th checkpoint file (written, not yet renamed into place) or just after it: the
-// tests' way to stop a sweep at a known point. Nothing else reads it.
-bool fault_at(const char* kind, std::size_t written) {
-  const char* fault = std::getenv("VAEAD_FAULT");
-  if (fault == nullptr) return false;
-  const std::string text = fault;
-  const std::string prefix = std::string(kind) + ":";
-  return text.starts_with(prefix) && text.substr(prefix.size()) == std::to_string(written);
-}
-
 }  // namespace
 
 Checkpoint::Checkpoint(std::string folder, const ExperimentConfig& config, SweepPart header)
@@ -61,7 +48,7 @@ std::map<std::size_t, RunResult> Checkpoint::read() const {
   for (const fs::directory_entry& entry : fs::directory_iterator(folder_)) {
     const std::string name = entry.path().filename().string();
     if (name.starts_with(".run-") && name.find(".json.tmp") != std::string::npos) {
-      fs::remove(entry.path(), error);  // a write that a kill interrupted: never renamed
+      fs::remove(entry.path(), error);  // a write that a kill stopped: never renamed into place
       continue;
     }
     const std::optional<std::size_t> index = index_of(name);
@@ -106,12 +93,9 @@ void Checkpoint::write(std::span<const std::size_t> indices, std::span<const Run
     ++written_;
     write_file_atomically(fs::path(folder_) / file_name(indices[k]), [&](std::ostream& file) {
       file << text;
-      if (fault_at("kill-in-write", written_)) {
-        file.flush();
-        ::kill(::getpid(), SIGKILL);
-      }
+      fault_point("sweep-in-write", written_, file);
     });
-    if (fault_at("kill-after-write", written_)) ::kill(::getpid(), SIGKILL);
+    fault_point("sweep-after-write", written_, std::cout);
   }
 }
 

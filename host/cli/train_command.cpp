@@ -1,5 +1,6 @@
 // `vaead train`: a detector from the normal rows of a table, kept as a model file.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -8,6 +9,7 @@
 #include "cli/table_input.hpp"
 #include "vaead/detector.hpp"
 #include "vaead/io.hpp"
+#include "vaead/limits.hpp"
 
 namespace vaead::cli {
 namespace {
@@ -25,7 +27,12 @@ void run(TrainOptions& options, const CLI::App& command) {
   // --beta alone trains every member with that KL weight; --betas gives the members' in turn.
   if (command.count("--beta") > 0 && command.count("--betas") == 0)
     options.detector.betas = {options.detector.train.beta};
-  check_output("--out", options.out, inputs(options.data, *options.config));
+  std::vector<NamedPath> named = inputs(options.data, *options.config);
+  check_output("--out", options.out, named);
+  if (!options.detector.checkpoint.empty()) {
+    named.emplace_back("--out", options.out);
+    check_output("--checkpoint", options.detector.checkpoint, named);
+  }
   const Table table = load_table(options.data);
   DetectorOptions& detector = options.detector;
   detector.device = resolve_device(options.device);
@@ -37,6 +44,10 @@ void run(TrainOptions& options, const CLI::App& command) {
   for (const std::string& note : trained.notes)
     std::cerr << "vaead: note: " << note << '\n';
   write_model(options.out, trained.model);
+  if (!detector.checkpoint.empty()) {  // the model is written: the training is done
+    std::error_code ignored;
+    std::filesystem::remove(detector.checkpoint, ignored);
+  }
 
   const ModelFile& m = trained.model;
   std::size_t flagged = 0;
@@ -110,6 +121,17 @@ Command add_train_command(CLI::App& app) {
   add_threads_option(*command, engine.threads);
   add_device_option(*command, options->device);
   command->add_flag("--progress", options->progress, "Report each epoch on stderr");
+  command
+      ->add_option("--checkpoint", options->detector.checkpoint,
+                   "Keep the training's state in this file every --checkpoint-every epochs; the "
+                   "same command after a kill resumes from it to the same model file (removed "
+                   "once the model is written)")
+      ->check(a_path());
+  command
+      ->add_option("--checkpoint-every", options->detector.checkpoint_every,
+                   "Epochs between two checkpoints")
+      ->check(a_whole_number(1, static_cast<std::uint64_t>(limits::kEpochs)))
+      ->capture_default_str();
   options->config = add_config_option(*command);
   return {command, [options, command] { run(*options, *command); }, options->config};
 }

@@ -85,6 +85,16 @@ std::vector<float> CpuEngine::parameters_of(int model) const {
   return models_[static_cast<std::size_t>(model)]->parameters();
 }
 
+OptimizerState CpuEngine::optimizer_state(int model) const {
+  require(model >= 0 && model < models(), "no model " + std::to_string(model));
+  return models_[static_cast<std::size_t>(model)]->optimizer_state();
+}
+
+void CpuEngine::set_optimizer_state(int model, const OptimizerState& state) {
+  require(model >= 0 && model < models(), "no model " + std::to_string(model));
+  models_[static_cast<std::size_t>(model)]->set_optimizer_state(state);
+}
+
 void CpuEngine::set_training_data(const Matrix& rows) {
   require(slots_.size() == 1, "set_training_data gives every model the same rows: one data slot");
   const auto shared = std::make_shared<const Matrix>(rows);

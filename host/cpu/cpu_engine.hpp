@@ -21,6 +21,8 @@ class CpuEngine final : public Engine {
   std::string name() const override { return "cpu"; }
   int models() const override { return static_cast<int>(models_.size()); }
   std::vector<float> parameters_of(int model) const override;
+  OptimizerState optimizer_state(int model) const override;
+  void set_optimizer_state(int model, const OptimizerState& state) override;
   void set_training_data(const Matrix& rows) override;
   std::vector<ResidentSplits> load_synthetic_slots(
       std::span<const SyntheticConfig> configs) override;

@@ -94,6 +94,26 @@ void CpuModel<T>::set_parameters(std::span<const float> values) {
 }
 
 template <class T>
+OptimizerState CpuModel<T>::optimizer_state() const {
+  const auto floats = [](const std::vector<T>& values) {
+    return std::vector<float>(values.begin(), values.end());
+  };
+  return {floats(params_), floats(adam_m_), floats(adam_v_), step_};
+}
+
+template <class T>
+void CpuModel<T>::set_optimizer_state(const OptimizerState& state) {
+  require(state.parameters.size() == layout_.size && state.first_moment.size() == layout_.size &&
+              state.second_moment.size() == layout_.size && state.steps >= 0,
+          "an optimizer state of " + std::to_string(state.parameters.size()) +
+              " parameters for a model of " + std::to_string(layout_.size));
+  params_.assign(state.parameters.begin(), state.parameters.end());
+  adam_m_.assign(state.first_moment.begin(), state.first_moment.end());
+  adam_v_.assign(state.second_moment.begin(), state.second_moment.end());
+  step_ = state.steps;
+}
+
+template <class T>
 std::vector<float> CpuModel<T>::gradients() const {
   std::vector<float> out(grads_.size());
   std::transform(grads_.begin(), grads_.end(), out.begin(),

@@ -30,6 +30,9 @@ class CpuModel {
   std::vector<float> parameters() const;
   // Replaces every parameter and resets the optimizer (moments and step count).
   void set_parameters(std::span<const float> values);
+  // As Engine::optimizer_state and set_optimizer_state.
+  OptimizerState optimizer_state() const;
+  void set_optimizer_state(const OptimizerState& state);
   std::vector<float> gradients() const;
   // Training rows (standardized): a copy, or rows shared with other models.
   void set_training_data(const Matrix& rows);

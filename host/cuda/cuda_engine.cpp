@@ -240,6 +240,49 @@ std::vector<float> CudaEngine::parameters_of(int model) const {
   return embed_parameters(layout_, model_layouts_[static_cast<std::size_t>(model)], padded);
 }
 
+OptimizerState CudaEngine::optimizer_state(int model) const {
+  require(model >= 0 && model < models_, "no model " + std::to_string(model));
+  const std::size_t offset = static_cast<std::size_t>(model) * layout_.size;
+  const ParameterLayout& own = model_layouts_[static_cast<std::size_t>(model)];
+  OptimizerState out;
+  for (auto [buffer, values] :
+       {std::pair{&params_, &out.parameters}, std::pair{&adam_m_, &out.first_moment},
+        std::pair{&adam_v_, &out.second_moment}}) {
+    std::vector<float> padded(layout_.size);
+    buffer->download(padded.data(), padded.size(), stream_, offset);
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+    *values = embed_parameters(layout_, own, padded);
+  }
+  const std::vector<StepState> states = state_.to_host(stream_);
+  out.steps = states[static_cast<std::size_t>(model)].global_step;
+  return out;
+}
+
+void CudaEngine::set_optimizer_state(int model, const OptimizerState& state) {
+  require(model >= 0 && model < models_, "no model " + std::to_string(model));
+  const ParameterLayout& own = model_layouts_[static_cast<std::size_t>(model)];
+  require(state.parameters.size() == own.size && state.first_moment.size() == own.size &&
+              state.second_moment.size() == own.size && state.steps >= 0,
+          "an optimizer state of " + std::to_string(state.parameters.size()) +
+              " parameters for a model of " + std::to_string(own.size));
+  const std::size_t offset = static_cast<std::size_t>(model) * layout_.size;
+  for (auto [buffer, values] :
+       {std::pair{&params_, &state.parameters}, std::pair{&adam_m_, &state.first_moment},
+        std::pair{&adam_v_, &state.second_moment}}) {
+    const std::vector<float> padded = embed_parameters(own, layout_, *values);
+    buffer->upload(padded.data(), padded.size(), stream_, offset);
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  std::vector<StepState> states = state_.to_host(stream_);
+  states[static_cast<std::size_t>(model)].global_step = state.steps;
+  states[static_cast<std::size_t>(model)].step_in_epoch = 0;
+  state_.upload(states.data(), states.size(), stream_);
+  if (fused_)
+    pack_parameters(params_.data(), layout_.size, packed_index_.data(),
+                    fused_layout_.shape.packed_size, models_, packed_.data(), stream_);
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
 // Index `padded_index` of the padded layout, named in model m's own layout (as the CPU engine
 // names it for the model alone).
 std::string CudaEngine::describe_gradient(std::size_t model, int padded_index) const {

@@ -43,6 +43,8 @@ class CudaEngine final : public Engine {
   // Every model.
   int models() const override { return models_; }
   std::vector<float> parameters_of(int model) const override;
+  OptimizerState optimizer_state(int model) const override;
+  void set_optimizer_state(int model, const OptimizerState& state) override;
   void set_training_data(const Matrix& rows) override;
   std::vector<ResidentSplits> load_synthetic_slots(
       std::span<const SyntheticConfig> configs) override;

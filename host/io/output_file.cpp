@@ -145,6 +145,19 @@ void rename_over(const fs::path& shown, const Temporary& temporary, const fs::pa
 
 }  // namespace
 
+void remove_interrupted_writes(const std::filesystem::path& path) {
+  const fs::path target = resolve_links(path);
+  const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = "." + target.filename().string() + ".tmp";
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix) && name.size() > prefix.size() &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+      fs::remove(entry.path(), error);
+  }
+}
+
 bool is_standard_output(const std::filesystem::path& path) {
   return standard_stream(path) == 1;
 }

@@ -55,7 +55,9 @@ TrainingReport train(Engine& engine, const Matrix& rows, const TrainConfig& conf
 }
 
 std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainConfig> schedules,
-                                        const ModelEpochCallback& on_epoch) {
+                                        const ModelEpochCallback& on_epoch,
+                                        const TrainingProgress* resume,
+                                        const ProgressCallback& after_epoch) {
   const auto models = static_cast<std::size_t>(engine.models());
   require(schedules.size() == models, "one schedule per model");
   int epochs = 0;
@@ -66,11 +68,22 @@ std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainCon
   const std::size_t rows = engine.training_rows();
   require(rows > 0, "no training rows are resident in the engine");
   using Clock = std::chrono::steady_clock;
-  std::vector<ModelTraining> trained(models);
+  TrainingProgress progress{0, std::vector<ModelTraining>(models)};
+  if (resume != nullptr) {
+    require(resume->trained.size() == models && resume->epochs_done >= 0 &&
+                resume->epochs_done <= epochs,
+            "a training's progress of " + std::to_string(resume->trained.size()) +
+                " models at epoch " + std::to_string(resume->epochs_done) + " for " +
+                std::to_string(models) + " models of " + std::to_string(epochs) + " epochs");
+    progress = *resume;
+  }
+  std::vector<ModelTraining>& trained = progress.trained;
   std::vector<double> kl_weights(models, 0.0);
   // Set: the model takes no step (it failed, or its schedule has ended).
   std::vector<std::uint8_t> frozen(models, 0);
-  for (int epoch = 0; epoch < epochs; ++epoch) {
+  for (std::size_t m = 0; m < models; ++m)
+    frozen[m] = trained[m].failure.empty() ? 0 : 1;
+  for (int epoch = progress.epochs_done; epoch < epochs; ++epoch) {
     stop_if_requested();
     for (std::size_t m = 0; m < models; ++m) {
       if (epoch >= schedules[m].epochs) frozen[m] = 1;
@@ -95,8 +108,10 @@ std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainCon
       report.samples += rows;
       if (on_epoch) on_epoch(m, record);
     }
+    progress.epochs_done = epoch + 1;
+    if (after_epoch) after_epoch(progress);
   }
-  return trained;
+  return std::move(trained);
 }
 
 TrainingReport train_resident(Engine& engine, const TrainConfig& config,

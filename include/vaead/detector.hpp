@@ -58,6 +58,11 @@ struct DetectorOptions {
   std::vector<double> betas{kEnsembleBetas.begin(), kEnsembleBetas.end()};
   int step_budget = kDefaultStepBudget;
   EngineKind device = EngineKind::cpu;
+  // A checkpoint file (empty: none): training resumes from it when it holds this training's
+  // state, and writes it (atomically) every checkpoint_every epochs; the caller removes it once
+  // the model is written.
+  std::string checkpoint;
+  int checkpoint_every = 10;
 };
 
 struct Schedule {

@@ -141,6 +141,13 @@ struct Ranking {
   double average_precision = 0.0;
 };
 
+// What a model's training carries from one epoch to the next: with it, training goes on as if it
+// had never stopped (the shuffles and the noise are functions of the seed, the epoch and the step).
+struct OptimizerState {
+  std::vector<float> parameters, first_moment, second_moment;  // the model's own layout
+  std::int64_t steps = 0;  // Adam updates taken: its bias correction, and the noise's counter
+};
+
 // One model, or several side by side: every model shares the engine's configuration but for its
 // latent size, its seed (initial parameters, shuffles, noise) and its data slot. The CPU engine
 // spreads the models over its threads; the CUDA engine makes the model a launch dimension of every
@@ -155,6 +162,10 @@ class Engine {
   virtual int models() const = 0;
   // Model m's parameters in its own layout.
   virtual std::vector<float> parameters_of(int model) const = 0;
+  // Model m's parameters and Adam's state, between epochs; and the same set back (a training
+  // resumed from its checkpoint).
+  virtual OptimizerState optimizer_state(int model) const = 0;
+  virtual void set_optimizer_state(int model, const OptimizerState& state) = 0;
   // Makes standardized training rows resident: every model trains on them (one data slot).
   virtual void set_training_data(const Matrix& rows) = 0;
   // Draws data slot s with configs[s] where the engine computes (the CUDA engine on the device),

@@ -123,11 +123,24 @@ struct ExperimentResult {
   std::vector<RunResult> runs;  // latent-major, then seed
 };
 
+// Where a training of several models stands between two epochs: enough to go on from there.
+struct TrainingCheckpoint {
+  TrainingProgress progress;
+  std::vector<OptimizerState> states;  // by model
+};
+
 struct ExperimentCallbacks {
   // Called from the thread that trains the model, one call at a time.
   std::function<void(const SweepPoint&, const EpochRecord&)> on_epoch;
   // run_waves: a wave has finished; its runs, and their indices into config.points().
   std::function<void(std::span<const std::size_t>, std::span<const RunResult>)> on_wave;
+  // A training that can resume (train's checkpoints), its models in one wave: it starts from
+  // `resume` (each model's optimizer state, by point), and after_epoch sees the progress between
+  // epochs, with a function that reads every model's optimizer state from the engine.
+  const TrainingCheckpoint* resume = nullptr;
+  std::function<void(const TrainingProgress&,
+                     const std::function<std::vector<OptimizerState>()>& states)>
+      after_epoch;
 };
 
 // One model alone: draw the data of its seed inside the engine (or take the table's splits),

@@ -20,6 +20,10 @@ namespace vaead {
 void check_output(const std::string& flag, const std::filesystem::path& path,
                   std::span<const std::pair<std::string, std::filesystem::path>> inputs = {});
 
+// Removes the temporaries that writes of `path` left where a kill (SIGKILL, a lost node) stopped
+// them: ".<name>.tmp<digits>" beside it. For a file that no other process is writing.
+void remove_interrupted_writes(const std::filesystem::path& path);
+
 // Calls `write` with a stream on a temporary file in the target's directory, then renames it to
 // `path` (following a symbolic link: the file it names is replaced, the link stays). A FIFO, a
 // device, /dev/stdout or /dev/stderr is written through instead. SIGINT, SIGTERM or SIGHUP during

@@ -42,6 +42,15 @@ struct ModelTraining {
   std::string failure;    // why it stopped (stopped_message), empty when it finished
 };
 
+// How far a training of several models has come: the epochs every model has had, and what each
+// model's training did so far. A training resumes from it (with the models' optimizer states).
+struct TrainingProgress {
+  int epochs_done = 0;
+  std::vector<ModelTraining> trained;
+};
+// Called after each epoch of every model, on the trainer's thread.
+using ProgressCallback = std::function<void(const TrainingProgress&)>;
+
 // The KL weight of `epoch` (counted from 0): rises linearly from 0 to beta over the warm-up.
 double kl_weight_at(int epoch, const TrainConfig& config);
 
@@ -62,9 +71,13 @@ void stop_if_requested();
 // The one epoch loop: every model of `engine` on its resident rows, model m on schedules[m] (one
 // schedule per model). A model whose loss or gradient turns non-finite is frozen (it keeps its
 // last parameters) and its failure said; the others go on. A model's epoch seconds are its own
-// where the engine measures them, else the wall time of the epoch of every model.
+// where the engine measures them, else the wall time of the epoch of every model. With `resume`
+// (whose models' optimizer states the caller set in the engine) training goes on from its epoch;
+// after_epoch sees the progress after each epoch.
 std::vector<ModelTraining> train_models(Engine& engine, std::span<const TrainConfig> schedules,
-                                        const ModelEpochCallback& on_epoch = {});
+                                        const ModelEpochCallback& on_epoch = {},
+                                        const TrainingProgress* resume = nullptr,
+                                        const ProgressCallback& after_epoch = {});
 
 // Trains `engine` (of one model) on `rows` (already standardized). Throws TrainingError naming the
 // epoch, the step and the quantity when a loss or gradient is not finite.

@@ -20,6 +20,7 @@
 #include "vaead/detector.hpp"
 #include "vaead/experiment.hpp"
 #include "vaead/metrics.hpp"
+#include "vaead/trainer.hpp"
 
 namespace vaead {
 namespace {
@@ -362,6 +363,48 @@ TEST(GpuSweep, WavesGiveTheSameBitsAndTheFootprintHoldsTheEngine) {
   const double per_model = static_cast<double>(four - one) / 3.0;
   EXPECT_GT(static_cast<double>(footprint.per_model), 0.5 * per_model);
   EXPECT_LT(static_cast<double>(footprint.per_model), 1.5 * per_model);
+}
+
+// Models stopped between epochs and set going again from their optimizer states in a new engine
+// (padded latents; the tiled and the fused step) train to the bits of models never stopped.
+TEST(GpuSweep, ATrainingResumedFromItsStateEqualsOneNeverStopped) {
+  VAEAD_REQUIRE_GPU();
+  const Matrix rows = testing::random_matrix<float>(300, 13, 12);
+  const std::vector<ModelSpec> specs = {{2, 5, 0}, {5, 6, 0}};
+  std::vector<TrainConfig> schedules(2);
+  for (TrainConfig& schedule : schedules) {
+    schedule.epochs = 4;
+    schedule.kl_warmup_epochs = 2;
+  }
+  for (const GpuMath math : {GpuMath::fp32, GpuMath::tf32x3}) {
+    SCOPED_TRACE(gpu_math_name(math));
+    EngineConfig config = small_config();
+    config.gpu_math = math;
+    cuda::CudaEngine whole(config, specs, 1), first(config, specs, 1), second(config, specs, 1);
+    whole.set_training_data(rows);
+    train_models(whole, schedules);
+    first.set_training_data(rows);
+    TrainingProgress stopped;
+    std::vector<OptimizerState> states;
+    train_models(first, schedules, {}, nullptr, [&](const TrainingProgress& progress) {
+      if (progress.epochs_done != 2) return;
+      stopped = progress;
+      for (int m = 0; m < 2; ++m)
+        states.push_back(first.optimizer_state(m));
+    });
+    second.set_training_data(rows);
+    for (int m = 0; m < 2; ++m)
+      second.set_optimizer_state(m, states[static_cast<std::size_t>(m)]);
+    train_models(second, schedules, {}, &stopped);
+    for (int m = 0; m < 2; ++m) {
+      SCOPED_TRACE("model " + std::to_string(m));
+      EXPECT_EQ(second.parameters_of(m), whole.parameters_of(m));
+      const OptimizerState a = second.optimizer_state(m), b = whole.optimizer_state(m);
+      EXPECT_EQ(a.first_moment, b.first_moment);
+      EXPECT_EQ(a.second_moment, b.second_moment);
+      EXPECT_EQ(a.steps, b.steps);
+    }
+  }
 }
 
 #if VAEAD_CUDA_EMULATED
