@@ -293,6 +293,12 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
 
   // Hold out a seeded random share of the normal rows; train on the rest.
   const Schedule plan = plan_schedule(normal.size(), options, source);
+  // The members' seeds are seed, seed + 1, ...: none may pass 2^64 - 1.
+  require(options.engine.seed <= std::numeric_limits<std::uint64_t>::max() -
+                                     static_cast<std::uint64_t>(plan.members - 1),
+          "seed " + std::to_string(options.engine.seed) + ": the ensemble's " +
+              std::to_string(plan.members) + " members take seeds up to seed + " +
+              std::to_string(plan.members - 1) + ", past 2^64 - 1; give a smaller seed");
   trained.schedule = plan;
   const std::size_t holdout = plan.holdout_rows;
   const std::vector<std::size_t> order =

@@ -23,6 +23,7 @@
 #include "vaead/detector.hpp"
 #include "vaead/error.hpp"
 #include "vaead/experiment.hpp"
+#include "vaead/limits.hpp"
 #include "vaead/metrics.hpp"
 #include "vaead/model_file.hpp"
 #include "vaead/table.hpp"
@@ -365,6 +366,17 @@ NB_MODULE(_core, m) {
       PyErr_SetString(PyExc_ValueError, input.what());
     }
   });
+
+  // The library's ceilings (vaead/limits.hpp), so that the package names the parameter first.
+  nb::dict ceilings;
+  ceilings["threads"] = limits::kThreads;
+  ceilings["width"] = limits::kWidth;
+  ceilings["hidden_layers"] = limits::kHiddenLayers;
+  ceilings["epochs"] = limits::kEpochs;
+  ceilings["batch_size"] = limits::kBatchSize;
+  ceilings["seeds"] = limits::kSeeds;
+  ceilings["members"] = static_cast<int>(kMaxMembers);
+  m.attr("limits") = ceilings;
 
   m.def("version", [] { return std::string(version()); });
   m.def("cuda_built", &cuda_built);

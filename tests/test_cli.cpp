@@ -113,6 +113,7 @@ TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
       {"generate --out x --noise-std 1e300", "--noise-std: must be from 0 to 1e6, got '1e300'"},
       {"train --data x.csv --out m --steps 3000000000", "--steps: must be at most 1000000000"},
       {"train --data x.csv --out m --kl-warmup 9999999", "--kl-warmup: must be at most 1000000"},
+      {"train --data x.csv --out m --checkpoint-every 0", "--checkpoint-every: must be at least 1"},
       {"", "A subcommand is required"},
   };
   for (const auto& [arguments, message] : cases) {

@@ -146,6 +146,24 @@ TEST_F(CliData, ACheckpointOnAFullDiskIsOneLineAndNothingHalfWritten) {
   EXPECT_TRUE(fs::exists(path("s.json")));
 }
 
+// Seeds count up from --seed (an ensemble's members, a sweep's seeds): none may wrap past 2^64 - 1.
+TEST_F(CliData, SeedsThatWouldWrapAreRefused) {
+  ASSERT_EQ(run("generate --out " + dir_.string() + " --train-rows 300 --val-rows 2 --test-rows 10")
+                .exit_code,
+            0);
+  const Result train = run("train --data " + path("train.csv") +
+                           " --label-column label --epochs 1 --seed 18446744073709551614 --out " +
+                           path("m.safetensors"));
+  EXPECT_EQ(train.exit_code, 1);
+  EXPECT_NE(train.err.find("members take seeds up to seed + 3, past 2^64 - 1"), std::string::npos)
+      << train.err;
+  const Result sweep = run("sweep --seed 18446744073709551614 --seeds 3 --epochs 1");
+  EXPECT_EQ(sweep.exit_code, 1);
+  EXPECT_NE(sweep.err.find("the seeds 18446744073709551614 .. + 2 pass 2^64 - 1"),
+            std::string::npos)
+      << sweep.err;
+}
+
 // When the system refuses a thread (here: the address space is too small for 1024 stacks), the
 // run ends with one line that says so, instead of aborting.
 TEST_F(CliData, AThreadTheSystemRefusesIsOneLine) {

@@ -132,6 +132,52 @@ def test_bad_parameters_are_refused_at_fit(normal_rows):
         (dict(epochs=0), "epochs"),
         (dict(latent=-1), "latent"),
         (dict(random_state=-5), "random_state"),
+        # Every parameter that cannot be used is a ValueError naming it, never a TypeError from
+        # inside or an abort: counts have the CLI's ceilings.
+        (dict(threads=10**9), r"threads must be None or an integer from 0 to 1024, got 1000000000"),
+        (dict(threads=10**30), r"threads must be None or an integer from 0 to 1024"),
+        (dict(random_state=2**64), r"random_state must be from 0 to 2\*\*64 - 1"),
+        (dict(hidden=5), r"hidden must be a sequence, got 5"),
+        (dict(hidden=(64, None)), r"hidden\[1\] must be an integer from 1 to 16384, got None"),
+        (dict(hidden=(10**6,)), r"hidden\[0\] must be an integer from 1 to 16384"),
+        (dict(hidden=(8,) * 40), r"hidden has 40 layers; at most 32"),
+        (dict(beta=[1.0, None]), r"beta\[1\] must be a number, got None"),
+        (dict(beta="x"), r"beta must be a sequence, got 'x'"),
+        (dict(beta=float("nan")), r"beta must be a finite number at least 0.0, got nan"),
+        (dict(learning_rate=None), r"learning_rate must be a number, got None"),
+        (dict(learning_rate=0), r"learning_rate must be a finite number above 0.0"),
+        (dict(holdout=[0.2]), r"holdout must be a number, got \[0.2\]"),
+        (dict(threshold=None), r"threshold must be a string, got None"),
+        (dict(device=0), r"device must be a string, got 0"),
+        (dict(epochs=10**7), r"epochs must be None or an integer from 1 to 1000000"),
+        (dict(batch_size=2.5), r"batch_size must be None or an integer"),
+        (dict(members=100), r"members must be None or an integer from 1 to 64"),
     ]:
         with pytest.raises(ValueError, match=text):
             vaead.VAEDetector(**{**FAST, **params}).fit(normal_rows)
+
+
+def test_cells_that_are_not_numbers_are_value_errors_naming_row_and_column(normal_rows):
+    import pandas as pd
+
+    frame = pd.DataFrame(normal_rows[:50], columns=[f"f{i}" for i in range(normal_rows.shape[1])])
+    holes = frame.astype(object)
+    holes.at[7, "f2"] = None  # NumPy reads None as NaN, which the library refuses
+    listed = frame.astype(object)
+    listed.at[3, "f1"] = [1, 2]  # a list, a dict: TypeError inside NumPy before
+    mapped = frame.astype(object)
+    mapped.at[5, "f0"] = {"a": 1}
+    dated = frame.copy()
+    dated["when"] = pd.Timestamp("2026-01-01")
+    for X, text in [
+        (holes, r"row 7 \(from 0\), column 'f2': the value is not finite \(NaN\)"),
+        (listed, r"row 3 .*column 'f1': '\[1, 2\]' is not a number \(float\(\) argument must be"),
+        (mapped, r"row 5 .*column 'f0'"),
+        (dated, r"column 'when' holds datetime64\[\w+\] values, not numbers"),
+        (np.array([[1.0, {}], [2.0, 3.0]], dtype=object), r"row 0 .*column 'x1'"),
+    ]:
+        with pytest.raises(ValueError, match=text):
+            vaead.VAEDetector(**FAST).fit(X)
+    # A cell of another type is also the TypeError scikit-learn's checks expect.
+    with pytest.raises(TypeError, match=r"row 5 .*column 'f0'"):
+        vaead.VAEDetector(**FAST).fit(mapped)

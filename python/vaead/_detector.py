@@ -7,31 +7,9 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _core
+from . import _params
+from ._params import LIMITS
 from ._input import _is_dataframe, table
-
-
-def _seed(random_state):
-    """vaead's seed: None is the CLI's default, 0 (results are reproducible unless asked
-    otherwise); an int is itself; a NumPy RandomState or Generator draws one."""
-    if random_state is None:
-        return 0
-    if isinstance(random_state, numbers.Integral):
-        if random_state < 0:
-            raise ValueError(f"random_state must not be negative, got {random_state}")
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63 - 1))
-    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
-
-
-def _optional_int(name, value, minimum):
-    if value is None:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be None or an integer of at least {minimum}, got {value!r}")
-    return int(value)
 
 
 def _betas(beta):
@@ -40,8 +18,8 @@ def _betas(beta):
     if beta is None:
         return None  # the library's default
     if isinstance(beta, numbers.Real):
-        return [float(beta)]
-    return [float(b) for b in beta]
+        return [_params.number("beta", beta, 0.0)]
+    return _params.sequence("beta", beta, lambda name, b: _params.number(name, b, 0.0))
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
@@ -103,25 +81,25 @@ class VAEDetector(OutlierMixin, BaseEstimator):
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, X, y=None):
         values, names = table(X)
-        hidden = [int(h) for h in self.hidden]
+        hidden = _params.widths("hidden", self.hidden)
         result = _core.train(
             values,
             names or [],
             "X",
-            latent=_optional_int("latent", self.latent, 1),
+            latent=_params.whole("latent", self.latent, 1, LIMITS["width"], optional=False),
             encoder_hidden=hidden,
             decoder_hidden=hidden[::-1],
             betas=_betas(self.beta),
-            members=_optional_int("members", self.members, 1),
-            epochs=_optional_int("epochs", self.epochs, 1),
-            batch_size=_optional_int("batch_size", self.batch_size, 1),
-            kl_warmup=_optional_int("kl_warmup", self.kl_warmup, 0),
-            holdout=None if self.holdout is None else float(self.holdout),
-            learning_rate=float(self.learning_rate),
-            threshold=str(self.threshold),
-            seed=_seed(self.random_state),
-            threads=_optional_int("threads", self.threads, 0) or 0,
-            device=str(self.device),
+            members=_params.whole("members", self.members, 1, LIMITS["members"]),
+            epochs=_params.whole("epochs", self.epochs, 1, LIMITS["epochs"]),
+            batch_size=_params.whole("batch_size", self.batch_size, 1, LIMITS["batch_size"]),
+            kl_warmup=_params.whole("kl_warmup", self.kl_warmup, 0, LIMITS["epochs"]),
+            holdout=None if self.holdout is None else _params.number("holdout", self.holdout),
+            learning_rate=_params.number("learning_rate", self.learning_rate, 0.0, exclusive=True),
+            threshold=_params.text("threshold", self.threshold),
+            seed=_params.seed(self.random_state),
+            threads=self._threads(),
+            device=_params.text("device", self.device),
         )
         for note in result.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
@@ -135,6 +113,9 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         self.samples_per_second_ = result.samples_per_second
         self.device_ = result.device
         return self
+
+    def _threads(self):
+        return _params.whole("threads", self.threads, 0, LIMITS["threads"]) or 0
 
     def _set_model(self, model, names):
         self.model_ = model
@@ -166,8 +147,8 @@ class VAEDetector(OutlierMixin, BaseEstimator):
             names,
             "X",
             per_feature=per_feature,
-            device=str(self.device),
-            threads=_optional_int("threads", self.threads, 0) or 0,
+            device=_params.text("device", self.device),
+            threads=self._threads(),
             threshold=threshold,
         )
 

@@ -11,20 +11,29 @@ def _is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
+class NotANumberError(ValueError, TypeError):
+    """A cell of a type that is no number (None, a list, a dict): a ValueError naming its row and
+    column, as every unusable input is, and the TypeError NumPy and scikit-learn raise for it."""
+
+
 def _numeric_values(values, names, source):
     """An object or string array as float64; ValueError naming the first cell that is not a
     number, as the CSV reader does."""
     try:
         return values.astype(np.float64)
-    except ValueError:
-        pass  # a cell that is not a number: find it (a cell of another type raises TypeError)
+    except (TypeError, ValueError):
+        pass  # a cell that is not a number (text: ValueError; None, a list: TypeError): find it
     for c in range(values.shape[1]):
         for r in range(values.shape[0]):
             try:
                 float(values[r, c])
-            except (TypeError, ValueError):
+            except ValueError:  # text that is no number
                 name = names[c] if names is not None else f"x{c}"
                 raise ValueError(_core.not_a_number(source, r, name, str(values[r, c]))) from None
+            except TypeError as error:  # a value of another type
+                name = names[c] if names is not None else f"x{c}"
+                message = _core.not_a_number(source, r, name, repr(values[r, c]))
+                raise NotANumberError(f"{message} ({error})") from None
     raise AssertionError("unreachable: astype failed on numbers")
 
 
@@ -37,6 +46,9 @@ def table(X, source="X"):
         raise TypeError(f"{source}: sparse input is not supported; pass {source}.toarray()")
     if _is_dataframe(X):
         names = [str(c) for c in X.columns]
+        for name, dtype in zip(names, X.dtypes):
+            if getattr(dtype, "kind", "O") in "mMc":  # dates, durations, complex numbers
+                raise ValueError(f"{source}: column '{name}' holds {dtype} values, not numbers")
         values = X.to_numpy()  # a view for a frame of one numeric dtype
     else:
         values = np.asarray(X)

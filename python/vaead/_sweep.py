@@ -1,7 +1,8 @@
 """The sweep: every latent size x beta x seed trained on a table's split, as `vaead sweep --data`
 does (the same split, schedule, models and metrics)."""
 from . import _core
-from ._detector import _optional_int, _seed
+from . import _params
+from ._params import LIMITS
 from ._input import table, vector
 
 
@@ -43,27 +44,27 @@ def sweep(
     one row per model."""
     values, names = table(X)
     labels = None if y is None else vector(y, "y")
-    hidden = [int(h) for h in hidden]
+    hidden = _params.widths("hidden", hidden)
     result = _core.sweep(
         values,
         labels,
         names or [],
         "X",
-        latents=[int(latent) for latent in latents],
-        betas=[float(beta) for beta in betas],
-        seeds=int(seeds),
-        seed=_seed(random_state),
-        validation_share=float(val_share),
-        test_share=float(test_share),
-        epochs=_optional_int("epochs", epochs, 1),
-        batch_size=_optional_int("batch_size", batch_size, 1),
-        kl_warmup=_optional_int("kl_warmup", kl_warmup, 0),
+        latents=_params.sequence("latents", latents, lambda n, v: _params.whole(n, v, 1, LIMITS["width"], optional=False)),
+        betas=_params.sequence("betas", betas, lambda n, v: _params.number(n, v, 0.0)),
+        seeds=_params.whole("seeds", seeds, 1, LIMITS["seeds"], optional=False),
+        seed=_params.seed(random_state),
+        validation_share=_params.number("val_share", val_share),
+        test_share=_params.number("test_share", test_share),
+        epochs=_params.whole("epochs", epochs, 1, LIMITS["epochs"]),
+        batch_size=_params.whole("batch_size", batch_size, 1, LIMITS["batch_size"]),
+        kl_warmup=_params.whole("kl_warmup", kl_warmup, 0, LIMITS["epochs"]),
         encoder_hidden=hidden,
         decoder_hidden=hidden[::-1],
-        learning_rate=float(learning_rate),
-        threshold=str(threshold),
-        threads=_optional_int("threads", threads, 0) or 0,
-        device=str(device),
+        learning_rate=_params.number("learning_rate", learning_rate, 0.0, exclusive=True),
+        threshold=_params.text("threshold", threshold),
+        threads=_params.whole("threads", threads, 0, LIMITS["threads"]) or 0,
+        device=_params.text("device", device),
     )
     cells = [_flat(cell) for cell in result["cells"]]
     return (cells, result["runs"]) if return_runs else cells
