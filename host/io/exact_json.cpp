@@ -94,4 +94,23 @@ std::vector<float> floats_from(const std::string& text) {
   return out;
 }
 
+json epochs_json(const std::vector<EpochRecord>& epochs) {
+  json out = json::array();
+  for (const EpochRecord& e : epochs)
+    out.push_back({e.epoch, exact(e.kl_weight), exact(e.mean.loss), exact(e.mean.reconstruction),
+                   exact(e.mean.kl), exact(e.seconds)});
+  return out;
+}
+
+std::vector<EpochRecord> epochs_from(const json& epochs) {
+  std::vector<EpochRecord> out;
+  for (const json& e : epochs) {
+    require(e.is_array() && e.size() == 6, "an epoch needs 6 values");
+    out.push_back({e[0].get<int>(), exact_double(e[1]),
+                   LossParts{exact_double(e[2]), exact_double(e[3]), exact_double(e[4])},
+                   exact_double(e[5])});
+  }
+  return out;
+}
+
 }  // namespace vaead

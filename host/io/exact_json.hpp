@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "vaead/trainer.hpp"
+
 namespace vaead {
 
 nlohmann::json exact(double value);
@@ -17,5 +19,10 @@ std::vector<double> exact_doubles(const nlohmann::json& values);
 std::string float_bytes(const std::vector<float>& values);
 // InputError when the text is not the base64 of whole floats.
 std::vector<float> floats_from(const std::string& text);
+
+// A training's epochs: [epoch, kl weight, loss, reconstruction, kl, seconds] each, exactly.
+nlohmann::json epochs_json(const std::vector<EpochRecord>& epochs);
+// InputError when an epoch is not six values.
+std::vector<EpochRecord> epochs_from(const nlohmann::json& epochs);
 
 }  // namespace vaead

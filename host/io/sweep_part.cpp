@@ -26,10 +26,6 @@ constexpr int kPartFormat = 2;  // 2: the sha256 of the part's content
 // ---- runs
 // -----------------------------------------------------------------------------------------
 json run_state(const RunResult& run) {
-  json epochs = json::array();
-  for (const EpochRecord& e : run.training.epochs)
-    epochs.push_back({e.epoch, exact(e.kl_weight), exact(e.mean.loss), exact(e.mean.reconstruction),
-                      exact(e.mean.kl), exact(e.seconds)});
   const Confusion& c = run.at_threshold;
   json counts = json::array();
   for (const auto& bins : run.histogram_counts)
@@ -46,7 +42,7 @@ json run_state(const RunResult& run) {
       {"labelled", run.labelled},
       {"confusion", {c.true_positives, c.false_positives, c.true_negatives, c.false_negatives}},
       {"per_kind_roc_auc", exact_array({run.per_kind_roc_auc.begin(), run.per_kind_roc_auc.end()})},
-      {"epochs", epochs},
+      {"epochs", epochs_json(run.training.epochs)},
       {"train_seconds", exact(run.training.seconds)},
       {"samples", run.training.samples},
       {"roc", {exact_array(run.roc.x), exact_array(run.roc.y)}},
@@ -78,13 +74,7 @@ RunResult run_from(const json& j) {
   const std::vector<double> per_kind = exact_doubles(j.at("per_kind_roc_auc"));
   require(per_kind.size() == run.per_kind_roc_auc.size(), "per_kind_roc_auc needs 3 values");
   std::copy(per_kind.begin(), per_kind.end(), run.per_kind_roc_auc.begin());
-  for (const json& e : j.at("epochs")) {
-    require(e.is_array() && e.size() == 6, "an epoch needs 6 values");
-    run.training.epochs.push_back(
-        {e[0].get<int>(), exact_double(e[1]),
-         LossParts{exact_double(e[2]), exact_double(e[3]), exact_double(e[4])},
-         exact_double(e[5])});
-  }
+  run.training.epochs = epochs_from(j.at("epochs"));
   run.training.seconds = exact_double(j.at("train_seconds"));
   run.training.samples = j.at("samples").get<std::size_t>();
   run.roc = Curve{exact_doubles(j.at("roc").at(0)), exact_doubles(j.at("roc").at(1))};

@@ -24,12 +24,8 @@ std::string serialize_training_checkpoint(const TrainingCheckpoint& checkpoint,
   for (std::size_t m = 0; m < checkpoint.states.size(); ++m) {
     const ModelTraining& trained = checkpoint.progress.trained.at(m);
     const OptimizerState& state = checkpoint.states[m];
-    json epochs = json::array();
-    for (const EpochRecord& e : trained.report.epochs)
-      epochs.push_back({e.epoch, exact(e.kl_weight), exact(e.mean.loss),
-                        exact(e.mean.reconstruction), exact(e.mean.kl), exact(e.seconds)});
     models.push_back({{"failure", trained.failure},
-                      {"epochs", epochs},
+                      {"epochs", epochs_json(trained.report.epochs)},
                       {"seconds", exact(trained.report.seconds)},
                       {"samples", trained.report.samples},
                       {"parameters", float_bytes(state.parameters)},
@@ -68,13 +64,7 @@ TrainingCheckpoint parse_training_checkpoint(std::string_view text, const std::s
     for (const json& m : j.at("models")) {
       ModelTraining trained;
       trained.failure = m.at("failure").get<std::string>();
-      for (const json& e : m.at("epochs")) {
-        require(e.is_array() && e.size() == 6, "an epoch needs 6 values");
-        trained.report.epochs.push_back(
-            {e[0].get<int>(), exact_double(e[1]),
-             LossParts{exact_double(e[2]), exact_double(e[3]), exact_double(e[4])},
-             exact_double(e[5])});
-      }
+      trained.report.epochs = epochs_from(m.at("epochs"));
       trained.report.seconds = exact_double(m.at("seconds"));
       trained.report.samples = m.at("samples").get<std::size_t>();
       checkpoint.progress.trained.push_back(std::move(trained));
