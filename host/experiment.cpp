@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <new>
@@ -227,17 +226,24 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
                                  const ExperimentCallbacks& callbacks) {
   config.validate();
   const std::vector<SweepPoint> points = config.points();
+  for (std::size_t i : indices)
+    require(i < points.size(), "point " + std::to_string(i) + " lies outside the grid");
   if (wave == 0) wave = std::max<std::size_t>(indices.size(), 1);
-  std::vector<RunResult> runs;
-  runs.reserve(indices.size());
-  for (std::size_t start = 0; start < indices.size();) {
-    const std::span<const std::size_t> these =
-        indices.subspan(start, std::min(wave, indices.size() - start));
+  // Waves of models that share their data (synthetic: a data seed each), so that a wave draws
+  // as few data sets as it can; in grid order within a data set (the same latent size side by
+  // side: equal work).
+  std::vector<std::size_t> order(indices.begin(), indices.end());
+  if (!config.table)
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return config.data_for(points[a].seed).seed < config.data_for(points[b].seed).seed;
+    });
+  std::map<std::size_t, RunResult> by_index;
+  for (std::size_t start = 0; start < order.size();) {
+    const std::span<const std::size_t> these(order.data() + start,
+                                             std::min(wave, order.size() - start));
     std::vector<SweepPoint> group;
-    for (std::size_t i : these) {
-      require(i < points.size(), "point " + std::to_string(i) + " lies outside the grid");
+    for (std::size_t i : these)
       group.push_back(points[i]);
-    }
     std::vector<RunResult> done;
     try {
       done = run_points(config, group, callbacks);
@@ -247,9 +253,14 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
       continue;
     }
     if (callbacks.on_wave) callbacks.on_wave(these, done);
-    std::move(done.begin(), done.end(), std::back_inserter(runs));
+    for (std::size_t k = 0; k < these.size(); ++k)
+      by_index.insert_or_assign(these[k], std::move(done[k]));
     start += these.size();
   }
+  std::vector<RunResult> runs;
+  runs.reserve(indices.size());
+  for (std::size_t i : indices)
+    runs.push_back(by_index.at(i));
   return runs;
 }
 

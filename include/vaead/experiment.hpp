@@ -155,11 +155,12 @@ RunResult run_once(const ExperimentConfig& config, const SweepPoint& point,
 ExperimentResult run_experiment(const ExperimentConfig& config,
                                 const ExperimentCallbacks& callbacks = {});
 
-// The runs of `indices` (into config.points()), trained in waves of at most `wave` models each
-// (0: every model in one wave), a wave after another, each wave's runs given to on_wave as it
-// ends: what a sweep that must survive a kill keeps. A wave that does not fit the engine's memory
-// (std::bad_alloc, which the CUDA engine throws when the device is full) is halved and trained
-// again. Each run is the same as run_once of its point, whatever the waves.
+// The runs of `indices` (into config.points()), in their order, trained in waves of at most `wave`
+// models each (0: every model in one wave; a wave's models share their data where they can), a
+// wave after another, each wave's runs given to on_wave as it ends: what a sweep that must survive
+// a kill keeps. A wave that does not fit the engine's memory (std::bad_alloc, which the CUDA engine
+// throws when the device is full) is halved and trained again. Each run is the same as run_once of
+// its point, whatever the waves.
 std::vector<RunResult> run_waves(const ExperimentConfig& config,
                                  std::span<const std::size_t> indices, std::size_t wave,
                                  const ExperimentCallbacks& callbacks = {});
