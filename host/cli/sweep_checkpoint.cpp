@@ -1,11 +1,10 @@
 // A sweep's checkpoint: a folder with a file per finished model, written as each wave of models
 // ends; the same command after a kill reads them back and trains only what is missing.
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
-#include "cli/ranks.hpp"
 #include "cli/sweep.hpp"
 #include "io/fault_injection.hpp"
 #include "vaead/error.hpp"
