@@ -10,6 +10,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -125,12 +126,12 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
   // Checkpoints: the training's fingerprint is everything it was given, and its data.
   std::optional<TrainingCheckpoint> resume;
   if (!options.checkpoint.empty()) {
-    std::string points;
+    // The members' points exactly (a beta as its shortest round-trip decimal, not to_string's 6).
+    nlohmann::json points = nlohmann::json::array();
     for (const SweepPoint& point : study.models)
-      points += std::to_string(point.latent_dim) + " " + std::to_string(point.beta) + " " +
-                std::to_string(point.seed) + ";";
+      points.push_back({point.latent_dim, point.beta, point.seed});
     const std::string fingerprint =
-        sha256_hex(grid_description(study) + points + data_fingerprint(study));
+        sha256_hex(grid_description(study) + points.dump() + data_fingerprint(study));
     remove_interrupted_writes(options.checkpoint);
     if (std::filesystem::exists(options.checkpoint)) {
       const std::vector<std::uint8_t> bytes = read_file_bytes(options.checkpoint);

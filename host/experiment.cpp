@@ -233,10 +233,14 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
   // as few data sets as it can; in grid order within a data set (the same latent size side by
   // side: equal work).
   std::vector<std::size_t> order(indices.begin(), indices.end());
-  if (!config.table)
+  if (!config.table) {
+    std::map<std::size_t, std::uint64_t> data_seed;  // by point
+    for (std::size_t i : indices)
+      data_seed.emplace(i, config.data_for(points[i].seed).seed);
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return config.data_for(points[a].seed).seed < config.data_for(points[b].seed).seed;
+      return data_seed.at(a) < data_seed.at(b);
     });
+  }
   std::map<std::size_t, RunResult> by_index;
   for (std::size_t start = 0; start < order.size();) {
     const std::span<const std::size_t> these(order.data() + start,
@@ -260,7 +264,7 @@ std::vector<RunResult> run_waves(const ExperimentConfig& config,
   std::vector<RunResult> runs;
   runs.reserve(indices.size());
   for (std::size_t i : indices)
-    runs.push_back(by_index.at(i));
+    runs.push_back(std::move(by_index.at(i)));  // the indices are distinct points
   return runs;
 }
 

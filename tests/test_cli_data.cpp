@@ -107,6 +107,11 @@ TEST_F(CliData, ATrainingKilledResumesToTheSameModelFile) {
   const Result other = run(train + path("o.safetensors") + " --seed 3 --checkpoint " + path("ck"));
   EXPECT_EQ(other.exit_code, 1);
   EXPECT_NE(other.err.find("ck: written for another training"), std::string::npos) << other.err;
+  // A beta that differs past six digits is another training too.
+  const Result close =
+      run(train + path("o.safetensors") + " --betas 1,0.1000001 --checkpoint " + path("ck"));
+  EXPECT_EQ(close.exit_code, 1);
+  EXPECT_NE(close.err.find("ck: written for another training"), std::string::npos) << close.err;
   const Result resumed = run(resumable);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(slurp(dir_ / "m.safetensors"), slurp(dir_ / "whole.safetensors"));

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 
@@ -91,12 +93,10 @@ std::vector<RunResult> train_share(const ExperimentConfig& config,
 
 // The indices of `all` points that `finished` lacks, ascending.
 std::vector<std::size_t> unfinished(std::size_t all, const std::vector<std::size_t>& finished) {
-  std::vector<std::size_t> out;
-  for (std::size_t i = 0, k = 0; i < all; ++i) {
-    while (k < finished.size() && finished[k] < i)
-      ++k;
-    if (k == finished.size() || finished[k] != i) out.push_back(i);
-  }
+  std::vector<std::size_t> every(all), out;
+  std::iota(every.begin(), every.end(), std::size_t{0});
+  std::set_difference(every.begin(), every.end(), finished.begin(), finished.end(),
+                      std::back_inserter(out));
   return out;
 }
 
