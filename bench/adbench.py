@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""vaead against classical detectors on the ADBench tables (issue 13).
+"""vaead against classical and deep detectors on the ADBench tables (issues 13 and 26).
 
 The semi-supervised protocol of ADBench: for each table and split seed, 60% of the normal rows
 (drawn with numpy's default_rng(seed)) train, the other normal rows and every anomaly test. Every
@@ -8,13 +8,23 @@ runs with its defaults and a fixed seed; its default threshold decides F1:
   vaead     `vaead train` then `vaead score` on the split written as CSV (the CLI, as a user runs it)
   knn, lof, iforest, ecod, autoencoder, vae: PyOD (contamination 0.1, its default); its VAE with
             the KL term on (capacity 1e9: PyOD's default capacity 0 clamps KL to 0)
+  deepsvdd, icl, dif: DeepOD's one-class methods (DeepSVDD, ICL, Deep Isolation Forest) at their
+            defaults on the CPU (device "cpu"; DeepOD's default "cuda" is the only change); their
+            threshold is DeepOD's (the training scores' 90th percentile)
+A peer that runs longer than --time-limit seconds on a split is stopped and recorded as failed
+("over N s"), so one slow method on the largest tables cannot hold the whole benchmark.
 Metrics come from scikit-learn for every tool alike. Results are kept per (tool, table, seed) in
 OUT/results.jsonl and not recomputed (delete a line, or pass --again, to redo it); a vaead variant
 (--name, --vaead-args) is a tool of its own. --report prints the markdown tables.
 
 Tables: --data DIR or $VAEAD_ADBENCH (a folder of CSV files: x0..x{d-1}, label).
 Needs numpy, pandas, scikit-learn; the peers need pyod, torch and tqdm (pip install pyod torch
-tqdm).
+tqdm), DeepOD's need `pip install --no-deps deepod` (DeepOD 0.4.1 pins torch<1.13.1, from 2022;
+its methods run unchanged on today's torch, and --no-deps keeps the torch the other peers use).
+
+--report also prints, for the first tool against each other one, the paired difference of the
+per-table means (mean over tables, with its standard error over tables), and for each table the
+gap to the best peer on it.
 """
 import argparse
 import json
@@ -28,7 +38,8 @@ import time
 import numpy as np
 import pandas as pd
 
-PEERS = ["knn", "lof", "iforest", "ecod", "autoencoder", "vae"]
+PEERS = ["knn", "lof", "iforest", "ecod", "autoencoder", "vae", "deepsvdd", "icl", "dif"]
+SEEDS = "0,1,2,3,4"
 TRAIN_SHARE = 0.6
 
 
@@ -136,7 +147,41 @@ def make_peer(name, seed):
     if name == "vae":
         from pyod.models.vae import VAE
         return VAE(random_state=seed, verbose=0, capacity=1e9)
+    deepod = {"deepsvdd": "DeepSVDD", "icl": "ICL", "dif": "DeepIsolationForest"}
+    if name in deepod:
+        import deepod.models.tabular as tabular
+        return getattr(tabular, deepod[name])(random_state=seed, verbose=0, device="cpu")
     raise ValueError(name)
+
+
+def run_peer_limited(name, train_x, test_x, seed, limit_s):
+    """run_peer in a forked child, stopped after limit_s seconds (a RuntimeError then)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def child():
+        try:
+            sender.send(("ok", run_peer(name, train_x, test_x, seed)))
+        except Exception as error:  # sent back, raised in the parent
+            sender.send(("error", f"{type(error).__name__}: {error}"))
+
+    process = context.Process(target=child)
+    process.start()
+    sender.close()
+    if not receiver.poll(limit_s):
+        process.kill()
+        process.join()
+        raise RuntimeError(f"over {limit_s:g} s")
+    try:
+        status, value = receiver.recv()
+    except EOFError:
+        status, value = "error", "the peer's process died"
+    process.join()
+    if status != "ok":
+        raise RuntimeError(value)
+    return value
 
 
 def run_peer(name, train_x, test_x, seed):
@@ -206,6 +251,72 @@ def report(results, tools, tables, seeds):
                         per_seed.append(np.mean(values))
                 spreads.append(f"± {np.std(per_seed, ddof=1):.3f}" if len(per_seed) > 1 else "-")
             lines.append("| std over seeds | " + " | ".join(spreads) + " |")
+    lines.append(paired_differences(results, tools, tables, seeds))
+    lines.append(gaps_to_best_peer(results, tools, tables, seeds))
+    return "\n".join(lines)
+
+
+def table_means(results, tool, tables, seeds, key):
+    """{table: mean over the seeds} for the tables where every seed has a value."""
+    means = {}
+    for table in tables:
+        values = [results.get((tool, table, s), {}).get(key) for s in seeds]
+        if None not in values:
+            means[table] = float(np.mean(values))
+    return means
+
+
+def paired_differences(results, tools, tables, seeds):
+    """The first tool minus each other one, paired by table (mean over seeds first): the mean
+    difference over the tables both finished, its standard error over tables (std / sqrt(n)),
+    and on how many tables the first tool is ahead."""
+    first = tools[0]
+    lines = [f"\nPaired difference, {first} minus each peer: per table the mean over split seeds "
+             f"{','.join(map(str, seeds))}, then the mean over tables ± its standard error over "
+             "tables (std / sqrt(tables)); ahead: tables where the difference is above 0.\n",
+             "| peer | tables | ROC-AUC | ahead | PR-AUC | ahead | F1 | ahead |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for peer in tools[1:]:
+        cells = []
+        shared = None
+        for key in ("roc_auc", "pr_auc", "f1"):
+            mine = table_means(results, first, tables, seeds, key)
+            theirs = table_means(results, peer, tables, seeds, key)
+            shared = [t for t in tables if t in mine and t in theirs]
+            if len(shared) < 2:
+                cells += ["-", "-"]
+                continue
+            diff = np.array([mine[t] - theirs[t] for t in shared])
+            error = np.std(diff, ddof=1) / np.sqrt(len(diff))
+            cells += [f"{diff.mean():+.3f} ± {error:.3f}", f"{int(np.sum(diff > 0))}"]
+        lines.append(f"| {peer} | {len(shared) if shared else 0} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def gaps_to_best_peer(results, tools, tables, seeds):
+    """Per table, the first tool's ROC-AUC and PR-AUC minus the best peer's (means over seeds)."""
+    first = tools[0]
+    lines = [f"\nGap to the best peer on each table ({first} minus the best of the others, means "
+             "over split seeds; a peer that failed a split is not counted on that table):\n",
+             "| table | ROC-AUC | best peer | gap | PR-AUC | best peer | gap |",
+             "|---|---:|---|---:|---:|---|---:|"]
+    worst = {}
+    for table in tables:
+        row = []
+        for key in ("roc_auc", "pr_auc"):
+            mine = table_means(results, first, [table], seeds, key).get(table)
+            peers = {p: table_means(results, p, [table], seeds, key).get(table) for p in tools[1:]}
+            peers = {p: v for p, v in peers.items() if v is not None}
+            if mine is None or not peers:
+                row += ["-", "-", "-"]
+                continue
+            best = max(peers, key=peers.get)
+            gap = mine - peers[best]
+            worst[key] = min(worst.get(key, gap), gap)
+            row += [f"{mine:.3f}", f"{best} {peers[best]:.3f}", f"{gap:+.3f}"]
+        lines.append(f"| {table} | " + " | ".join(row) + " |")
+    lines.append("\nLargest gap below the best peer: " + ", ".join(
+        f"{key} {value:+.3f}" for key, value in worst.items()))
     return "\n".join(lines)
 
 
@@ -215,9 +326,9 @@ def main():
     parser.add_argument("--data", default=os.environ.get("VAEAD_ADBENCH"),
                         help="folder of the ADBench CSV tables (or $VAEAD_ADBENCH)")
     parser.add_argument("--vaead", default="build/vaead", help="the vaead binary")
-    parser.add_argument("--out", default="bench/results/adbench", help="results folder")
+    parser.add_argument("--out", default="bench/results/adbench5", help="results folder")
     parser.add_argument("--tools", default="vaead," + ",".join(PEERS))
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default=SEEDS)
     parser.add_argument("--tables", default="", help="comma-separated subset (default: every CSV)")
     parser.add_argument("--name", default="vaead", help="the name of this vaead variant")
     parser.add_argument("--vaead-args", default="", help="extra arguments for `vaead train`")
@@ -228,6 +339,8 @@ def main():
     parser.add_argument("--again", action="store_true", help="recompute kept results")
     parser.add_argument("--report", action="store_true", help="print the tables and stop")
     parser.add_argument("--threads", type=int, default=2, help="threads of every tool")
+    parser.add_argument("--time-limit", type=float, default=1800,
+                        help="seconds a peer may take on one split (0: no limit)")
     args = parser.parse_args()
     if not args.data or not os.path.isdir(args.data):
         sys.exit("adbench: pass --data DIR or set VAEAD_ADBENCH to the folder of the ADBench CSVs")
@@ -271,7 +384,9 @@ def main():
                                      scores=kept["scores"], holdout=np.asarray(kept["holdout"]),
                                      labels=test_labels)
                     else:
-                        scores, flagged, extra = run_peer(tool, train_x, test_x, seed)
+                        scores, flagged, extra = (
+                            run_peer_limited(tool, train_x, test_x, seed, args.time_limit)
+                            if args.time_limit > 0 else run_peer(tool, train_x, test_x, seed))
                     record.update(extra)
                     record.update(metrics(scores, flagged, test_labels))
                 except Exception as error:  # a failure is a result too: recorded, shown
