@@ -167,7 +167,7 @@ def run_peer_limited(name, train_x, test_x, seed, limit_s):
         except Exception as error:  # sent back, raised in the parent
             sender.send(("error", f"{type(error).__name__}: {error}"))
 
-    process = context.Process(target=child)
+    process = context.Process(target=child, daemon=True)  # ends with the benchmark
     process.start()
     sender.close()
     if not receiver.poll(limit_s):
