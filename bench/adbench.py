@@ -90,11 +90,16 @@ def write_csv(path, x, names, labels=None):
     frame.to_csv(path, index=False, float_format="%.9g")
 
 
+def safetensors_header(f):
+    """The JSON header of a safetensors file open at its start (the tensors' bytes follow)."""
+    size = int.from_bytes(f.read(8), "little")
+    return json.loads(f.read(size))
+
+
 def model_metadata(path):
     """The __metadata__ of a safetensors file: JSON strings by name."""
     with open(path, "rb") as f:
-        size = int.from_bytes(f.read(8), "little")
-        return json.loads(f.read(size)).get("__metadata__", {})
+        return safetensors_header(f).get("__metadata__", {})
 
 
 def run_vaead(binary, extra_args, train_x, test_x, test_labels, names, seed, keep):
@@ -266,6 +271,13 @@ def table_means(results, tool, tables, seeds, key):
     return means
 
 
+def paired(differences):
+    """Per-table differences (along axis 0): their mean, its standard error over tables
+    (std / sqrt(tables)) and the number of tables above 0."""
+    error = np.std(differences, axis=0, ddof=1) / np.sqrt(len(differences))
+    return differences.mean(axis=0), error, np.sum(differences > 0, axis=0)
+
+
 def paired_differences(results, tools, tables, seeds):
     """The first tool minus each other one, paired by table (mean over seeds first): the mean
     difference over the tables both finished, its standard error over tables (std / sqrt(n)),
@@ -286,9 +298,8 @@ def paired_differences(results, tools, tables, seeds):
             if len(shared) < 2:
                 cells += ["-", "-"]
                 continue
-            diff = np.array([mine[t] - theirs[t] for t in shared])
-            error = np.std(diff, ddof=1) / np.sqrt(len(diff))
-            cells += [f"{diff.mean():+.3f} ± {error:.3f}", f"{int(np.sum(diff > 0))}"]
+            mean, error, ahead = paired(np.array([mine[t] - theirs[t] for t in shared]))
+            cells += [f"{mean:+.3f} ± {error:.3f}", f"{ahead}"]
         lines.append(f"| {peer} | {len(shared) if shared else 0} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -58,8 +58,7 @@ NEIGHBOURS = 5
 def read_model(path):
     """A safetensors file as {name: float32 array} and its metadata (JSON values decoded)."""
     with open(path, "rb") as f:
-        size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(size))
+        header = adbench.safetensors_header(f)
         body = f.read()
     metadata = header.pop("__metadata__")
     tensors = {name: np.frombuffer(body[t["data_offsets"][0]:t["data_offsets"][1]],
@@ -257,11 +256,9 @@ def report(args):
     print("|---|---:|---:|---:|---:|---:|")
     for candidate in candidates:
         values = np.array([np.mean(per_table[candidate][t], axis=0) for t in tables])
-        difference = values - against
-        error = difference.std(axis=0, ddof=1) / np.sqrt(len(tables))
-        print(f"| {candidate} | {values[:, 0].mean():.4f} | {difference[:, 0].mean():+.4f} ± "
-              f"{error[0]:.4f} | {int(np.sum(difference[:, 0] > 0))} | {values[:, 1].mean():.4f} | "
-              f"{difference[:, 1].mean():+.4f} ± {error[1]:.4f} |")
+        mean, error, ahead = adbench.paired(values - against)
+        print(f"| {candidate} | {values[:, 0].mean():.4f} | {mean[0]:+.4f} ± {error[0]:.4f} | "
+              f"{ahead[0]} | {values[:, 1].mean():.4f} | {mean[1]:+.4f} ± {error[1]:.4f} |")
     if args.per_table:
         print("\n| table | " + " | ".join(args.per_table.split(",")) + " |")
         print("|---|" + "---:|" * len(args.per_table.split(",")))
