@@ -20,6 +20,9 @@ of them is built into vaead: a candidate becomes a default only if it wins on th
   seed      the same scores on the seed data (`vaead generate --seed S`, train.csv trains, test.csv
             is scored): ROC-AUC over every test row and on each kind of anomaly against the normal
             rows (the issue's figures: recon 0.930 overall and 0.853 on the correlation break)
+  lof       per split an .npz in OUT/lof/ with PyOD's LOF at its defaults (20 neighbours, in the
+            split's standardized inputs), divided by its training mean: the peer that leads on
+            aloi, to see whether a sum with it closes the gaps ("recon+knn+lof@lof")
   report    the mean over tables of ROC-AUC and PR-AUC of each score and of sums of scores, also
             across runs (--runs NAME,NAME: "recon@quantile" is run quantile's recon), each with the
             paired difference to --against (default knn) and its standard error over tables.
@@ -218,6 +221,21 @@ def run(args):
             print(f"{table:18s} seed {seed} {args.name} {scores['train_s']:.1f}s", flush=True)
 
 
+def lof_run(args):
+    from sklearn.neighbors import LocalOutlierFactor
+
+    folder = f"{args.out}/lof"
+    os.makedirs(folder, exist_ok=True)
+    for table in sorted(f[:-4] for f in os.listdir(args.data) if f.endswith(".csv")):
+        features, labels, _ = adbench.load_table(f"{args.data}/{table}.csv")
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            train_x, test_x, test_labels = adbench.split(features, labels, seed)
+            model = LocalOutlierFactor(n_neighbors=20, novelty=True).fit(train_x.astype(np.float64))
+            score = -model.score_samples(test_x.astype(np.float64))
+            np.savez(f"{folder}/{table}_{seed}.npz", labels=test_labels,
+                     lof=score / -model.negative_outlier_factor_.mean())
+
+
 def report(args):
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -231,8 +249,10 @@ def report(args):
         splits = [s for s in splits if int(s.rsplit("_", 1)[1]) in seeds]
     names = ["recon", "latent", "feature", "knn"]
     candidates = [n if r == first else f"{n}@{r}" for r in runs for n in names
-                  if not (n == "knn" and r != first)]
+                  if not (n == "knn" and r != first)
+                  and n in np.load(f"{args.out}/{r}/{splits[0]}.npz").files]
     candidates += [s for s in args.sums.split(",") if s]
+    candidates += [s for s in args.per_table.split(",") if s and s not in candidates]
     per_table = collections.defaultdict(lambda: collections.defaultdict(list))
     for split_name in splits:
         table = split_name.rsplit("_", 1)[0]
@@ -297,7 +317,7 @@ def seed_study(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["run", "report", "seed"])
+    parser.add_argument("action", choices=["run", "report", "seed", "lof"])
     parser.add_argument("--data", default=os.environ.get("VAEAD_ADBENCH"))
     parser.add_argument("--vaead", default="build/vaead")
     parser.add_argument("--out", default="bench/results/adbench_candidates")
@@ -312,11 +332,11 @@ def main():
     parser.add_argument("--against", default="knn", help="report: the score differences refer to")
     parser.add_argument("--per-table", default="", help="report: scores to show per table")
     args = parser.parse_args()
-    if args.action == "run":
+    if args.action in ("run", "lof"):
         if not args.data or not os.path.isdir(args.data):
             sys.exit("adbench_candidates: pass --data DIR or set VAEAD_ADBENCH")
         args.seeds = args.seeds or "0,1,2"
-        run(args)
+        run(args) if args.action == "run" else lof_run(args)
     elif args.action == "seed":
         seed_study(args)
     else:
