@@ -8,10 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/synthetic_params.hpp"
 #include "device_buffer.cuh"
 #include "device_timer.hpp"
 #include "synthetic.cuh"
-#include "vaead/synthetic.hpp"
+#include "vaead/data/synthetic.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"Device synthetic-data generation against a device-to-device copy"};

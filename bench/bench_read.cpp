@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
-#include "vaead/table.hpp"
+#include "vaead/data/table.hpp"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
-#include "vaead/experiment.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace {
 

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "bench_support.hpp"
-#include "vaead/engine.hpp"
-#include "vaead/standardizer.hpp"
-#include "vaead/synthetic.hpp"
+#include "vaead/data/standardizer.hpp"
+#include "vaead/data/synthetic.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace {
 

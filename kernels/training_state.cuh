@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "vaead/host_device.hpp"
-#include "vaead/model.hpp"
 
 namespace vaead::cuda {
 
@@ -42,25 +41,14 @@ namespace vaead::cuda {
 
 // Where the latent padding lies in one model's slice of a padded buffer (models of different
 // latent sizes trained side by side share the largest): the rows of the mu and logvar heads and
-// the columns of the first decoder layer at and beyond the model's own latent size.
+// the columns of the first decoder layer at and beyond the model's own latent size. The host fills
+// it from the padded ParameterLayout (latent_padding in host/cuda/sizes.hpp).
 struct LatentPadding {
   long long mu_weight = 0, mu_bias = 0, logvar_weight = 0, logvar_bias = 0, decoder_weight = 0;
   int head_inputs = 0;      // columns of a head's weight
   int decoder_outputs = 0;  // rows of the first decoder layer's weight
   int latent_stride = 0;    // the padded latent size (0: no padding)
 };
-
-inline LatentPadding latent_padding(const ParameterLayout& padded) {
-  const auto offset = [](std::size_t value) { return static_cast<long long>(value); };
-  return LatentPadding{offset(padded.mu.weight_offset),
-                       offset(padded.mu.bias_offset),
-                       offset(padded.logvar.weight_offset),
-                       offset(padded.logvar.bias_offset),
-                       offset(padded.decoder[0].weight_offset),
-                       padded.mu.in,
-                       padded.decoder[0].out,
-                       padded.architecture.latent_dim};
-}
 
 // Whether flat index i of the padded layout is padding for a model of latent size `latent`.
 VAEAD_HOST_DEVICE inline bool is_latent_padding(const LatentPadding& p, long long i, int latent) {

@@ -19,17 +19,19 @@
 #include <string>
 #include <vector>
 
-#include "text.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/error.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/limits.hpp"
-#include "vaead/metrics.hpp"
-#include "vaead/model_file.hpp"
-#include "vaead/table.hpp"
-#include "vaead/threshold.hpp"
-#include "vaead/trainer.hpp"
-#include "vaead/version.hpp"
+#include "util/text.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/detector/score.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/eval/metrics.hpp"
+#include "vaead/eval/threshold.hpp"
+#include "vaead/io/model_file.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/study/sweep_summary.hpp"
+#include "vaead/train/trainer.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/limits.hpp"
+#include "vaead/util/version.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -88,9 +90,7 @@ std::vector<std::uint8_t> labels_of(const AnyVector& y, const std::string& sourc
   for (std::size_t r = 0; r < labels.size(); ++r) {
     const float value = column.data.features(r, 0);
     if (value != 0.0f && value != 1.0f) {
-      char shown[32];
-      std::snprintf(shown, sizeof shown, "%.6g", static_cast<double>(value));
-      throw InputError(source + ": row " + std::to_string(r) + " (from 0): " + shown +
+      throw InputError(source + ": row " + std::to_string(r) + " (from 0): " + text::number(value) +
                        " is not a label (0 = normal, 1 = anomaly)");
     }
     labels[r] = value == 1.0f ? 1 : 0;
@@ -367,7 +367,7 @@ NB_MODULE(_core, m) {
     }
   });
 
-  // The library's ceilings (vaead/limits.hpp), so that the package names the parameter first.
+  // The library's ceilings (vaead/util/limits.hpp), so that the package names the parameter first.
   nb::dict ceilings;
   ceilings["threads"] = limits::kThreads;
   ceilings["width"] = limits::kWidth;

@@ -99,7 +99,8 @@ TEST_F(Cli, BadFlagsFailWithOneLineNamingFlagAndValue) {
       {"experiment --adam-beta2 1", "--adam-beta2: must be in [0, 1), got '1'"},
       {"experiment --no-such-flag", "--no-such-flag"},
       {"experiment --device gpu", "--device: must be auto, cpu or cuda, got 'gpu'"},
-      // Every count has a ceiling (vaead/limits.hpp): none aborts or takes the machine's memory.
+      // Every count has a ceiling (vaead/util/limits.hpp): none aborts or takes the machine's
+      // memory.
       {"experiment --threads 1000000", "--threads: must be at most 1024, got '1000000'"},
       {"sweep --concurrency 5000", "--concurrency: must be at most 1024, got '5000'"},
       {"experiment --latents 2,100000", "--latents: must be at most 16384, got '100000'"},

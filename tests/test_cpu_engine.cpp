@@ -9,8 +9,8 @@
 #include "cpu/cpu_engine.hpp"
 #include "cpu/dense_ops.hpp"
 #include "test_support.hpp"
-#include "vaead/error.hpp"
-#include "vaead/network_plan.hpp"
+#include "vaead/model/network_plan.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

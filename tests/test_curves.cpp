@@ -6,10 +6,10 @@
 #include <random>
 
 #include "test_support.hpp"
-#include "vaead/curves.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/io.hpp"
-#include "vaead/metrics.hpp"
+#include "vaead/eval/curves.hpp"
+#include "vaead/eval/metrics.hpp"
+#include "vaead/report/results_json.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace vaead {
 namespace {

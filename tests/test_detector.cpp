@@ -6,10 +6,12 @@
 #include <filesystem>
 
 #include "test_support.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/error.hpp"
-#include "vaead/model_file.hpp"
-#include "vaead/synthetic.hpp"
+#include "vaead/data/synthetic.hpp"
+#include "vaead/detector/evaluate.hpp"
+#include "vaead/detector/score.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/io/model_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

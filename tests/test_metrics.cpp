@@ -4,9 +4,9 @@
 #include <random>
 #include <vector>
 
-#include "vaead/error.hpp"
-#include "vaead/metrics.hpp"
-#include "vaead/threshold.hpp"
+#include "vaead/eval/metrics.hpp"
+#include "vaead/eval/threshold.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

@@ -9,9 +9,8 @@
 #include <random>
 #include <sstream>
 
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
-#include "vaead/model_file.hpp"
+#include "vaead/io/model_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {
@@ -239,7 +238,7 @@ TEST(ModelFile, HostileHeadersAreRefusedWithTheirReason) {
       {with_header(
            meta("architecture", [](J& a) { a["encoder_hidden"] = std::vector<int>(16, 16384); })),
        "the architecture needs"},
-      // Wider than any width vaead trains (vaead/limits.hpp).
+      // Wider than any width vaead trains (vaead/util/limits.hpp).
       {with_header(meta("architecture", [](J& a) { a["encoder_hidden"] = {65536}; })),
        "encoder hidden width must lie in [1, 16384], got 65536"},
       // A float where an integer belongs: its conversion to int would be undefined behaviour.

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "io/sha256.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

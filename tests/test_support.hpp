@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "vaead/experiment.hpp"
-#include "vaead/matrix.hpp"
+#include "vaead/data/matrix.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace vaead::testing {
 

@@ -8,11 +8,12 @@
 #include <set>
 
 #include "test_support.hpp"
-#include "vaead/error.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/io.hpp"
-#include "vaead/sweep_part.hpp"
-#include "vaead/version.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/report/results_json.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/study/sweep_summary.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead {
 namespace {

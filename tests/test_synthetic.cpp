@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "vaead/error.hpp"
+#include "data/synthetic_params.hpp"
+#include "vaead/data/standardizer.hpp"
+#include "vaead/data/synthetic.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/shuffle.hpp"
-#include "vaead/standardizer.hpp"
-#include "vaead/synthetic.hpp"
 #include "vaead/synthetic_rows.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

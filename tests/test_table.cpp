@@ -11,8 +11,8 @@
 #include <limits>
 
 #include "data/decimal.hpp"
-#include "vaead/error.hpp"
-#include "vaead/table.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
-#include "vaead/error.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/io.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/report/results_json.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/study/sweep_summary.hpp"
+#include "vaead/train/trainer.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

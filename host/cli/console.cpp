@@ -8,8 +8,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "text.hpp"
-#include "vaead/error.hpp"
+#include "util/text.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 

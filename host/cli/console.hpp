@@ -4,8 +4,9 @@
 #include <cstddef>
 #include <string>
 
-#include "vaead/experiment.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/study/sweep_summary.hpp"
+#include "vaead/train/trainer.hpp"
 
 namespace vaead::cli {
 

@@ -7,8 +7,10 @@
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/io.hpp"
+#include "vaead/detector/evaluate.hpp"
+#include "vaead/detector/score.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/report/results_json.hpp"
 
 namespace vaead::cli {
 namespace {

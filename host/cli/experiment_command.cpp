@@ -12,9 +12,11 @@
 #include "cli/report.hpp"
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/error.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/io.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/report/results_json.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/study/sweep_summary.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 namespace {

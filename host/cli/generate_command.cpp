@@ -5,8 +5,9 @@
 #include "cli/commands.hpp"
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
+#include "vaead/data/csv_writer.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 namespace {

@@ -3,9 +3,9 @@
 #include <thread>
 
 #include "cli/commands.hpp"
-#include "vaead/device.hpp"
-#include "vaead/engine.hpp"
-#include "vaead/version.hpp"
+#include "vaead/train/device.hpp"
+#include "vaead/train/engine.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead::cli {
 

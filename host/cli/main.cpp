@@ -9,9 +9,9 @@
 #include "cli/commands.hpp"
 #include "cli/ranks.hpp"
 #include "cli/shared_options.hpp"
-#include "text.hpp"
-#include "vaead/error.hpp"
-#include "vaead/version.hpp"
+#include "util/text.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <optional>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 #if VAEAD_WITH_MPI
 #include <mpi.h>

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 namespace {

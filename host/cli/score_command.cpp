@@ -11,8 +11,8 @@
 #include "cli/console.hpp"
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/io.hpp"
+#include "vaead/detector/score.hpp"
+#include "vaead/io/output_file.hpp"
 
 namespace vaead::cli {
 namespace {

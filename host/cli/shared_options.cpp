@@ -11,10 +11,10 @@
 #include <map>
 #include <sstream>
 
-#include "text.hpp"
-#include "vaead/error.hpp"
-#include "vaead/limits.hpp"
+#include "util/text.hpp"
 #include "vaead/synthetic_rows.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead::cli {
 namespace {

@@ -9,18 +9,18 @@
 #include <utility>
 #include <vector>
 
-#include "vaead/detector.hpp"
-#include "vaead/engine.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/synthetic.hpp"
-#include "vaead/table.hpp"
-#include "vaead/threshold.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/data/synthetic.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/eval/threshold.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/train/engine.hpp"
+#include "vaead/train/trainer.hpp"
 
 namespace vaead::cli {
 
 // Validators whose messages name the value ("must be at least 1, got '0'"); whole-number ones
-// take digits only, within the bounds of vaead/limits.hpp or their variable's range.
+// take digits only, within the bounds of vaead/util/limits.hpp or their variable's range.
 CLI::Validator a_whole_number(std::uint64_t least, std::uint64_t most);
 const CLI::Validator& a_width();             // a latent size or hidden width: 1 to limits::kWidth
 const CLI::Validator& a_seed_count();        // seeds per configuration: 1 to limits::kSeeds

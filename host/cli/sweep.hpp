@@ -12,8 +12,8 @@
 
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/sweep_part.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace vaead::cli {
 

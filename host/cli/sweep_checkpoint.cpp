@@ -7,11 +7,11 @@
 
 #include "cli/sweep.hpp"
 #include "io/fault_injection.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
-#include "vaead/sweep_part.hpp"
-#include "vaead/table.hpp"
-#include "vaead/version.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead::cli {
 namespace {

@@ -16,12 +16,11 @@
 #include "cli/console.hpp"
 #include "cli/ranks.hpp"
 #include "cli/sweep.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/error.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/io.hpp"
-#include "vaead/sweep_part.hpp"
-#include "vaead/version.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead::cli {
 namespace {

@@ -3,9 +3,8 @@
 #include <string_view>
 
 #include "cli/sweep.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
-#include "vaead/sweep_part.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 

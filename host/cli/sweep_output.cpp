@@ -6,8 +6,9 @@
 #include "cli/console.hpp"
 #include "cli/report.hpp"
 #include "cli/sweep.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/report/results_json.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cli {
 namespace {

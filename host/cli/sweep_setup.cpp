@@ -4,8 +4,8 @@
 #include "cli/ranks.hpp"
 #include "cli/report.hpp"
 #include "cli/sweep.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/limits.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead::cli {
 namespace {

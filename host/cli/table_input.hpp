@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cli/shared_options.hpp"
-#include "vaead/table.hpp"
+#include "vaead/data/table.hpp"
 
 namespace vaead::cli {
 

@@ -7,9 +7,9 @@
 #include "cli/console.hpp"
 #include "cli/shared_options.hpp"
 #include "cli/table_input.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/io.hpp"
-#include "vaead/limits.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead::cli {
 namespace {

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "cpu/worker_pool.hpp"
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cpu {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cpu/cpu_model.hpp"
-#include "vaead/engine.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace vaead::cpu {
 

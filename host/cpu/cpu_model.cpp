@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "cpu/dense_ops.hpp"
-#include "vaead/error.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/scorer.hpp"
 #include "vaead/shuffle.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/train/trainer.hpp"
+#include "vaead/util/error.hpp"
 #include "vaead/vae_elements.hpp"
 
 namespace vaead::cpu {

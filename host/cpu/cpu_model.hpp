@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "cpu/worker_pool.hpp"
-#include "vaead/engine.hpp"
-#include "vaead/network_plan.hpp"
+#include "vaead/model/network_plan.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace vaead::cpu {
 

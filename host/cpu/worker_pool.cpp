@@ -5,7 +5,7 @@
 #include <string>
 #include <system_error>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 #include <sched.h>
 

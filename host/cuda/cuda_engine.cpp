@@ -12,8 +12,8 @@
 #include "dense.cuh"
 #include "fused_step.cuh"
 #include "vae_ops.cuh"
-#include "vaead/device.hpp"
-#include "vaead/error.hpp"
+#include "vaead/train/device.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 

@@ -24,8 +24,8 @@
 #include "permutation.cuh"
 #include "rows.cuh"
 #include "training_state.cuh"
-#include "vaead/engine.hpp"
-#include "vaead/network_plan.hpp"
+#include "vaead/model/network_plan.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace vaead::cuda {
 

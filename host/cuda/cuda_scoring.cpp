@@ -5,7 +5,7 @@
 #include "cuda/cuda_engine.hpp"
 #include "cuda/sizes.hpp"
 #include "cuda_check.cuh"
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace cuda {

@@ -6,8 +6,9 @@
 #include "cuda/cuda_engine.hpp"
 #include "cuda/sizes.hpp"
 #include "cuda_check.cuh"
+#include "data/synthetic_params.hpp"
 #include "synthetic.cuh"
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace cuda {

@@ -6,11 +6,12 @@
 #include <utility>
 
 #include "cuda/cuda_engine.hpp"
+#include "cuda/latent_padding.hpp"
 #include "cuda/sizes.hpp"
 #include "cuda_check.cuh"
 #include "vae_ops.cuh"
-#include "vaead/error.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace cuda {

@@ -1,11 +1,11 @@
 // The CUDA engine as the host library sees it: defined by host/cuda/ when CUDA is built, by
 // host/no_cuda/ (which throws) otherwise. No CUDA type appears here, and nothing but the engine
-// factory (host/engine.cpp) includes it.
+// factory (host/train/engine.cpp) includes it.
 #pragma once
 
 #include <memory>
 
-#include "vaead/engine.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace vaead {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "fused_step.cuh"
-#include "vaead/model.hpp"
+#include "vaead/model/model.hpp"
 
 namespace vaead::cuda {
 

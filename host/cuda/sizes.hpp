@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <string>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::cuda {
 

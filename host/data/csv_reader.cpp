@@ -22,9 +22,9 @@
 
 #include "data/decimal.hpp"
 #include "data/table_columns.hpp"
-#include "text.hpp"
-#include "vaead/error.hpp"
-#include "vaead/table.hpp"
+#include "util/text.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

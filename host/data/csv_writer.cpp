@@ -1,8 +1,9 @@
 #include <charconv>
 #include <string>
 
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
+#include "vaead/data/csv_writer.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

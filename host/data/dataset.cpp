@@ -1,4 +1,4 @@
-#include "vaead/dataset.hpp"
+#include "vaead/data/dataset.hpp"
 
 #include <algorithm>
 

@@ -14,20 +14,14 @@
 #include <sys/stat.h>
 
 #include "data/table_columns.hpp"
-#include "text.hpp"
-#include "vaead/error.hpp"
-#include "vaead/table.hpp"
+#include "util/text.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {
 
 constexpr std::size_t kMaxNpyHeader = 1 << 20;
-
-std::string shown_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
-}
 
 // The header dictionary of a .npy file: {'descr': '<f4', 'fortran_order': False, 'shape': (r, c), }
 struct NpyHeader {
@@ -252,7 +246,7 @@ float feature_at(const ArrayView& array, std::size_t i, std::size_t c, std::uint
                          ")");
   if (std::abs(value) > std::numeric_limits<float>::max())
     throw cell_error(source, first + i, names, c,
-                     shown_number(value) + " is beyond the float range");
+                     text::number(value) + " is beyond the float range");
   return static_cast<float>(value);
 }
 
@@ -269,7 +263,7 @@ void append_rows(const ArrayView& block, std::uint64_t first,
       const double label = value_at(block, i, *selection.label);
       if (label != 0.0 && label != 1.0)
         throw cell_error(source, r, names, *selection.label,
-                         shown_number(label) + " is not a label (0 = normal, 1 = anomaly)");
+                         text::number(label) + " is not a label (0 = normal, 1 = anomaly)");
       out.labels.push_back(label == 1.0 ? 1 : 0);
     }
   }

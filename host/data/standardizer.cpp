@@ -1,9 +1,9 @@
-#include "vaead/standardizer.hpp"
+#include "vaead/data/standardizer.hpp"
 
 #include <cmath>
 #include <utility>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

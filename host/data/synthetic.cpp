@@ -1,16 +1,17 @@
-#include "vaead/synthetic.hpp"
+#include "vaead/data/synthetic.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "vaead/error.hpp"
-#include "vaead/limits.hpp"
+#include "data/synthetic_params.hpp"
+#include "vaead/data/standardizer.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/shuffle.hpp"
-#include "vaead/standardizer.hpp"
 #include "vaead/synthetic_rows.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead {
 namespace {

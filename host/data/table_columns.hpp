@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vaead/table.hpp"
+#include "vaead/data/table.hpp"
 
 namespace vaead::table_columns {
 

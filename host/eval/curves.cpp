@@ -1,11 +1,11 @@
-#include "vaead/curves.hpp"
+#include "vaead/eval/curves.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "vaead/error.hpp"
 #include "vaead/portable_math.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

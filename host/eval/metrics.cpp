@@ -1,4 +1,4 @@
-#include "vaead/metrics.hpp"
+#include "vaead/eval/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

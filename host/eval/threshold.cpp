@@ -1,4 +1,4 @@
-#include "vaead/threshold.hpp"
+#include "vaead/eval/threshold.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,8 +6,8 @@
 #include <sstream>
 #include <vector>
 
-#include "text.hpp"
-#include "vaead/error.hpp"
+#include "util/text.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

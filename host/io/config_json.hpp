@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vaead/engine.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/train/engine.hpp"
+#include "vaead/train/trainer.hpp"
 
 namespace vaead {
 

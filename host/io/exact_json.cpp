@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 

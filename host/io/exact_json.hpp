@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "vaead/trainer.hpp"
+#include "vaead/train/trainer.hpp"
 
 namespace vaead {
 

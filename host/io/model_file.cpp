@@ -1,7 +1,7 @@
 // safetensors: 8 bytes little-endian header length N, N bytes of JSON header (padded with spaces
 // to a multiple of 8), then the tensor data; each header entry is
 // {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} relative to the data.
-#include "vaead/model_file.hpp"
+#include "vaead/io/model_file.hpp"
 
 #include <bit>
 #include <charconv>
@@ -14,20 +14,14 @@
 #include <type_traits>
 
 #include "io/config_json.hpp"
-#include "text.hpp"
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
-#include "vaead/table.hpp"
-#include "vaead/version.hpp"
+#include "util/text.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead {
 namespace {
-
-std::string shown_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
-}
 
 using nlohmann::json;
 static_assert(std::endian::native == std::endian::little, "model files are little-endian");
@@ -128,7 +122,7 @@ class ModelParser {
         fail("ensemble.seeds and ensemble.betas must hold one value per member");
       for (double scale : model.member_scales)
         if (!(scale > 0) || !std::isfinite(scale) || scale > 1e30)
-          fail("an ensemble member's score scale (" + shown_number(scale) +
+          fail("an ensemble member's score scale (" + text::number(scale) +
                ") is not a positive finite number");
     }
     model.parameters = read_tensors(root, layout, "", members);
@@ -285,7 +279,7 @@ class ModelParser {
       if (!(std::abs(mean[j]) <= kFloatMax) || !(scale[j] >= 1.0 / kFloatMax) ||
           !(scale[j] <= kFloatMax))
         fail("the standardizer of feature " + std::to_string(j) + " (mean " +
-             shown_number(mean[j]) + ", scale " + shown_number(scale[j]) +
+             text::number(mean[j]) + ", scale " + text::number(scale[j]) +
              ") is outside what a float table can have");
     m.standardizer.mean = mean;
     m.standardizer.scale = scale;
@@ -364,7 +358,7 @@ class ModelParser {
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i])) fail("parameter " + layout.describe(i) + " is not finite");
       if (std::abs(values[i]) > kMaxParameter)
-        fail("parameter " + layout.describe(i) + " = " + shown_number(values[i]) +
+        fail("parameter " + layout.describe(i) + " = " + text::number(values[i]) +
              " is beyond any trained model (a damaged file?)");
     }
     return values;

@@ -16,8 +16,8 @@
 #include <random>
 #include <system_error>
 
-#include "vaead/error.hpp"
-#include "vaead/io.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

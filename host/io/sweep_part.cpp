@@ -1,5 +1,5 @@
 // Parts of a sweep: the share of each process, a part's exact JSON, and the merge.
-#include "vaead/sweep_part.hpp"
+#include "vaead/io/sweep_part.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +12,8 @@
 
 #include "io/exact_json.hpp"
 #include "io/sha256.hpp"
-#include "vaead/error.hpp"
-#include "vaead/version.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "io/exact_json.hpp"
 #include "io/sha256.hpp"
-#include "vaead/error.hpp"
-#include "vaead/version.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/version.hpp"
 
 namespace vaead {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "vaead/experiment.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace vaead {
 

@@ -1,4 +1,4 @@
-#include "vaead/network_plan.hpp"
+#include "vaead/model/network_plan.hpp"
 
 #include <utility>
 

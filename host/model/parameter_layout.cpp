@@ -2,10 +2,10 @@
 #include <cmath>
 #include <string>
 
-#include "vaead/error.hpp"
-#include "vaead/limits.hpp"
-#include "vaead/model.hpp"
+#include "vaead/model/model.hpp"
 #include "vaead/philox.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead {
 

@@ -1,6 +1,6 @@
 // The CUDA entry points for builds without CUDA.
 #include "cuda/engine_factory.hpp"
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {

@@ -1,9 +1,9 @@
 // device.hpp for builds without the CUDA library.
-#include "vaead/device.hpp"
+#include "vaead/train/device.hpp"
 
 #include <string>
 
-#include "vaead/error.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead {
 

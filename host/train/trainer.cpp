@@ -1,4 +1,4 @@
-#include "vaead/trainer.hpp"
+#include "vaead/train/trainer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -6,8 +6,8 @@
 #include <string>
 #include <utility>
 
-#include "vaead/error.hpp"
-#include "vaead/limits.hpp"
+#include "vaead/util/error.hpp"
+#include "vaead/util/limits.hpp"
 
 namespace vaead {
 namespace {

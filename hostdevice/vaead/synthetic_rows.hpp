@@ -6,9 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "vaead/dataset.hpp"
+#include "vaead/anomaly_kind.hpp"
 #include "vaead/philox.hpp"
-#include "vaead/synthetic.hpp"
 
 namespace vaead::synthetic {
 
@@ -26,9 +25,6 @@ struct Params {
   double shift_sigmas = 0.0;
   double explosion_sigmas = 0.0;
 };
-
-// Validates `config` (InputError naming the value) and extracts the generator's numbers.
-Params params_of(const SyntheticConfig& config);
 
 // Every function draws with Rng: CounterRng on the CPU, the kernels' cuRAND-backed generator on
 // the device (the same words, kernels/curand_philox.cuh).

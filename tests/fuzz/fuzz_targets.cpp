@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "vaead/error.hpp"
-#include "vaead/model_file.hpp"
-#include "vaead/table.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/io/model_file.hpp"
+#include "vaead/util/error.hpp"
 
 namespace vaead::fuzz {
 namespace {

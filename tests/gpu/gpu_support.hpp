@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "device_buffer.cuh"
-#include "vaead/engine.hpp"
+#include "vaead/train/engine.hpp"
 
 namespace vaead::testing {
 

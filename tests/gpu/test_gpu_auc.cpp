@@ -5,7 +5,7 @@
 
 #include "auc.cuh"
 #include "gpu_support.hpp"
-#include "vaead/metrics.hpp"
+#include "vaead/eval/metrics.hpp"
 
 namespace vaead {
 namespace {

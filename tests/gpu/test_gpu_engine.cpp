@@ -7,7 +7,7 @@
 #include "cuda/cuda_engine.hpp"
 #include "gpu_support.hpp"
 #include "test_support.hpp"
-#include "vaead/experiment.hpp"
+#include "vaead/study/experiment.hpp"
 
 namespace vaead {
 namespace {

@@ -4,11 +4,12 @@
 #include <climits>
 #include <cmath>
 
+#include "cuda/latent_padding.hpp"
 #include "gpu_support.hpp"
 #include "rows.cuh"
 #include "test_support.hpp"
 #include "vae_ops.cuh"
-#include "vaead/model.hpp"
+#include "vaead/model/model.hpp"
 #include "vaead/philox.hpp"
 #include "vaead/scorer.hpp"
 #include "vaead/vae_elements.hpp"

@@ -17,10 +17,12 @@
 #include "device_buffer.cuh"
 #include "gpu_support.hpp"
 #include "test_support.hpp"
-#include "vaead/detector.hpp"
-#include "vaead/experiment.hpp"
-#include "vaead/metrics.hpp"
-#include "vaead/trainer.hpp"
+#include "vaead/detector/evaluate.hpp"
+#include "vaead/detector/score.hpp"
+#include "vaead/detector/train.hpp"
+#include "vaead/eval/metrics.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/train/trainer.hpp"
 
 namespace vaead {
 namespace {

@@ -2,12 +2,13 @@
 // anomalies (up to the last bit of the math library), hence the same statistics.
 #include <gtest/gtest.h>
 
+#include "data/synthetic_params.hpp"
 #include "gpu_support.hpp"
 #include "permutation.cuh"
 #include "rows.cuh"
 #include "synthetic.cuh"
 #include "test_support.hpp"
-#include "vaead/synthetic.hpp"
+#include "vaead/data/synthetic.hpp"
 
 namespace vaead {
 namespace {

@@ -1,0 +1,332 @@
+#include "vaead/detector/train.hpp"
+#include "vaead/detector/score.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <span>
+
+#include "detector/row_blame.hpp"
+#include "io/fault_injection.hpp"
+#include "io/sha256.hpp"
+#include "io/training_checkpoint.hpp"
+#include "util/text.hpp"
+#include "vaead/data/table.hpp"
+#include "vaead/io/output_file.hpp"
+#include "vaead/io/sweep_part.hpp"
+#include "vaead/philox.hpp"
+#include "vaead/shuffle.hpp"
+#include "vaead/study/experiment.hpp"
+#include "vaead/util/error.hpp"
+
+namespace vaead {
+namespace {
+
+// A note for each column whose variance one training row holds almost alone (a sentinel such as
+// 1e30, or a unit error): the column's scale then comes from that one value.
+void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& table_rows,
+                            const Standardizer& standardizer, const Table& table,
+                            std::vector<std::string>& notes) {
+  if (rows.rows < 10) return;
+  for (std::size_t j = 0; j < rows.cols; ++j) {
+    double total = 0.0, largest = 0.0;
+    std::size_t at = 0;
+    for (std::size_t r = 0; r < rows.rows; ++r) {
+      const double d = rows(r, j) - standardizer.mean[j];
+      total += d * d;
+      if (d * d > largest) {
+        largest = d * d;
+        at = r;
+      }
+    }
+    if (total > 0 && largest > 0.9 * total)
+      notes.push_back(table.source + ": column " + text::shown(table.data.column_names[j]) +
+                      ": row " + std::to_string(table_rows[at]) + " (" + text::number(rows(at, j)) +
+                      ") holds " + text::number(100.0 * largest / total) +
+                      "% of the column's variance in the training rows, so the column's scale "
+                      "comes from that one value (a sentinel or a unit error?)");
+  }
+}
+
+// Trains the members of `model` (member k: KL weight betas[k % betas], seed engine.seed + k) on
+// `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
+// GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
+// members' seeds, betas and score scales; TrainingError when a member fails.
+void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
+                   const Matrix& holdout, const DetectorOptions& options, TrainingReport& report,
+                   const EpochCallback& on_epoch) {
+  const EngineKind device = options.device;
+  ExperimentConfig study;
+  study.engine = model.engine;
+  study.train = model.train;
+  study.device = device;
+  study.latent_dims = {model.engine.architecture.latent_dim};
+  for (int k = 0; k < members; ++k)
+    study.models.push_back({model.engine.architecture.latent_dim,
+                            betas[static_cast<std::size_t>(k) % betas.size()],
+                            model.engine.seed + static_cast<std::uint64_t>(k)});
+  model.train.beta = study.models[0].beta;
+  auto splits = std::make_shared<TableSplits>();
+  splits->train = rows;
+  splits->validation = holdout;
+  splits->test = Matrix(0, rows.cols);
+  study.table = splits;
+  // The progress of the whole: an epoch is reported when every member has trained it.
+  std::size_t finished = 0;
+  ExperimentCallbacks callbacks;
+  if (on_epoch)
+    callbacks.on_epoch = [&](const SweepPoint&, const EpochRecord& record) {
+      if (++finished % static_cast<std::size_t>(members) != 0) return;
+      EpochRecord whole = record;
+      whole.epoch = static_cast<int>(finished / static_cast<std::size_t>(members)) - 1;
+      on_epoch(whole);
+    };
+  // Checkpoints: the training's fingerprint is everything it was given, and its data.
+  std::optional<TrainingCheckpoint> resume;
+  if (!options.checkpoint.empty()) {
+    // The members' points exactly (a beta as its shortest round-trip decimal, not to_string's 6).
+    nlohmann::json points = nlohmann::json::array();
+    for (const SweepPoint& point : study.models)
+      points.push_back({point.latent_dim, point.beta, point.seed});
+    const std::string fingerprint =
+        sha256_hex(grid_description(study) + points.dump() + data_fingerprint(study));
+    remove_interrupted_writes(options.checkpoint);
+    if (std::filesystem::exists(options.checkpoint)) {
+      const std::vector<std::uint8_t> bytes = read_file_bytes(options.checkpoint);
+      try {
+        resume = parse_training_checkpoint(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+            options.checkpoint, fingerprint);
+      } catch (const InputError& error) {
+        throw InputError(std::string(error.what()) +
+                         "; remove it to train from the first epoch, or give another file");
+      }
+      callbacks.resume = &*resume;
+    }
+    const int every = std::max(1, options.checkpoint_every);
+    const int epochs = study.train.epochs;
+    callbacks.after_epoch = [&options, fingerprint, every, epochs](
+                                const TrainingProgress& progress,
+                                const std::function<std::vector<OptimizerState>()>& states) {
+      if (progress.epochs_done % every != 0 || progress.epochs_done == epochs) return;
+      const std::string text =
+          serialize_training_checkpoint(TrainingCheckpoint{progress, states()}, fingerprint);
+      write_file_atomically(options.checkpoint, [&](std::ostream& file) {
+        file << text;
+        fault_point("train-in-write", progress.epochs_done, file);
+      });
+      fault_point("train-after-write", progress.epochs_done, std::cout);
+    };
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ExperimentResult result = run_experiment(study, callbacks);
+  for (std::size_t k = 0; k < result.runs.size(); ++k) {
+    RunResult& run = result.runs[k];
+    if (!run.failure.empty())
+      throw TrainingError(members == 1 ? run.failure
+                                       : "ensemble member " + std::to_string(k) + " (seed " +
+                                             std::to_string(run.seed) + "): " + run.failure);
+    if (k == 0)
+      model.parameters = std::move(run.parameters);
+    else
+      model.more_members.push_back(std::move(run.parameters));
+    if (members > 1) {
+      model.member_seeds.push_back(run.seed);
+      model.member_betas.push_back(run.beta);
+      // The member's scale: its mean score of the held-out rows, which the sweep scored as its
+      // validation rows.
+      double sum = 0.0;
+      for (float s : run.validation_scores)
+        sum += s;
+      const double mean = sum / static_cast<double>(run.validation_scores.size());
+      model.member_scales.push_back(mean > 0 ? mean : 1.0);
+    }
+    report.samples += run.training.samples;
+  }
+  report.epochs = result.runs[0].training.epochs;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+std::int64_t Schedule::steps() const {
+  const auto per_epoch =
+      static_cast<std::int64_t>((training_rows + static_cast<std::size_t>(batch_size) - 1) /
+                                static_cast<std::size_t>(batch_size));
+  return per_epoch * epochs;
+}
+
+int automatic_batch(std::size_t training_rows) {
+  const std::size_t eighth = std::max<std::size_t>(training_rows / 8, 1);
+  const auto batch = std::clamp<std::size_t>(std::bit_floor(eighth), kMinAutoBatch, kMaxAutoBatch);
+  return static_cast<int>(std::min(batch, std::max<std::size_t>(training_rows, 1)));
+}
+
+int automatic_epochs(std::size_t training_rows, int batch_size, int step_budget) {
+  const auto batch = static_cast<std::size_t>(std::max(batch_size, 1));
+  const std::size_t per_epoch = std::max<std::size_t>((training_rows + batch - 1) / batch, 1);
+  const std::size_t for_budget =
+      (static_cast<std::size_t>(std::max(step_budget, 0)) + per_epoch - 1) / per_epoch;
+  return static_cast<int>(std::max<std::size_t>(kMinEpochs, for_budget));
+}
+
+void use_table(ExperimentConfig& config, const Table& table, double validation_fraction,
+               double test_fraction, std::uint64_t split_seed, std::optional<int> batch_size,
+               std::optional<int> epochs, std::optional<int> kl_warmup_epochs) {
+  const std::size_t training = split_sizes(table.data.normal_rows(), !table.data.labels.empty(),
+                                           validation_fraction, test_fraction)
+                                   .train;
+  config.engine.batch_size = batch_size.value_or(automatic_batch(training));
+  config.train.epochs =
+      epochs.value_or(automatic_epochs(training, config.engine.batch_size, kDefaultStepBudget));
+  config.train.kl_warmup_epochs = kl_warmup_epochs.value_or(config.train.epochs / 3);
+  config.validate();
+  config.table = std::make_shared<TableSplits>(
+      split_table(table, validation_fraction, test_fraction, split_seed, config.engine.batch_size));
+}
+
+Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
+                       const std::string& source) {
+  Schedule plan;
+  if (options.holdout_fraction) {
+    const double share = *options.holdout_fraction;
+    require(share > 0 && share < 1,
+            "the held-out share must lie strictly between 0 and 1, got " + std::to_string(share));
+    plan.holdout_rows = std::max<std::size_t>(
+        2, static_cast<std::size_t>(std::llround(share * static_cast<double>(normal_rows))));
+  } else {
+    // A threshold set on a handful of scores is a guess: tiny tables hold out a larger share.
+    plan.holdout_rows =
+        std::max<std::size_t>({2,
+                               static_cast<std::size_t>(std::llround(
+                                   kDefaultHoldoutFraction * static_cast<double>(normal_rows))),
+                               std::min(kMinHoldoutRows, normal_rows / 3)});
+  }
+  plan.training_rows = normal_rows > plan.holdout_rows ? normal_rows - plan.holdout_rows : 0;
+  plan.batch_size = options.batch_size ? *options.batch_size : automatic_batch(plan.training_rows);
+  const auto batch = static_cast<std::size_t>(plan.batch_size);
+  const bool automatic = !options.batch_size && !options.holdout_fraction;
+  require(plan.training_rows >= batch && plan.training_rows > 0,
+          source + ": " + text::counted(normal_rows, "normal row") + "; training needs " +
+              std::to_string(plan.holdout_rows + std::max<std::size_t>(batch, 1)) + " (" +
+              std::to_string(plan.holdout_rows) + " held out for the threshold and one batch of " +
+              std::to_string(batch) + ")" + (automatic ? "" : ": lower --batch-size or --holdout"));
+  plan.epochs = options.epochs
+                    ? *options.epochs
+                    : automatic_epochs(plan.training_rows, plan.batch_size, options.step_budget);
+  plan.kl_warmup_epochs = options.kl_warmup_epochs ? *options.kl_warmup_epochs : plan.epochs / 3;
+  if (options.members) {
+    plan.members = *options.members;
+    require(plan.members >= 1 && static_cast<std::size_t>(plan.members) <= kMaxMembers,
+            "an ensemble has 1 to " + std::to_string(kMaxMembers) + " members, got " +
+                std::to_string(plan.members));
+  } else {
+    // As many members as fit in kEnsembleSamples training samples, at most kDefaultMembers: a
+    // large table trains one model, as long as it always did.
+    const double member_samples = static_cast<double>(plan.epochs) *
+                                  static_cast<double>(std::max<std::size_t>(plan.training_rows, 1));
+    plan.members = static_cast<int>(std::clamp(std::floor(kEnsembleSamples / member_samples), 1.0,
+                                               static_cast<double>(kDefaultMembers)));
+  }
+  return plan;
+}
+
+TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
+                               const EpochCallback& on_epoch) {
+  const Dataset& data = table.data;
+  const std::string& source = table.source;
+  // What the model file could not hold is refused before any work.
+  Architecture architecture = options.engine.architecture;
+  architecture.input_dim = static_cast<int>(data.features.cols);
+  try {
+    check_model_limits(architecture, data.column_names);
+  } catch (const InputError& error) {
+    throw InputError(source + ": " + error.what());
+  }
+  std::vector<std::size_t> normal;
+  for (std::size_t r = 0; r < data.rows(); ++r)
+    if (data.labels.empty() || data.labels[r] == 0) normal.push_back(r);
+  TrainedDetector trained;
+  ModelFile& model = trained.model;
+  model.dropped_anomalies = data.rows() - normal.size();
+
+  // Hold out a seeded random share of the normal rows; train on the rest.
+  const Schedule plan = plan_schedule(normal.size(), options, source);
+  // The members' seeds are seed, seed + 1, ...: none may pass 2^64 - 1.
+  require(options.engine.seed <= std::numeric_limits<std::uint64_t>::max() -
+                                     static_cast<std::uint64_t>(plan.members - 1),
+          "seed " + std::to_string(options.engine.seed) + ": the ensemble's " +
+              std::to_string(plan.members) + " members take seeds up to seed + " +
+              std::to_string(plan.members - 1) + ", past 2^64 - 1; give a smaller seed");
+  trained.schedule = plan;
+  const std::size_t holdout = plan.holdout_rows;
+  const std::vector<std::size_t> order =
+      keyed_permutation(normal.size(), CounterRng{options.engine.seed, Stream::holdout}, 0);
+  std::vector<std::size_t> holdout_rows, train_rows;
+  for (std::size_t i = 0; i < order.size(); ++i)
+    (i < holdout ? holdout_rows : train_rows).push_back(normal[order[i]]);
+  std::sort(holdout_rows.begin(), holdout_rows.end());
+  std::sort(train_rows.begin(), train_rows.end());
+  Matrix train_x = gather_rows(data.features, train_rows);
+  Matrix holdout_x = gather_rows(data.features, holdout_rows);
+
+  model.standardizer = Standardizer::fit(train_x);
+  for (std::size_t c : model.standardizer.constant_columns)
+    trained.notes.push_back(source + ": column " + text::shown(data.column_names[c]) +
+                            " is constant in the training rows; it is centred, not scaled");
+  note_dominated_columns(train_x, train_rows, model.standardizer, table, trained.notes);
+  model.standardizer.apply(train_x);
+  model.standardizer.apply(holdout_x);
+
+  model.engine = options.engine;
+  model.engine.architecture.input_dim = static_cast<int>(data.features.cols);
+  model.engine.batch_size = plan.batch_size;
+  model.train = options.train;
+  model.train.epochs = plan.epochs;
+  model.train.kl_warmup_epochs = plan.kl_warmup_epochs;
+  const std::vector<double>& betas = options.betas;
+  require(!betas.empty(), "an ensemble needs at least one beta");
+  for (double beta : betas)
+    require(std::isfinite(beta) && beta >= 0,
+            "betas must be finite and not negative, got " + std::to_string(beta));
+  train_members(model, plan.members, betas, train_x, holdout_x, options, trained.report, on_epoch);
+
+  // The held-out rows as the model file will score them (an ensemble: with its members' scales).
+  model.holdout_scores.resize(holdout_x.rows);
+  MemberScorer(model, options.device, model.engine).score(holdout_x, model.holdout_scores, nullptr);
+  // A held-out score that is not finite would make the threshold NaN: refuse, naming the row.
+  for (std::size_t i = 0; i < holdout_rows.size(); ++i)
+    if (!std::isfinite(model.holdout_scores[i]))
+      throw InputError(
+          source + ": row " + std::to_string(holdout_rows[i]) +
+          ", held out for the threshold, scores " + text::number(model.holdout_scores[i]) + ": " +
+          farthest_cell([&](std::size_t j) { return data.features(holdout_rows[i], j); },
+                        model.standardizer, data.column_names) +
+          " (a sentinel or a unit error?); fix or remove the row");
+  trained.holdout_scores = model.holdout_scores;
+  std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
+  model.threshold_rule = options.threshold;
+  model.threshold = options.threshold.kind == ThresholdRule::Kind::contamination
+                        ? 0.0
+                        : fit_threshold(options.threshold, model.holdout_scores);
+  model.feature_names = data.column_names;
+  model.holdout_fraction = options.holdout_fraction.value_or(
+      static_cast<double>(holdout_rows.size()) / static_cast<double>(normal.size()));
+  model.training_rows = train_rows.size();
+  model.holdout_rows = holdout_rows.size();
+  trained.holdout_rows = std::move(holdout_rows);
+  return trained;
+}
+
+}  // namespace vaead
