@@ -28,6 +28,7 @@
 #include "vaead/philox.hpp"
 #include "vaead/shuffle.hpp"
 #include "vaead/study/experiment.hpp"
+#include "vaead/study/table_splits.hpp"
 #include "vaead/util/error.hpp"
 
 namespace vaead {
@@ -63,10 +64,11 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
 // `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
 // GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
 // members' seeds, betas and score scales; TrainingError when a member fails.
-void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
-                   const Matrix& holdout, const DetectorOptions& options, TrainingReport& report,
-                   const EpochCallback& on_epoch) {
-  const EngineKind device = options.device;
+// The ensemble as a study of its members on one split: the training rows, the held-out rows as
+// its validation rows (the sweep scores them: each member's scale), no test rows. Member k: seed
+// + k, beta betas[k % betas].
+ExperimentConfig ensemble_study(const ModelFile& model, int members, std::span<const double> betas,
+                                const Matrix& rows, const Matrix& holdout, EngineKind device) {
   ExperimentConfig study;
   study.engine = model.engine;
   study.train = model.train;
@@ -76,62 +78,59 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
     study.models.push_back({model.engine.architecture.latent_dim,
                             betas[static_cast<std::size_t>(k) % betas.size()],
                             model.engine.seed + static_cast<std::uint64_t>(k)});
-  model.train.beta = study.models[0].beta;
   auto splits = std::make_shared<TableSplits>();
   splits->train = rows;
   splits->validation = holdout;
   splits->test = Matrix(0, rows.cols);
   study.table = splits;
-  // The progress of the whole: an epoch is reported when every member has trained it.
-  std::size_t finished = 0;
-  ExperimentCallbacks callbacks;
-  if (on_epoch)
-    callbacks.on_epoch = [&](const SweepPoint&, const EpochRecord& record) {
-      if (++finished % static_cast<std::size_t>(members) != 0) return;
-      EpochRecord whole = record;
-      whole.epoch = static_cast<int>(finished / static_cast<std::size_t>(members)) - 1;
-      on_epoch(whole);
-    };
-  // Checkpoints: the training's fingerprint is everything it was given, and its data.
-  std::optional<TrainingCheckpoint> resume;
-  if (!options.checkpoint.empty()) {
-    // The members' points exactly (a beta as its shortest round-trip decimal, not to_string's 6).
-    nlohmann::json points = nlohmann::json::array();
-    for (const SweepPoint& point : study.models)
-      points.push_back({point.latent_dim, point.beta, point.seed});
-    const std::string fingerprint =
-        sha256_hex(grid_description(study) + points.dump() + data_fingerprint(study));
-    remove_interrupted_writes(options.checkpoint);
-    if (std::filesystem::exists(options.checkpoint)) {
-      const std::vector<std::uint8_t> bytes = read_file_bytes(options.checkpoint);
-      try {
-        resume = parse_training_checkpoint(
-            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-            options.checkpoint, fingerprint);
-      } catch (const InputError& error) {
-        throw InputError(std::string(error.what()) +
-                         "; remove it to train from the first epoch, or give another file");
-      }
-      callbacks.resume = &*resume;
+  return study;
+}
+
+// Checkpoints: `resume` from options.checkpoint when it holds this training's state (refused when
+// it holds another's), and callbacks that write it every options.checkpoint_every epochs. The
+// training's fingerprint is everything it was given, and its data.
+void use_checkpoint(const ExperimentConfig& study, const DetectorOptions& options,
+                    std::optional<TrainingCheckpoint>& resume, ExperimentCallbacks& callbacks) {
+  // The members' points exactly (a beta as its shortest round-trip decimal, not to_string's 6).
+  nlohmann::json points = nlohmann::json::array();
+  for (const SweepPoint& point : study.models)
+    points.push_back({point.latent_dim, point.beta, point.seed});
+  const std::string fingerprint =
+      sha256_hex(grid_description(study) + points.dump() + data_fingerprint(study));
+  remove_interrupted_writes(options.checkpoint);
+  if (std::filesystem::exists(options.checkpoint)) {
+    const std::vector<std::uint8_t> bytes = read_file_bytes(options.checkpoint);
+    try {
+      resume = parse_training_checkpoint(
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+          options.checkpoint, fingerprint);
+    } catch (const InputError& error) {
+      throw InputError(std::string(error.what()) +
+                       "; remove it to train from the first epoch, or give another file");
     }
-    const int every = std::max(1, options.checkpoint_every);
-    const int epochs = study.train.epochs;
-    callbacks.after_epoch = [&options, fingerprint, every, epochs](
-                                const TrainingProgress& progress,
-                                const std::function<std::vector<OptimizerState>()>& states) {
-      if (progress.epochs_done % every != 0 || progress.epochs_done == epochs) return;
-      const std::string text =
-          serialize_training_checkpoint(TrainingCheckpoint{progress, states()}, fingerprint);
-      write_file_atomically(options.checkpoint, [&](std::ostream& file) {
-        file << text;
-        fault_point("train-in-write", progress.epochs_done, file);
-      });
-      fault_point("train-after-write", progress.epochs_done, std::cout);
-    };
+    callbacks.resume = &*resume;
   }
-  const auto start = std::chrono::steady_clock::now();
-  ExperimentResult result = run_experiment(study, callbacks);
-  for (std::size_t k = 0; k < result.runs.size(); ++k) {
+  const int every = std::max(1, options.checkpoint_every);
+  const int epochs = study.train.epochs;
+  callbacks.after_epoch = [&options, fingerprint, every, epochs](
+                              const TrainingProgress& progress,
+                              const std::function<std::vector<OptimizerState>()>& states) {
+    if (progress.epochs_done % every != 0 || progress.epochs_done == epochs) return;
+    const std::string text =
+        serialize_training_checkpoint(TrainingCheckpoint{progress, states()}, fingerprint);
+    write_file_atomically(options.checkpoint, [&](std::ostream& file) {
+      file << text;
+      fault_point("train-in-write", progress.epochs_done, file);
+    });
+    fault_point("train-after-write", progress.epochs_done, std::cout);
+  };
+}
+
+// The members' parameters into the model file, with their seeds, betas and scales (an ensemble's
+// member scale: its mean score of the held-out rows); TrainingError naming a member that failed.
+void keep_members(ModelFile& model, ExperimentResult& result, TrainingReport& report) {
+  const std::size_t members = result.runs.size();
+  for (std::size_t k = 0; k < members; ++k) {
     RunResult& run = result.runs[k];
     if (!run.failure.empty())
       throw TrainingError(members == 1 ? run.failure
@@ -144,8 +143,6 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
     if (members > 1) {
       model.member_seeds.push_back(run.seed);
       model.member_betas.push_back(run.beta);
-      // The member's scale: its mean score of the held-out rows, which the sweep scored as its
-      // validation rows.
       double sum = 0.0;
       for (float s : run.validation_scores)
         sum += s;
@@ -155,6 +152,29 @@ void train_members(ModelFile& model, int members, std::span<const double> betas,
     report.samples += run.training.samples;
   }
   report.epochs = result.runs[0].training.epochs;
+}
+
+void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
+                   const Matrix& holdout, const DetectorOptions& options, TrainingReport& report,
+                   const EpochCallback& on_epoch) {
+  const ExperimentConfig study =
+      ensemble_study(model, members, betas, rows, holdout, options.device);
+  model.train.beta = study.models[0].beta;
+  // The progress of the whole: an epoch is reported when every member has trained it.
+  std::size_t finished = 0;
+  ExperimentCallbacks callbacks;
+  if (on_epoch)
+    callbacks.on_epoch = [&](const SweepPoint&, const EpochRecord& record) {
+      if (++finished % static_cast<std::size_t>(members) != 0) return;
+      EpochRecord whole = record;
+      whole.epoch = static_cast<int>(finished / static_cast<std::size_t>(members)) - 1;
+      on_epoch(whole);
+    };
+  std::optional<TrainingCheckpoint> resume;
+  if (!options.checkpoint.empty()) use_checkpoint(study, options, resume, callbacks);
+  const auto start = std::chrono::steady_clock::now();
+  ExperimentResult result = run_experiment(study, callbacks);
+  keep_members(model, result, report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -242,27 +262,73 @@ Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
   return plan;
 }
 
+namespace {
+
+// InputError naming the table when the model file could not hold its columns.
+void check_model_fits(const Table& table, const DetectorOptions& options) {
+  Architecture architecture = options.engine.architecture;
+  architecture.input_dim = static_cast<int>(table.data.features.cols);
+  try {
+    check_model_limits(architecture, table.data.column_names);
+  } catch (const InputError& error) {
+    throw InputError(table.source + ": " + error.what());
+  }
+}
+
+// The normal rows cut into held-out and training rows (a seeded random share held out), both
+// standardized with the training rows' moments.
+struct HeldOut {
+  std::vector<std::size_t> holdout_rows, train_rows;  // table rows, ascending
+  Matrix holdout, train;
+};
+
+HeldOut hold_out(const Table& table, std::span<const std::size_t> normal, std::size_t holdout,
+                 std::uint64_t seed, ModelFile& model, std::vector<std::string>& notes) {
+  std::vector<std::vector<std::size_t>> parts =
+      shuffled_parts(normal, std::span<const std::size_t>(&holdout, 1), seed);
+  HeldOut held{std::move(parts[0]), std::move(parts[1]), {}, {}};
+  held.holdout = gather_rows(table.data.features, held.holdout_rows);
+  held.train = gather_rows(table.data.features, held.train_rows);
+  model.standardizer = fit_training_standardizer(held.train, table, notes);
+  note_dominated_columns(held.train, held.train_rows, model.standardizer, table, notes);
+  model.standardizer.apply(held.train);
+  model.standardizer.apply(held.holdout);
+  return held;
+}
+
+// The held-out rows as the model file will score them (an ensemble: with its members' scales),
+// ascending in the model file; a score that is not finite would make the threshold NaN: refused,
+// naming the row.
+std::vector<float> score_holdout(ModelFile& model, const HeldOut& held, const Table& table,
+                                 EngineKind device) {
+  std::vector<float> scores(held.holdout.rows);
+  MemberScorer(model, device, model.engine).score(held.holdout, scores, nullptr);
+  const Dataset& data = table.data;
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (!std::isfinite(scores[i])) {
+      const std::size_t row = held.holdout_rows[i];
+      throw InputError(table.source + ": row " + std::to_string(row) +
+                       ", held out for the threshold, scores " + text::number(scores[i]) + ": " +
+                       farthest_cell([&](std::size_t j) { return data.features(row, j); },
+                                     model.standardizer, data.column_names) +
+                       " (a sentinel or a unit error?); fix or remove the row");
+    }
+  model.holdout_scores = scores;
+  std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
+  return scores;
+}
+
+}  // namespace
+
 TrainedDetector train_detector(const Table& table, const DetectorOptions& options,
                                const EpochCallback& on_epoch) {
   const Dataset& data = table.data;
-  const std::string& source = table.source;
-  // What the model file could not hold is refused before any work.
-  Architecture architecture = options.engine.architecture;
-  architecture.input_dim = static_cast<int>(data.features.cols);
-  try {
-    check_model_limits(architecture, data.column_names);
-  } catch (const InputError& error) {
-    throw InputError(source + ": " + error.what());
-  }
-  std::vector<std::size_t> normal;
-  for (std::size_t r = 0; r < data.rows(); ++r)
-    if (data.labels.empty() || data.labels[r] == 0) normal.push_back(r);
+  check_model_fits(table, options);  // what the model file could not hold, before any work
+  const std::vector<std::size_t> normal = rows_by_label(data).normal;
   TrainedDetector trained;
   ModelFile& model = trained.model;
   model.dropped_anomalies = data.rows() - normal.size();
-
-  // Hold out a seeded random share of the normal rows; train on the rest.
-  const Schedule plan = plan_schedule(normal.size(), options, source);
+  const Schedule plan = plan_schedule(normal.size(), options, table.source);
   // The members' seeds are seed, seed + 1, ...: none may pass 2^64 - 1.
   require(options.engine.seed <= std::numeric_limits<std::uint64_t>::max() -
                                      static_cast<std::uint64_t>(plan.members - 1),
@@ -270,24 +336,8 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
               std::to_string(plan.members) + " members take seeds up to seed + " +
               std::to_string(plan.members - 1) + ", past 2^64 - 1; give a smaller seed");
   trained.schedule = plan;
-  const std::size_t holdout = plan.holdout_rows;
-  const std::vector<std::size_t> order =
-      keyed_permutation(normal.size(), CounterRng{options.engine.seed, Stream::holdout}, 0);
-  std::vector<std::size_t> holdout_rows, train_rows;
-  for (std::size_t i = 0; i < order.size(); ++i)
-    (i < holdout ? holdout_rows : train_rows).push_back(normal[order[i]]);
-  std::sort(holdout_rows.begin(), holdout_rows.end());
-  std::sort(train_rows.begin(), train_rows.end());
-  Matrix train_x = gather_rows(data.features, train_rows);
-  Matrix holdout_x = gather_rows(data.features, holdout_rows);
-
-  model.standardizer = Standardizer::fit(train_x);
-  for (std::size_t c : model.standardizer.constant_columns)
-    trained.notes.push_back(source + ": column " + text::shown(data.column_names[c]) +
-                            " is constant in the training rows; it is centred, not scaled");
-  note_dominated_columns(train_x, train_rows, model.standardizer, table, trained.notes);
-  model.standardizer.apply(train_x);
-  model.standardizer.apply(holdout_x);
+  HeldOut held =
+      hold_out(table, normal, plan.holdout_rows, options.engine.seed, model, trained.notes);
 
   model.engine = options.engine;
   model.engine.architecture.input_dim = static_cast<int>(data.features.cols);
@@ -295,37 +345,24 @@ TrainedDetector train_detector(const Table& table, const DetectorOptions& option
   model.train = options.train;
   model.train.epochs = plan.epochs;
   model.train.kl_warmup_epochs = plan.kl_warmup_epochs;
-  const std::vector<double>& betas = options.betas;
-  require(!betas.empty(), "an ensemble needs at least one beta");
-  for (double beta : betas)
+  require(!options.betas.empty(), "an ensemble needs at least one beta");
+  for (double beta : options.betas)
     require(std::isfinite(beta) && beta >= 0,
             "betas must be finite and not negative, got " + std::to_string(beta));
-  train_members(model, plan.members, betas, train_x, holdout_x, options, trained.report, on_epoch);
+  train_members(model, plan.members, options.betas, held.train, held.holdout, options,
+                trained.report, on_epoch);
 
-  // The held-out rows as the model file will score them (an ensemble: with its members' scales).
-  model.holdout_scores.resize(holdout_x.rows);
-  MemberScorer(model, options.device, model.engine).score(holdout_x, model.holdout_scores, nullptr);
-  // A held-out score that is not finite would make the threshold NaN: refuse, naming the row.
-  for (std::size_t i = 0; i < holdout_rows.size(); ++i)
-    if (!std::isfinite(model.holdout_scores[i]))
-      throw InputError(
-          source + ": row " + std::to_string(holdout_rows[i]) +
-          ", held out for the threshold, scores " + text::number(model.holdout_scores[i]) + ": " +
-          farthest_cell([&](std::size_t j) { return data.features(holdout_rows[i], j); },
-                        model.standardizer, data.column_names) +
-          " (a sentinel or a unit error?); fix or remove the row");
-  trained.holdout_scores = model.holdout_scores;
-  std::sort(model.holdout_scores.begin(), model.holdout_scores.end());
+  trained.holdout_scores = score_holdout(model, held, table, options.device);
   model.threshold_rule = options.threshold;
   model.threshold = options.threshold.kind == ThresholdRule::Kind::contamination
                         ? 0.0
                         : fit_threshold(options.threshold, model.holdout_scores);
   model.feature_names = data.column_names;
   model.holdout_fraction = options.holdout_fraction.value_or(
-      static_cast<double>(holdout_rows.size()) / static_cast<double>(normal.size()));
-  model.training_rows = train_rows.size();
-  model.holdout_rows = holdout_rows.size();
-  trained.holdout_rows = std::move(holdout_rows);
+      static_cast<double>(held.holdout_rows.size()) / static_cast<double>(normal.size()));
+  model.training_rows = held.train_rows.size();
+  model.holdout_rows = held.holdout_rows.size();
+  trained.holdout_rows = std::move(held.holdout_rows);
   return trained;
 }
 

@@ -12,6 +12,39 @@
 
 namespace vaead {
 
+RowsByLabel rows_by_label(const Dataset& data) {
+  RowsByLabel rows;
+  for (std::size_t r = 0; r < data.rows(); ++r)
+    (!data.labels.empty() && data.labels[r] != 0 ? rows.anomalous : rows.normal).push_back(r);
+  return rows;
+}
+
+std::vector<std::vector<std::size_t>> shuffled_parts(std::span<const std::size_t> rows,
+                                                     std::span<const std::size_t> sizes,
+                                                     std::uint64_t seed) {
+  const std::vector<std::size_t> order =
+      keyed_permutation(rows.size(), CounterRng{seed, Stream::holdout}, 0);
+  std::vector<std::vector<std::size_t>> parts(sizes.size() + 1);
+  std::size_t part = 0, start = 0;  // parts[part] takes the shuffled rows from `start` on
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    while (part < sizes.size() && i >= start + sizes[part])
+      start += sizes[part++];
+    parts[part].push_back(rows[order[i]]);
+  }
+  for (std::vector<std::size_t>& ascending : parts)
+    std::sort(ascending.begin(), ascending.end());
+  return parts;
+}
+
+Standardizer fit_training_standardizer(const Matrix& training, const Table& table,
+                                       std::vector<std::string>& notes) {
+  Standardizer standardizer = Standardizer::fit(training);
+  for (std::size_t c : standardizer.constant_columns)
+    notes.push_back(table.source + ": column " + text::shown(table.data.column_names[c]) +
+                    " is constant in the training rows; it is centred, not scaled");
+  return standardizer;
+}
+
 SplitSizes split_sizes(std::size_t normal_rows, bool labelled, double validation_fraction,
                        double test_fraction) {
   const auto share = [&](double fraction) {
@@ -32,44 +65,36 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
   require(validation_fraction > 0 && test_fraction >= 0 && validation_fraction + test_fraction < 1,
           "the validation and test shares must be positive and add up to less than 1, got " +
               std::to_string(validation_fraction) + " and " + std::to_string(test_fraction));
-  std::vector<std::size_t> normal, anomalous;
-  for (std::size_t r = 0; r < data.rows(); ++r)
-    (labelled && data.labels[r] != 0 ? anomalous : normal).push_back(r);
-  const SplitSizes sizes = split_sizes(normal.size(), labelled, validation_fraction, test_fraction);
+  const RowsByLabel rows = rows_by_label(data);
+  const SplitSizes sizes =
+      split_sizes(rows.normal.size(), labelled, validation_fraction, test_fraction);
   const std::size_t validation = sizes.validation, test = sizes.test;
   const auto batch = static_cast<std::size_t>(batch_size);
-  require(normal.size() >= validation + test + batch,
-          table.source + ": " + text::counted(normal.size(), "normal row") + "; the study needs " +
-              std::to_string(validation + test + batch) + " (" + std::to_string(validation) +
-              " for validation, " + std::to_string(test) + " for the test and one batch of " +
-              std::to_string(batch) + "): lower --batch-size");
-  const std::vector<std::size_t> order =
-      keyed_permutation(normal.size(), CounterRng{seed, Stream::holdout}, 0);
-  std::vector<std::size_t> validation_rows, test_rows, train_rows;
-  for (std::size_t i = 0; i < order.size(); ++i)
-    (i < validation          ? validation_rows
-     : i < validation + test ? test_rows
-                             : train_rows)
-        .push_back(normal[order[i]]);
-  if (labelled && test > 0) test_rows.insert(test_rows.end(), anomalous.begin(), anomalous.end());
-  for (auto* rows : {&validation_rows, &test_rows, &train_rows})
-    std::sort(rows->begin(), rows->end());
+  require(rows.normal.size() >= validation + test + batch,
+          table.source + ": " + text::counted(rows.normal.size(), "normal row") +
+              "; the study needs " + std::to_string(validation + test + batch) + " (" +
+              std::to_string(validation) + " for validation, " + std::to_string(test) +
+              " for the test and one batch of " + std::to_string(batch) + "): lower --batch-size");
+  const std::size_t held[] = {validation, test};
+  std::vector<std::vector<std::size_t>> parts = shuffled_parts(rows.normal, held, seed);
+  std::vector<std::size_t>& test_rows = parts[1];
+  if (labelled && test > 0) {
+    test_rows.insert(test_rows.end(), rows.anomalous.begin(), rows.anomalous.end());
+    std::sort(test_rows.begin(), test_rows.end());
+  }
 
   TableSplits splits;
   splits.source = table.source;
   splits.feature_names = data.column_names;
-  splits.train = gather_rows(data.features, train_rows);
-  splits.validation = gather_rows(data.features, validation_rows);
+  splits.validation = gather_rows(data.features, parts[0]);
   splits.test = gather_rows(data.features, test_rows);
+  splits.train = gather_rows(data.features, parts[2]);
   if (labelled)
     for (std::size_t r : test_rows)
       splits.test_labels.push_back(data.labels[r]);
-  splits.standardizer = Standardizer::fit(splits.train);
-  for (std::size_t c : splits.standardizer.constant_columns)
-    splits.notes.push_back(table.source + ": column " + text::shown(data.column_names[c]) +
-                           " is constant in the training rows; it is centred, not scaled");
-  for (Matrix* rows : {&splits.train, &splits.validation, &splits.test})
-    splits.standardizer.apply(*rows);
+  splits.standardizer = fit_training_standardizer(splits.train, table, splits.notes);
+  for (Matrix* part : {&splits.train, &splits.validation, &splits.test})
+    splits.standardizer.apply(*part);
   return splits;
 }
 

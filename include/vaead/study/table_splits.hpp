@@ -2,7 +2,9 @@
 // training, validation and test rows, standardized with the training rows' moments.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,23 @@ struct SplitSizes {
 };
 SplitSizes split_sizes(std::size_t normal_rows, bool labelled, double validation_fraction,
                        double test_fraction);
+
+// The holding out that the study and the detector share. The rows labelled 0 (every row without
+// labels) and the labelled anomalies, each ascending.
+struct RowsByLabel {
+  std::vector<std::size_t> normal, anomalous;
+};
+RowsByLabel rows_by_label(const Dataset& data);
+
+// `rows` shuffled with `seed` (the hold-out stream of the keyed permutation) and cut into parts of
+// `sizes` rows, in order, the rest last (sizes.size() + 1 parts), each part ascending.
+std::vector<std::vector<std::size_t>> shuffled_parts(std::span<const std::size_t> rows,
+                                                     std::span<const std::size_t> sizes,
+                                                     std::uint64_t seed);
+
+// The standardizer fitted on the training rows, with a note in `notes` for each constant column.
+Standardizer fit_training_standardizer(const Matrix& training, const Table& table,
+                                       std::vector<std::string>& notes);
 
 // Shares of the normal rows; InputError when a split would be empty or smaller than a batch.
 TableSplits split_table(const Table& table, double validation_fraction, double test_fraction,
