@@ -149,6 +149,49 @@ void add_data_options(CLI::App& command, SyntheticConfig& data, const std::strin
       ->group(group);
 }
 
+namespace {
+
+// --gpu-math: fp32, tf32 or 3xtf32.
+void add_gpu_math_option(CLI::App& command, EngineConfig& engine, const char* group) {
+  // The option keeps the name it was given (a sweep's part records it for merge to parse again).
+  const CLI::Validator math_names(
+      [](std::string& text) -> std::string {
+        return gpu_math_named(text) ? "" : "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
+      },
+      "fp32|tf32|3xtf32");
+  command
+      .add_option_function<std::string>(
+          "--gpu-math",
+          [&engine](const std::string& text) { engine.gpu_math = *gpu_math_named(text); },
+          "CUDA training: fp32 (tiled FP32 kernels), or the fused tensor-core step with "
+          "tf32 or 3xtf32 (FP32-accurate) products where the network fits it")
+      ->check(math_names)
+      ->default_str("fp32")
+      ->group(group);
+}
+
+// Adam's learning rate, betas and epsilon.
+void add_optimizer_options(CLI::App& command, AdamConfig& adam, const char* group) {
+  command.add_option("--lr", adam.learning_rate, "Adam learning rate")
+      ->check(kPositive)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-beta1", adam.beta1, "Adam beta1")
+      ->check(kBelowOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-beta2", adam.beta2, "Adam beta2")
+      ->check(kBelowOne)
+      ->capture_default_str()
+      ->group(group);
+  command.add_option("--adam-eps", adam.epsilon, "Adam epsilon")
+      ->check(kPositive)
+      ->capture_default_str()
+      ->group(group);
+}
+
+}  // namespace
+
 void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions* detector) {
   const char* group = "Model and optimizer";
   command
@@ -182,37 +225,8 @@ void add_model_options(CLI::App& command, EngineConfig& engine, DetectorOptions*
         ->check(a_whole_number(1, limits::kBatchSize))
         ->capture_default_str()
         ->group(group);
-  // The option keeps the name it was given (a sweep's part records it for merge to parse again).
-  const CLI::Validator math_names(
-      [](std::string& text) -> std::string {
-        return gpu_math_named(text) ? "" : "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
-      },
-      "fp32|tf32|3xtf32");
-  command
-      .add_option_function<std::string>(
-          "--gpu-math",
-          [&engine](const std::string& text) { engine.gpu_math = *gpu_math_named(text); },
-          "CUDA training: fp32 (tiled FP32 kernels), or the fused tensor-core step with "
-          "tf32 or 3xtf32 (FP32-accurate) products where the network fits it")
-      ->check(math_names)
-      ->default_str("fp32")
-      ->group(group);
-  command.add_option("--lr", engine.adam.learning_rate, "Adam learning rate")
-      ->check(kPositive)
-      ->capture_default_str()
-      ->group(group);
-  command.add_option("--adam-beta1", engine.adam.beta1, "Adam beta1")
-      ->check(kBelowOne)
-      ->capture_default_str()
-      ->group(group);
-  command.add_option("--adam-beta2", engine.adam.beta2, "Adam beta2")
-      ->check(kBelowOne)
-      ->capture_default_str()
-      ->group(group);
-  command.add_option("--adam-eps", engine.adam.epsilon, "Adam epsilon")
-      ->check(kPositive)
-      ->capture_default_str()
-      ->group(group);
+  add_gpu_math_option(command, engine, group);
+  add_optimizer_options(command, engine.adam, group);
 }
 
 void add_training_options(CLI::App& command, TrainConfig& train, DetectorOptions* detector) {

@@ -130,26 +130,123 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // What a rank sends rank 0 instead of its part when it failed.
 constexpr std::string_view kRankFailed = "vaead: rank failed: ";
 
+// The shard this process trains (none: the whole sweep or an MPI rank's share), its outputs
+// checked before any work.
+std::optional<Shard> check_sweep_outputs(const SweepOptions& options,
+                                         const std::vector<NamedPath>& named) {
+  const Outputs& out = options.out;
+  if (options.shard.empty()) {
+    require(options.part_path.empty(), "--part needs --shard I/N");
+    if (ranks().root()) check_outputs(out, named);
+    return std::nullopt;
+  }
+  const Shard shard = parse_shard(options.shard);
+  require(ranks().size == 1,
+          "--shard splits a sweep over scheduler jobs; under mpirun the ranks "
+          "split it: give one or the other");
+  require(!options.part_path.empty(), "--shard needs --part FILE: where the shard's runs go");
+  require(out.json_path.empty() && out.csv_path.empty() && out.save_best_dir.empty() &&
+              out.report_dir.empty(),
+          "--shard writes its part (--part); --json, --csv, --save-best and --report are "
+          "written by vaead sweep merge from every part");
+  check_output("--part", options.part_path, named);
+  return shard;
+}
+
+// A part of the sweep with no runs yet: share `index` of `count`, the points of `indices`.
+SweepPart empty_part(const CLI::App& command, const ExperimentConfig& config, std::size_t index,
+                     std::size_t count, std::vector<std::size_t> indices) {
+  return SweepPart{.version = std::string(version()),
+                   .shard = index,
+                   .shards = count,
+                   .arguments = grid_arguments(command),
+                   .grid = grid_description(config),
+                   .data = data_fingerprint(config),
+                   .device = config.device,
+                   .points = std::move(indices),
+                   .runs = {},
+                   .seconds = 0.0};
+}
+
+// Where a sweep stands: its checkpoint folder (when given), the runs finished before (at rank 0)
+// and their indices (at every rank).
+struct SweepState {
+  std::optional<Checkpoint> checkpoint;
+  std::map<std::size_t, RunResult> finished;
+  std::vector<std::size_t> finished_indices;
+};
+
+// The runs of `missing` trained (and checkpointed) and added to the finished ones.
+void train_missing(const ExperimentConfig& config, const std::vector<std::size_t>& missing,
+                   const ExperimentCallbacks& callbacks, SweepState& state) {
+  std::vector<RunResult> trained = train_share(config, missing, callbacks, &*state.checkpoint);
+  for (std::size_t k = 0; k < missing.size(); ++k)
+    state.finished.emplace(missing[k], std::move(trained[k]));
+}
+
+// One process: the whole grid at once, or what the checkpoint lacks.
+ExperimentResult run_whole(const ExperimentConfig& config, const ExperimentCallbacks& callbacks,
+                           SweepState& state) {
+  if (!state.checkpoint) return run_experiment(config, callbacks);
+  ExperimentResult result;
+  result.config = config;
+  train_missing(config, unfinished(config.points().size(), state.finished_indices), callbacks,
+                state);
+  for (auto& [index, run] : state.finished)
+    result.runs.push_back(std::move(run));
+  return result;
+}
+
+// The text of this share's part (its runs), or why it failed when other ranks wait for it.
+std::string train_part(const ExperimentConfig& config, SweepPart part, bool sharded,
+                       const ExperimentCallbacks& callbacks, SweepState& state,
+                       std::chrono::steady_clock::time_point start) {
+  try {
+    if (sharded && state.checkpoint) {  // the share's finished runs, and the others trained
+      std::vector<std::size_t> missing;
+      for (std::size_t i : part.points)
+        if (state.finished.count(i) == 0) missing.push_back(i);
+      train_missing(config, missing, callbacks, state);
+      for (std::size_t i : part.points)
+        part.runs.push_back(state.finished.at(i));
+    } else {
+      part.runs = train_share(config, part.points, callbacks,
+                              state.checkpoint ? &*state.checkpoint : nullptr);
+    }
+    part.seconds = seconds_since(start);
+    return serialize_part(part);
+  } catch (const std::bad_alloc&) {
+    if (ranks().size == 1) throw;
+    return std::string(kRankFailed) + "out of memory (std::bad_alloc)";
+  } catch (const std::exception& error) {
+    if (ranks().size == 1) throw;
+    return std::string(kRankFailed) + error.what();  // rank 0 reports it, no rank waits
+  }
+}
+
+// At rank 0: every rank's part read (InputError naming a rank that failed) and merged with the
+// runs finished before.
+ExperimentResult merge_ranks(const std::vector<std::string>& texts, const ExperimentConfig& config,
+                             const std::map<std::size_t, RunResult>& finished) {
+  std::vector<SweepPart> parts;
+  std::vector<std::string> sources;
+  for (std::size_t k = 0; k < texts.size(); ++k) {
+    sources.push_back("rank " + std::to_string(k));
+    if (texts[k].starts_with(kRankFailed))
+      throw InputError("rank " + std::to_string(k) + " of " + std::to_string(texts.size()) +
+                       " failed: " + texts[k].substr(kRankFailed.size()) + "; nothing written");
+    parts.push_back(parse_part(texts[k], sources.back()));
+  }
+  ExperimentResult result;
+  result.config = config;
+  result.runs = merge_parts(parts, sources, config, finished);
+  return result;
+}
+
 void run(SweepOptions& options, const CLI::App& command) {
   const Ranks& r = ranks();
-  const Outputs& out = options.out;
-  const std::vector<NamedPath> named = inputs(options.data, *options.config_file);
-  std::optional<Shard> shard;
-  if (!options.shard.empty()) {
-    shard = parse_shard(options.shard);
-    require(r.size == 1,
-            "--shard splits a sweep over scheduler jobs; under mpirun the ranks "
-            "split it: give one or the other");
-    require(!options.part_path.empty(), "--shard needs --part FILE: where the shard's runs go");
-    require(out.json_path.empty() && out.csv_path.empty() && out.save_best_dir.empty() &&
-                out.report_dir.empty(),
-            "--shard writes its part (--part); --json, --csv, --save-best and --report are "
-            "written by vaead sweep merge from every part");
-    check_output("--part", options.part_path, named);
-  } else {
-    require(options.part_path.empty(), "--part needs --shard I/N");
-    if (r.root()) check_outputs(out, named);
-  }
+  const std::optional<Shard> shard =
+      check_sweep_outputs(options, inputs(options.data, *options.config_file));
   const ExperimentConfig config = prepare(options, command);
   ExperimentCallbacks callbacks;
   if (progress_enabled(options.progress)) {
@@ -161,105 +258,39 @@ void run(SweepOptions& options, const CLI::App& command) {
   }
   const auto start = std::chrono::steady_clock::now();
   const std::size_t total = config.points().size();
-  std::optional<Checkpoint> checkpoint;
-  std::map<std::size_t, RunResult> finished;  // at rank 0
-  std::vector<std::size_t> finished_indices;  // at every rank
+  SweepState state;
   if (!options.checkpoint.empty()) {
     // Every point's file is the same whichever process trains it: one shard of one.
-    checkpoint.emplace(options.checkpoint, config,
-                       SweepPart{std::string(version()),
-                                 0,
-                                 1,
-                                 grid_arguments(command),
-                                 grid_description(config),
-                                 data_fingerprint(config),
-                                 config.device,
-                                 {},
-                                 {},
-                                 0.0});
-    finished_indices = read_checkpoint(*checkpoint, finished);
-    if (r.root() && !finished.empty())
-      std::cout << "vaead sweep: resuming: " << finished.size() << " of " << total
+    state.checkpoint.emplace(options.checkpoint, config, empty_part(command, config, 0, 1, {}));
+    state.finished_indices = read_checkpoint(*state.checkpoint, state.finished);
+    if (r.root() && !state.finished.empty())
+      std::cout << "vaead sweep: resuming: " << state.finished.size() << " of " << total
                 << " models read from " << options.checkpoint << std::endl;
   }
-  if (!shard && r.size == 1) {  // one process: the whole grid at once, or what is missing
-    ExperimentResult result;
-    result.config = config;
-    if (!checkpoint) {
-      result = run_experiment(config, callbacks);
-    } else {
-      const std::vector<std::size_t> missing = unfinished(total, finished_indices);
-      std::vector<RunResult> trained = train_share(config, missing, callbacks, &*checkpoint);
-      for (std::size_t k = 0; k < missing.size(); ++k)
-        finished.emplace(missing[k], std::move(trained[k]));
-      for (auto& [index, run] : finished)
-        result.runs.push_back(std::move(run));
-    }
-    write_sweep(result, seconds_since(start), out);
+  if (!shard && r.size == 1) {
+    write_sweep(run_whole(config, callbacks, state), seconds_since(start), options.out);
     return;
   }
-
   const std::size_t shares = shard ? shard->count : static_cast<std::size_t>(r.size);
   const std::size_t mine = shard ? shard->index : static_cast<std::size_t>(r.rank);
   // A shard's share is fixed (merge expects it); ranks share what the checkpoint lacks.
-  const std::vector<std::size_t> indices =
+  std::vector<std::size_t> indices =
       shard ? assign_points(config, shares)[mine]
-            : assign_points(config, shares, unfinished(total, finished_indices))[mine];
-  std::string sent;
-  try {
-    SweepPart part{std::string(version()),
-                   mine,
-                   shares,
-                   grid_arguments(command),
-                   grid_description(config),
-                   data_fingerprint(config),
-                   config.device,
-                   indices,
-                   {},
-                   0.0};
-    if (shard && checkpoint) {  // the share's finished runs, and the others trained
-      std::vector<std::size_t> missing;
-      for (std::size_t i : indices)
-        if (finished.count(i) == 0) missing.push_back(i);
-      std::vector<RunResult> trained = train_share(config, missing, callbacks, &*checkpoint);
-      for (std::size_t k = 0; k < missing.size(); ++k)
-        finished.emplace(missing[k], std::move(trained[k]));
-      for (std::size_t i : indices)
-        part.runs.push_back(finished.at(i));
-    } else {
-      part.runs = train_share(config, indices, callbacks, checkpoint ? &*checkpoint : nullptr);
-    }
-    part.seconds = seconds_since(start);
-    sent = serialize_part(part);
-  } catch (const std::bad_alloc&) {
-    if (r.size == 1) throw;
-    sent = std::string(kRankFailed) + "out of memory (std::bad_alloc)";
-  } catch (const std::exception& error) {
-    if (r.size == 1) throw;
-    sent = std::string(kRankFailed) + error.what();  // rank 0 reports it, no rank waits
-  }
+            : assign_points(config, shares, unfinished(total, state.finished_indices))[mine];
+  const std::size_t trained = indices.size();
+  const std::string sent =
+      train_part(config, empty_part(command, config, mine, shares, std::move(indices)),
+                 shard.has_value(), callbacks, state, start);
   if (shard) {
     write_file_atomically(options.part_path, [&](std::ostream& file) { file << sent; });
-    std::cout << "vaead sweep: shard " << mine << " of " << shares << ": trained " << indices.size()
-              << " of " << config.points().size() << " models in " << fixed(seconds_since(start), 1)
+    std::cout << "vaead sweep: shard " << mine << " of " << shares << ": trained " << trained
+              << " of " << total << " models in " << fixed(seconds_since(start), 1)
               << " s; part: " << options.part_path << '\n';
     return;
   }
   const std::vector<std::string> texts = gather_at_root(sent);
   if (!r.root()) return;
-  std::vector<SweepPart> parts;
-  std::vector<std::string> sources;
-  for (std::size_t k = 0; k < texts.size(); ++k) {
-    sources.push_back("rank " + std::to_string(k));
-    if (texts[k].starts_with(kRankFailed))
-      throw InputError("rank " + std::to_string(k) + " of " + std::to_string(r.size) +
-                       " failed: " + texts[k].substr(kRankFailed.size()) + "; nothing written");
-    parts.push_back(parse_part(texts[k], sources.back()));
-  }
-  ExperimentResult result;
-  result.config = config;
-  result.runs = merge_parts(parts, sources, config, finished);
-  write_sweep(result, seconds_since(start), out);
+  write_sweep(merge_ranks(texts, config, state.finished), seconds_since(start), options.out);
 }
 
 }  // namespace

@@ -371,19 +371,10 @@ class ModelParser {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_;
 };
 
-}  // namespace
-
-std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
-  const ParameterLayout layout = make_layout(m.engine.architecture);
-  const std::size_t members = m.members();
-  require(members == 1 ? m.member_scales.empty()
-                       : m.member_scales.size() == members && m.member_seeds.size() == members &&
-                             m.member_betas.size() == members,
-          "an ensemble needs one score scale, seed and beta per member");
-  json header = json::object();
+// The tensors' entries of the safetensors header: each member's layers, named as PyTorch's
+// state_dict names them (members after the first prefixed "members.k."), at their byte offsets.
+void add_tensor_entries(json& header, const ParameterLayout& layout, std::size_t members) {
   for (std::size_t k = 0; k < members; ++k) {
-    require(m.member_parameters(k).size() == layout.size,
-            "the model's parameters do not fit its layout");
     const std::string prefix = k == 0 ? "" : "members." + std::to_string(k) + ".";
     const std::uint64_t base = static_cast<std::uint64_t>(k) * layout.size * 4;
     for (const LinearLayout* l : layout.layers()) {
@@ -396,6 +387,11 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
           {"data_offsets", {b, b + static_cast<std::uint64_t>(l->out) * 4}}};
     }
   }
+}
+
+// The header's __metadata__: strings only, as safetensors wants (JSON objects as their text).
+json metadata_of(const ModelFile& m) {
+  const std::size_t members = m.members();
   const json standardizer = {{"mean", m.standardizer.mean},
                              {"scale", m.standardizer.scale},
                              {"constant_columns", m.standardizer.constant_columns}};
@@ -403,19 +399,18 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
                           {"description", m.threshold_rule.describe()},
                           {"value", m.threshold},
                           {"holdout_scores", m.holdout_scores}};
-  header["__metadata__"] = {
-      {"format", "vaead variational autoencoder"},
-      {"format_version",
-       std::to_string(members == 1 ? kModelFormatVersion : kEnsembleFormatVersion)},
-      {"vaead_version", std::string(version())},
-      {"architecture", architecture_json(m.engine.architecture).dump()},
-      {"standardizer", standardizer.dump()},
-      {"threshold", threshold.dump()},
-      {"training", training_json(m).dump()},
-      {"feature_names", json(m.feature_names).dump()},
-      {"training_rows", std::to_string(m.training_rows)}};
+  json metadata = {{"format", "vaead variational autoencoder"},
+                   {"format_version",
+                    std::to_string(members == 1 ? kModelFormatVersion : kEnsembleFormatVersion)},
+                   {"vaead_version", std::string(version())},
+                   {"architecture", architecture_json(m.engine.architecture).dump()},
+                   {"standardizer", standardizer.dump()},
+                   {"threshold", threshold.dump()},
+                   {"training", training_json(m).dump()},
+                   {"feature_names", json(m.feature_names).dump()},
+                   {"training_rows", std::to_string(m.training_rows)}};
   if (members > 1) {
-    header["__metadata__"]["ensemble"] =
+    metadata["ensemble"] =
         json{{"members", members},
              {"seeds", m.member_seeds},
              {"betas", m.member_betas},
@@ -423,6 +418,24 @@ std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
              {"score", "mean over members of reconstruction error / score_scale"}}
             .dump();
   }
+  return metadata;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_model(const ModelFile& m) {
+  const ParameterLayout layout = make_layout(m.engine.architecture);
+  const std::size_t members = m.members();
+  require(members == 1 ? m.member_scales.empty()
+                       : m.member_scales.size() == members && m.member_seeds.size() == members &&
+                             m.member_betas.size() == members,
+          "an ensemble needs one score scale, seed and beta per member");
+  for (std::size_t k = 0; k < members; ++k)
+    require(m.member_parameters(k).size() == layout.size,
+            "the model's parameters do not fit its layout");
+  json header = json::object();
+  add_tensor_entries(header, layout, members);
+  header["__metadata__"] = metadata_of(m);
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
   std::vector<std::uint8_t> bytes;

@@ -49,45 +49,50 @@ class PlanBuilder {
   std::vector<const LinearLayout*> layers_;
 };
 
-}  // namespace
+// The activations of the encoder's and the decoder's layers, by layer, and the last hidden one
+// (the heads' input).
+struct Activations {
+  std::vector<int> encoder, decoder;
+  int hidden = 0;
+};
 
-NetworkPlan make_plan(const ParameterLayout& layout) {
+// Forward: encoder (ReLU after each layer), the mu and logvar heads, the noise, decoder (ReLU
+// after each layer but the last).
+Activations plan_forward(PlanBuilder& b, const ParameterLayout& layout) {
   const Architecture& arch = layout.architecture;
-  PlanBuilder b(layout);
   NetworkPlan& plan = b.plan;
-  plan.x = b.buffer("x", arch.input_dim);
-  plan.eps = b.buffer("eps", arch.latent_dim);
-
-  // Forward: encoder (ReLU after each layer), the mu and logvar heads, the noise, decoder (ReLU
-  // after each layer but the last).
-  std::vector<int> encoder;
+  Activations a;
   int input = plan.x;
   for (const LinearLayout& layer : layout.encoder) {
-    encoder.push_back(b.buffer(layer.name, layer.out));
-    b.dense(layer, input, encoder.back(), true);
-    input = encoder.back();
+    a.encoder.push_back(b.buffer(layer.name, layer.out));
+    b.dense(layer, input, a.encoder.back(), true);
+    input = a.encoder.back();
   }
-  const int hidden = input;
+  a.hidden = input;
   plan.mu = b.buffer("mu", arch.latent_dim);
   plan.logvar_raw = b.buffer("logvar_raw", arch.latent_dim);
   plan.logvar = b.buffer("logvar", arch.latent_dim);
   plan.z = b.buffer("z", arch.latent_dim);
-  b.dense(layout.mu, hidden, plan.mu, false);
-  b.dense(layout.logvar, hidden, plan.logvar_raw, false);
+  b.dense(layout.mu, a.hidden, plan.mu, false);
+  b.dense(layout.logvar, a.hidden, plan.logvar_raw, false);
   PlanStep reparameterize;
   reparameterize.op = PlanOp::reparameterize;
   plan.forward.push_back(reparameterize);
-  std::vector<int> decoder;
   input = plan.z;
   for (std::size_t d = 0; d < layout.decoder.size(); ++d) {
     const LinearLayout& layer = layout.decoder[d];
-    decoder.push_back(b.buffer(layer.name, layer.out));
-    b.dense(layer, input, decoder.back(), d + 1 < layout.decoder.size());
-    input = decoder.back();
+    a.decoder.push_back(b.buffer(layer.name, layer.out));
+    b.dense(layer, input, a.decoder.back(), d + 1 < layout.decoder.size());
+    input = a.decoder.back();
   }
-  plan.x_hat = decoder.back();
+  plan.x_hat = a.decoder.back();
+  return a;
+}
 
-  // Backward: two gradient buffers wide enough for any activation, taken in turn, and the heads'.
+// Backward: two gradient buffers wide enough for any activation, taken in turn, and the heads'.
+void plan_backward(PlanBuilder& b, const ParameterLayout& layout, const Activations& a) {
+  const Architecture& arch = layout.architecture;
+  NetworkPlan& plan = b.plan;
   const auto widest = static_cast<int>(layout.widest_activation());
   int gradient = b.buffer("grad.a", widest);
   int spare = b.buffer("grad.b", widest);
@@ -95,7 +100,7 @@ NetworkPlan make_plan(const ParameterLayout& layout) {
   plan.grad_mu = b.buffer("grad.mu", arch.latent_dim);
   plan.grad_logvar = b.buffer("grad.logvar", arch.latent_dim);
   for (std::size_t d = layout.decoder.size(); d-- > 0;) {
-    const int layer_input = d == 0 ? plan.z : decoder[d - 1];
+    const int layer_input = d == 0 ? plan.z : a.decoder[d - 1];
     b.params_grad(layout.decoder[d], gradient, layer_input);
     b.input_grad(layout.decoder[d], gradient, false, d == 0 ? -1 : layer_input, spare);
     std::swap(gradient, spare);
@@ -104,19 +109,28 @@ NetworkPlan make_plan(const ParameterLayout& layout) {
   reparameterize_grad.op = PlanOp::reparameterize_grad;
   reparameterize_grad.gradient = gradient;  // dL/dz
   plan.backward.push_back(reparameterize_grad);
-  b.params_grad(layout.mu, plan.grad_mu, hidden);
-  b.params_grad(layout.logvar, plan.grad_logvar, hidden);
+  b.params_grad(layout.mu, plan.grad_mu, a.hidden);
+  b.params_grad(layout.logvar, plan.grad_logvar, a.hidden);
   // Both heads read the last hidden layer: its gradient is the sum of theirs.
   b.input_grad(layout.mu, plan.grad_mu, false, -1, gradient);
-  b.input_grad(layout.logvar, plan.grad_logvar, true, hidden, gradient);
+  b.input_grad(layout.logvar, plan.grad_logvar, true, a.hidden, gradient);
   for (std::size_t e = layout.encoder.size(); e-- > 0;) {
-    const int layer_input = e == 0 ? plan.x : encoder[e - 1];
+    const int layer_input = e == 0 ? plan.x : a.encoder[e - 1];
     b.params_grad(layout.encoder[e], gradient, layer_input);
     if (e == 0) break;  // the data needs no gradient
     b.input_grad(layout.encoder[e], gradient, false, layer_input, spare);
     std::swap(gradient, spare);
   }
-  return plan;
+}
+
+}  // namespace
+
+NetworkPlan make_plan(const ParameterLayout& layout) {
+  PlanBuilder b(layout);
+  b.plan.x = b.buffer("x", layout.architecture.input_dim);
+  b.plan.eps = b.buffer("eps", layout.architecture.latent_dim);
+  plan_backward(b, layout, plan_forward(b, layout));
+  return b.plan;
 }
 
 }  // namespace vaead

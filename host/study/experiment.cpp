@@ -94,17 +94,13 @@ void mark_failed(RunResult& run, std::string failure) {
   run.per_kind_roc_auc.fill(nan);
 }
 
-// Every point in one engine: the data drawn (one slot per distinct data seed) or the table's
-// splits made resident, the models trained side by side, scored and measured; in points order.
-std::vector<RunResult> run_points(const ExperimentConfig& config,
-                                  const std::vector<SweepPoint>& points,
-                                  const ExperimentCallbacks& callbacks) {
-  EngineConfig shared = config.engine;
-  shared.architecture.input_dim = config.features();
+// The engine's models: one per point, each with the data slot of its data seed (one slot per
+// distinct data seed, `slot_configs` the data of each; a table is one slot).
+EngineModels engine_models(const ExperimentConfig& config, const std::vector<SweepPoint>& points,
+                           std::vector<SyntheticConfig>& slot_configs) {
   EngineModels models;
   models.concurrency = config.concurrency;
   std::map<std::uint64_t, int> slot_of_seed;
-  std::vector<SyntheticConfig> slot_configs;
   for (const SweepPoint& point : points) {
     int slot = 0;
     if (!config.table) {
@@ -114,19 +110,17 @@ std::vector<RunResult> run_points(const ExperimentConfig& config,
       if (added) slot_configs.push_back(data);
       slot = it->second;
     }
-    models.specs.push_back({point.latent_dim, point.seed, slot});
+    models.specs.push_back({.latent_dim = point.latent_dim, .seed = point.seed, .data_slot = slot});
   }
   models.data_slots = config.table ? 1 : static_cast<int>(slot_configs.size());
-  const std::unique_ptr<Engine> engine = make_engine(config.device, shared, models);
+  return models;
+}
 
-  // The data lives where the engine computes: drawn on the device for CUDA, never crossing the bus.
-  const TableSplits* table = config.table.get();
-  std::vector<ResidentSplits> splits;
-  if (table != nullptr)
-    engine->set_training_data(table->train);
-  else
-    splits = engine->load_synthetic_slots(slot_configs);
-
+// The engine's models trained side by side, each with its point's beta, from the checkpoint's
+// state when the callbacks resume one.
+std::vector<ModelTraining> train_points(Engine& engine, const ExperimentConfig& config,
+                                        const std::vector<SweepPoint>& points,
+                                        const ExperimentCallbacks& callbacks) {
   std::vector<TrainConfig> schedules(points.size(), config.train);
   for (std::size_t m = 0; m < points.size(); ++m)
     schedules[m].beta = points[m].beta;
@@ -136,7 +130,7 @@ std::vector<RunResult> run_points(const ExperimentConfig& config,
             "a checkpoint of " + std::to_string(resume->states.size()) + " models for " +
                 std::to_string(points.size()));
     for (std::size_t m = 0; m < points.size(); ++m)
-      engine->set_optimizer_state(static_cast<int>(m), resume->states[m]);
+      engine.set_optimizer_state(static_cast<int>(m), resume->states[m]);
   }
   ProgressCallback after_epoch;
   if (callbacks.after_epoch)
@@ -144,29 +138,59 @@ std::vector<RunResult> run_points(const ExperimentConfig& config,
       callbacks.after_epoch(progress, [&] {
         std::vector<OptimizerState> states;
         for (std::size_t m = 0; m < points.size(); ++m)
-          states.push_back(engine->optimizer_state(static_cast<int>(m)));
+          states.push_back(engine.optimizer_state(static_cast<int>(m)));
         return states;
       });
     };
-  std::vector<ModelTraining> trained = train_models(
-      *engine, schedules,
+  return train_models(
+      engine, schedules,
       [&](std::size_t m, const EpochRecord& record) {
         if (callbacks.on_epoch) callbacks.on_epoch(points[m], record);
       },
       resume != nullptr ? &resume->progress : nullptr, after_epoch);
+}
 
-  std::vector<std::vector<float>> validation =
-      table != nullptr ? engine->score_models(table->validation)
-                       : engine->score_resident_models(ResidentSplit::validation);
-  std::vector<std::vector<float>> test(points.size());
+// Every model's scores of the validation and test rows, and the test rows ranked by each model
+// where the engine computes (when there are test rows).
+struct ModelScores {
+  std::vector<std::vector<float>> validation, test;
   std::optional<std::vector<Ranking>> ranked;
+};
+
+ModelScores score_points(Engine& engine, const TableSplits* table, std::size_t models) {
+  ModelScores scores;
+  scores.validation = table != nullptr ? engine.score_models(table->validation)
+                                       : engine.score_resident_models(ResidentSplit::validation);
+  scores.test.resize(models);
   if (table == nullptr) {
-    test = engine->score_resident_models(ResidentSplit::test);
-    ranked = engine->rank_last_scores({});  // the resident labels
+    scores.test = engine.score_resident_models(ResidentSplit::test);
+    scores.ranked = engine.rank_last_scores({});  // the resident labels
   } else if (table->test.rows > 0) {
-    test = engine->score_models(table->test);
-    ranked = engine->rank_last_scores(table->test_labels);
+    scores.test = engine.score_models(table->test);
+    scores.ranked = engine.rank_last_scores(table->test_labels);
   }
+  return scores;
+}
+
+// Every point in one engine: the data drawn (one slot per distinct data seed) or the table's
+// splits made resident, the models trained side by side, scored and measured; in points order.
+std::vector<RunResult> run_points(const ExperimentConfig& config,
+                                  const std::vector<SweepPoint>& points,
+                                  const ExperimentCallbacks& callbacks) {
+  EngineConfig shared = config.engine;
+  shared.architecture.input_dim = config.features();
+  std::vector<SyntheticConfig> slot_configs;
+  const EngineModels models = engine_models(config, points, slot_configs);
+  const std::unique_ptr<Engine> engine = make_engine(config.device, shared, models);
+  // The data lives where the engine computes: drawn on the device for CUDA, never crossing the bus.
+  const TableSplits* table = config.table.get();
+  std::vector<ResidentSplits> splits;
+  if (table != nullptr)
+    engine->set_training_data(table->train);
+  else
+    splits = engine->load_synthetic_slots(slot_configs);
+  std::vector<ModelTraining> trained = train_points(*engine, config, points, callbacks);
+  ModelScores scores = score_points(*engine, table, points.size());
 
   std::vector<RunResult> runs(points.size());
   for (std::size_t m = 0; m < points.size(); ++m) {
@@ -190,10 +214,10 @@ std::vector<RunResult> run_points(const ExperimentConfig& config,
       mark_failed(run, std::move(trained[m].failure));
       continue;
     }
-    data.validation_scores = std::move(validation[m]);
-    data.test_scores = std::move(test[m]);
+    data.validation_scores = std::move(scores.validation[m]);
+    data.test_scores = std::move(scores.test[m]);
     measure(config, data, run,
-            ranked ? std::optional<Ranking>((*ranked)[m]) : std::optional<Ranking>());
+            scores.ranked ? std::optional<Ranking>((*scores.ranked)[m]) : std::optional<Ranking>());
   }
   return runs;
 }
