@@ -250,6 +250,52 @@ nb::dict spread_dict(const Spread& spread) {
   return out;
 }
 
+// A sweep's cells as dicts, with the configurations each choice picks.
+nb::list cell_rows(const std::vector<SweepCell>& cells) {
+  const SweepChoice choice = choose(cells);
+  nb::list rows;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const SweepCell& cell = cells[i];
+    nb::dict row;
+    row["latent"] = cell.latent_dim;
+    row["beta"] = cell.beta;
+    row["runs"] = cell.runs;
+    row["failed"] = cell.failed;
+    row["roc_auc"] = spread_dict(cell.roc_auc);
+    row["pr_auc"] = spread_dict(cell.pr_auc);
+    row["precision"] = spread_dict(cell.precision);
+    row["recall"] = spread_dict(cell.recall);
+    row["f1"] = spread_dict(cell.f1);
+    row["validation_error"] = spread_dict(cell.validation_error);
+    row["label_free_choice"] = i == choice.label_free;
+    row["best_roc_auc"] = choice.best_roc_auc && i == *choice.best_roc_auc;
+    rows.append(row);
+  }
+  return rows;
+}
+
+// A sweep's runs as dicts.
+nb::list run_rows(const ExperimentResult& result) {
+  nb::list runs;
+  for (const RunResult& run : result.runs) {
+    nb::dict row;
+    row["latent"] = run.latent_dim;
+    row["beta"] = run.beta;
+    row["seed"] = run.seed;
+    row["failure"] = run.failure;
+    row["roc_auc"] = run.roc_auc;
+    row["pr_auc"] = run.pr_auc;
+    row["validation_error"] = run.validation_error;
+    row["threshold"] = run.threshold;
+    row["precision"] = run.at_threshold.precision();
+    row["recall"] = run.at_threshold.recall();
+    row["f1"] = run.at_threshold.f1();
+    row["train_seconds"] = run.training.seconds;
+    runs.append(row);
+  }
+  return runs;
+}
+
 nb::dict run_sweep(const AnyMatrix& x, std::optional<AnyVector> y, std::vector<std::string> names,
                    const std::string& source, std::vector<int> latents, std::vector<double> betas,
                    int seeds, std::uint64_t seed, double validation_share, double test_share,
@@ -281,46 +327,9 @@ nb::dict run_sweep(const AnyMatrix& x, std::optional<AnyVector> y, std::vector<s
     use_table(config, table, validation_share, test_share, seed, batch_size, epochs, kl_warmup);
     return run_experiment(config);
   });
-  const std::vector<SweepCell> cells = summarize(result);
-  const SweepChoice choice = choose(cells);
-  nb::list rows;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    const SweepCell& cell = cells[i];
-    nb::dict row;
-    row["latent"] = cell.latent_dim;
-    row["beta"] = cell.beta;
-    row["runs"] = cell.runs;
-    row["failed"] = cell.failed;
-    row["roc_auc"] = spread_dict(cell.roc_auc);
-    row["pr_auc"] = spread_dict(cell.pr_auc);
-    row["precision"] = spread_dict(cell.precision);
-    row["recall"] = spread_dict(cell.recall);
-    row["f1"] = spread_dict(cell.f1);
-    row["validation_error"] = spread_dict(cell.validation_error);
-    row["label_free_choice"] = i == choice.label_free;
-    row["best_roc_auc"] = choice.best_roc_auc && i == *choice.best_roc_auc;
-    rows.append(row);
-  }
-  nb::list runs;
-  for (const RunResult& run : result.runs) {
-    nb::dict row;
-    row["latent"] = run.latent_dim;
-    row["beta"] = run.beta;
-    row["seed"] = run.seed;
-    row["failure"] = run.failure;
-    row["roc_auc"] = run.roc_auc;
-    row["pr_auc"] = run.pr_auc;
-    row["validation_error"] = run.validation_error;
-    row["threshold"] = run.threshold;
-    row["precision"] = run.at_threshold.precision();
-    row["recall"] = run.at_threshold.recall();
-    row["f1"] = run.at_threshold.f1();
-    row["train_seconds"] = run.training.seconds;
-    runs.append(row);
-  }
   nb::dict out;
-  out["cells"] = rows;
-  out["runs"] = runs;
+  out["cells"] = cell_rows(summarize(result));
+  out["runs"] = run_rows(result);
   out["epochs"] = config.train.epochs;
   out["batch_size"] = config.engine.batch_size;
   return out;
@@ -353,11 +362,12 @@ ModelFile model_from_bytes(const nb::bytes& bytes, const std::string& source) {
 }  // namespace
 }  // namespace vaead::python
 
-NB_MODULE(_core, m) {
-  using namespace vaead;
-  using namespace vaead::python;
-  m.doc() = "vaead's C++ library; use the vaead package, not this module";
+namespace vaead::python {
+namespace {
 
+// InputError as ValueError, TrainingError as _core.TrainingError (a RuntimeError), and the
+// library's ceilings (vaead/util/limits.hpp), so that the package names the parameter first.
+void bind_errors_and_limits(nb::module_& m) {
   nb::exception<TrainingError>(m, "TrainingError", PyExc_RuntimeError);
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
     try {
@@ -367,7 +377,6 @@ NB_MODULE(_core, m) {
     }
   });
 
-  // The library's ceilings (vaead/util/limits.hpp), so that the package names the parameter first.
   nb::dict ceilings;
   ceilings["threads"] = limits::kThreads;
   ceilings["width"] = limits::kWidth;
@@ -377,7 +386,10 @@ NB_MODULE(_core, m) {
   ceilings["seeds"] = limits::kSeeds;
   ceilings["members"] = static_cast<int>(kMaxMembers);
   m.attr("limits") = ceilings;
+}
 
+// Small helpers the package calls: the version, devices, message wording, threshold rules.
+void bind_helpers(nb::module_& m) {
   m.def("version", [] { return std::string(version()); });
   m.def("cuda_built", &cuda_built);
   m.def("resolve_device",
@@ -389,7 +401,10 @@ NB_MODULE(_core, m) {
   });
   m.def("check_threshold",
         [](const std::string& text) { return ThresholdRule::parse(text).to_string(); });
+}
 
+// A model file (one model or an ensemble), and what training returns.
+void bind_model(nb::module_& m) {
   nb::class_<ModelFile>(m, "Model")
       .def_prop_ro("feature_names", [](const ModelFile& model) { return model.feature_names; })
       .def_prop_ro("threshold", [](const ModelFile& model) { return model.threshold; })
@@ -438,7 +453,10 @@ NB_MODULE(_core, m) {
       .def_prop_ro("epochs", [](const TrainResult& r) { return r.schedule.epochs; })
       .def_prop_ro("batch_size", [](const TrainResult& r) { return r.schedule.batch_size; })
       .def_prop_ro("members", [](const TrainResult& r) { return r.schedule.members; });
+}
 
+// Training, scoring, sweeps and the metrics.
+void bind_functions(nb::module_& m) {
   m.def("train", &fit_model, "x"_a, "names"_a, "source"_a, "latent"_a, "encoder_hidden"_a,
         "decoder_hidden"_a, "betas"_a.none(), "members"_a.none(), "epochs"_a.none(),
         "batch_size"_a.none(), "kl_warmup"_a.none(), "holdout"_a.none(), "learning_rate"_a,
@@ -456,4 +474,15 @@ NB_MODULE(_core, m) {
     return average_precision(floats_of(scores, "scores"), labels_of(y, "y_true"));
   });
   m.def("confusion", &confusion, "y_true"_a, "scores"_a, "threshold"_a);
+}
+
+}  // namespace
+}  // namespace vaead::python
+
+NB_MODULE(_core, m) {
+  m.doc() = "vaead's C++ library; use the vaead package, not this module";
+  vaead::python::bind_errors_and_limits(m);
+  vaead::python::bind_helpers(m);
+  vaead::python::bind_model(m);
+  vaead::python::bind_functions(m);
 }

@@ -406,27 +406,29 @@ struct ParamsGradientSlice {
   double* bias_sums = nullptr;  // [out], kept between the slices; nullptr: the call's own
 };
 
-// gw[o][i] = sum_r gy[r][o] * x[r][i] and gb[o] = sum_r gy[r][o], summed over rows in order
-// (the bias in double).
-//   gy [rows][out]  gradient of the layer output     x  [rows][in]  layer input
-//   gw [out][in]    weight gradient (overwritten, or added to: see ParamsGradientSlice)
-//   gb [out]        bias gradient (written by the last slice)
-// A task owns a group of output tiles and walks the rows in blocks, each block added to every tile
-// of the group before the next (gw's tiles go to memory and back between blocks: a handful of
-// loads against a block's worth of multiply-adds): x is read once per group, not once per tile.
+// One call of linear_backward_params, split into tasks: a task owns a group of output tiles (and,
+// when there are too few of them, a group of 32-column tiles) and walks the rows in blocks, each
+// block added to every tile of the group before the next (gw's tiles go to memory and back between
+// blocks: a handful of loads against a block's worth of multiply-adds): x is read once per group,
+// not once per tile. Each weight and each bias sum is one task's.
 template <class T>
-void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
-                            std::size_t out, T* gw, T* gb, WorkerPool* pool,
-                            const ParamsGradientSlice& slice = {}) {
-  std::vector<double> own_sums;
-  double* bias_sums = slice.bias_sums;
-  if (bias_sums == nullptr) {
-    own_sums.assign(out, 0.0);
-    bias_sums = own_sums.data();
+struct ParamsGradientTasks {
+  const T* gy;
+  const T* x;
+  std::size_t rows, in, out;
+  T* gw;
+  T* gb;
+  const ParamsGradientSlice& slice;
+  double* bias_sums;
+  std::size_t tiles, per_task, column_blocks, column_groups;
+
+  std::size_t column_start(std::size_t group) const {
+    return group == column_groups ? in : group * column_blocks / column_groups * 32;
   }
+
   // Rows [r0, r0 + count) added to gw[o][begin, end), in row order.
-  const auto output_columns = [&](std::size_t o, std::size_t begin, std::size_t end, std::size_t r0,
-                                  std::size_t count) {
+  void add_columns(std::size_t o, std::size_t begin, std::size_t end, std::size_t r0,
+                   std::size_t count) const {
     T* gwo = gw + o * in;
     for (std::size_t r = r0; r < r0 + count; ++r) {
       const T g = gy[r * out + o];
@@ -434,12 +436,13 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
       for (std::size_t i = begin; i < end; ++i)
         gwo[i] = std::fma(g, xr[i], gwo[i]);
     }
-  };
+  }
+
   // Rows [r0, r0 + count) added to the outputs [o0, o0 + kOutputs) in the columns [i0, i0 + kCols),
   // storing from column `from` on (the columns before it belong to an earlier tile).
-  const auto add_tile = [&](auto outputs, auto width, std::size_t o0, std::size_t i0,
-                            std::size_t from, std::size_t r0, std::size_t count) {
-    constexpr std::size_t kOutputs = decltype(outputs)::value, kCols = decltype(width)::value;
+  template <std::size_t kOutputs, std::size_t kCols>
+  void add_tile(std::size_t o0, std::size_t i0, std::size_t from, std::size_t r0,
+                std::size_t count) const {
     TileIo<T> io;
     io.init = gw + o0 * in + i0;
     io.init_row = in;
@@ -458,10 +461,11 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     tile_product<kOutputs, kCols>(a, 1, out, b, in, count, io);
     for (std::size_t oo = 0; oo < kOutputs; ++oo)
       std::copy(acc[oo] + from, acc[oo] + kCols, gw + (o0 + oo) * in + i0 + from);
-  };
-  // Rows [r0, r0 + count) added to bias_sum[o - o_begin] for the outputs [o0, o_last).
-  const auto add_bias = [&](std::size_t o0, std::size_t o_last, std::size_t r0, std::size_t count,
-                            double* sums) {
+  }
+
+  // Rows [r0, r0 + count) added to sums[o - o0] for the outputs [o0, o_last).
+  void add_bias(std::size_t o0, std::size_t o_last, std::size_t r0, std::size_t count,
+                double* sums) const {
 #if defined(VAEAD_TILE_VECTORS)
     if constexpr (std::is_same_v<T, float>) {
       if (o_last - o0 == kTileRows) {  // the same additions, eight lanes at once
@@ -479,21 +483,37 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     for (std::size_t r = r0; r < r0 + count; ++r)
       for (std::size_t o = o0; o < o_last; ++o)
         sums[o - o0] += static_cast<double>(gy[r * out + o]);
-  };
-  const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
-  const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
-  const std::size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);  // two tasks a thread
-  const std::size_t output_groups = (tiles + per_task - 1) / per_task;
-  // Too few output tiles to give every thread two tasks (a latent head's 8 or 16 outputs): the
-  // columns are split too, in groups of whole 32-column tiles. Each weight is still one task's.
-  const std::size_t column_blocks = std::max<std::size_t>(1, in / 32);
-  const std::size_t column_groups =
-      std::min(column_blocks, (2 * threads + output_groups - 1) / output_groups);
-  const auto column_start = [&](std::size_t group) {
-    return group == column_groups ? in : group * column_blocks / column_groups * 32;
-  };
-  const std::size_t tasks = output_groups * column_groups;
-  parallel_for(pool, tasks, static_cast<double>(rows * in * out), [&](std::size_t task) {
+  }
+
+  // The block of rows [r0, r0 + count) added to the output tiles [first_tile, last_tile) in the
+  // columns [c_begin, c_end). Column tiles outermost: a tile's columns of the block stay in L1
+  // while every output tile of the group adds them. The tiles read what they write: an
+  // overlapping last column tile stores only the columns no tile before it covered (it adds the
+  // block to the others a second time, and drops them).
+  void add_block(std::size_t first_tile, std::size_t last_tile, std::size_t c_begin,
+                 std::size_t c_end, std::size_t r0, std::size_t count) const {
+    std::size_t covered = c_begin;
+    const std::size_t done =
+        c_begin + column_tiles(c_end - c_begin, true, [&](auto width, std::size_t offset) {
+          const std::size_t i0 = c_begin + offset;
+          const std::size_t from = std::max(covered, i0) - i0;
+          for (std::size_t t = first_tile; t < last_tile; ++t) {
+            const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
+            // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is compile-time).
+            output_rows(o_last - o0, [&](auto outputs, std::size_t first_output) {
+              add_tile<decltype(outputs)::value, decltype(width)::value>(o0 + first_output, i0,
+                                                                         from, r0, count);
+            });
+          }
+          covered = i0 + decltype(width)::value;
+        });
+    const std::size_t o_begin = first_tile * kTileRows;
+    const std::size_t o_end = std::min(out, last_tile * kTileRows);
+    for (std::size_t o = o_begin; o < o_end; ++o)
+      add_columns(o, done, c_end, r0, count);
+  }
+
+  void run(std::size_t task) const {
     const std::size_t column_group = task % column_groups;
     const std::size_t first_tile = task / column_groups * per_task;
     const std::size_t last_tile = std::min(tiles, first_tile + per_task);
@@ -510,27 +530,7 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     }
     for (std::size_t r0 = 0; r0 < rows; r0 += kParamRowBlock) {
       const std::size_t count = std::min(kParamRowBlock, rows - r0);
-      // Column tiles outermost: a tile's columns of the block stay in L1 while every output tile
-      // of the group adds them. The tiles read what they write: an overlapping last column tile
-      // stores only the columns no tile before it covered (it adds the block to the others a
-      // second time, and drops them).
-      std::size_t covered = c_begin;
-      const std::size_t done =
-          c_begin + column_tiles(c_end - c_begin, true, [&](auto width, std::size_t offset) {
-            const std::size_t i0 = c_begin + offset;
-            const std::size_t from = std::max(covered, i0) - i0;
-            for (std::size_t t = first_tile; t < last_tile; ++t) {
-              const std::size_t o0 = t * kTileRows, o_last = std::min(out, o0 + kTileRows);
-              // A partial tile of outputs in tiles of 4, 2 and 1 (a tile's height is
-              // compile-time).
-              output_rows(o_last - o0, [&](auto outputs, std::size_t first_output) {
-                add_tile(outputs, width, o0 + first_output, i0, from, r0, count);
-              });
-            }
-            covered = i0 + decltype(width)::value;
-          });
-      for (std::size_t o = o_begin; o < o_end; ++o)
-        output_columns(o, done, c_end, r0, count);
+      add_block(first_tile, last_tile, c_begin, c_end, r0, count);
       if (with_bias)
         for (std::size_t o0 = o_begin; o0 < o_end; o0 += kTileRows)
           add_bias(o0, std::min(o_end, o0 + kTileRows), r0, count, bias_sum + (o0 - o_begin));
@@ -538,7 +538,39 @@ void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size
     if (slice.last && with_bias)
       for (std::size_t o = o_begin; o < o_end; ++o)
         gb[o] = static_cast<T>(bias_sum[o - o_begin]);
-  });
+  }
+};
+
+// gw[o][i] = sum_r gy[r][o] * x[r][i] and gb[o] = sum_r gy[r][o], summed over rows in order
+// (the bias in double).
+//   gy [rows][out]  gradient of the layer output     x  [rows][in]  layer input
+//   gw [out][in]    weight gradient (overwritten, or added to: see ParamsGradientSlice)
+//   gb [out]        bias gradient (written by the last slice)
+// Tasks as ParamsGradientTasks says, two a thread.
+template <class T>
+void linear_backward_params(const T* gy, const T* x, std::size_t rows, std::size_t in,
+                            std::size_t out, T* gw, T* gb, WorkerPool* pool,
+                            const ParamsGradientSlice& slice = {}) {
+  std::vector<double> own_sums;
+  double* bias_sums = slice.bias_sums;
+  if (bias_sums == nullptr) {
+    own_sums.assign(out, 0.0);
+    bias_sums = own_sums.data();
+  }
+  const std::size_t tiles = (out + kTileRows - 1) / kTileRows;
+  const std::size_t threads = pool == nullptr ? 1 : static_cast<std::size_t>(pool->threads());
+  const std::size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);  // two tasks a thread
+  const std::size_t output_groups = (tiles + per_task - 1) / per_task;
+  // Too few output tiles to give every thread two tasks (a latent head's 8 or 16 outputs): the
+  // columns are split too, in groups of whole 32-column tiles. Each weight is still one task's.
+  const std::size_t column_blocks = std::max<std::size_t>(1, in / 32);
+  const std::size_t column_groups =
+      std::min(column_blocks, (2 * threads + output_groups - 1) / output_groups);
+  const ParamsGradientTasks<T> tasks{gy,           x,     rows,      in,    out,      gw,
+                                     gb,           slice, bias_sums, tiles, per_task, column_blocks,
+                                     column_groups};
+  parallel_for(pool, output_groups * column_groups, static_cast<double>(rows * in * out),
+               [&](std::size_t task) { tasks.run(task); });
 }
 
 }  // namespace vaead::cpu

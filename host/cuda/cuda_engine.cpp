@@ -122,13 +122,35 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
   config_.validate();
   layout_ = make_layout(padded);
   plan_ = make_plan(layout_);
-  std::map<std::uint64_t, int> order_slot_of;
-  std::vector<std::uint64_t> seeds;
-  std::vector<int> latents, slots, order_slots;
   for (const ModelSpec& spec : specs_) {
     Architecture own = padded;
     own.latent_dim = spec.latent_dim;
     model_layouts_.push_back(make_layout(own));
+  }
+  // Non-blocking: the engine's work never waits for (nor holds up) the legacy default stream.
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  // A constructor that throws runs no destructor: the stream is given back here (the buffers
+  // free themselves). The device being full is what a sweep's waves recover from.
+  try {
+    upload_model_table();
+    initialize_parameters();
+    if (config_.gpu_math != GpuMath::fp32) {
+      fused_layout_ = make_fused_layout(layout_);
+      fused_ = fused_layout_.unfit.empty();
+    }
+    if (fused_) prepare_fused_copy();
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  } catch (...) {
+    cudaStreamDestroy(stream_);
+    throw;
+  }
+}
+
+void CudaEngine::upload_model_table() {
+  std::map<std::uint64_t, int> order_slot_of;
+  std::vector<std::uint64_t> seeds;
+  std::vector<int> latents, slots, order_slots;
+  for (const ModelSpec& spec : specs_) {
     const auto [it, added] =
         order_slot_of.emplace(spec.seed, static_cast<int>(order_seeds_.size()));
     if (added) order_seeds_.push_back(spec.seed);
@@ -137,59 +159,49 @@ CudaEngine::CudaEngine(const EngineConfig& config, std::vector<ModelSpec> models
     slots.push_back(spec.data_slot);
     order_slots.push_back(it->second);
   }
+  const auto count = static_cast<std::size_t>(models_);
+  model_seed_.resize(count);
+  model_latent_.resize(count);
+  data_slot_.resize(count);
+  order_slot_.resize(count);
+  kl_weights_.resize(count);
+  frozen_.resize(count);
+  model_seed_.upload(seeds.data(), count, stream_);
+  model_latent_.upload(latents.data(), count, stream_);
+  data_slot_.upload(slots.data(), count, stream_);
+  order_slot_.upload(order_slots.data(), count, stream_);
+}
 
-  // Non-blocking: the engine's work never waits for (nor holds up) the legacy default stream.
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  // A constructor that throws runs no destructor: the stream is given back here (the buffers
-  // free themselves). The device being full is what a sweep's waves recover from.
-  try {
-    const auto count = static_cast<std::size_t>(models_);
-    model_seed_.resize(count);
-    model_latent_.resize(count);
-    data_slot_.resize(count);
-    order_slot_.resize(count);
-    kl_weights_.resize(count);
-    frozen_.resize(count);
-    model_seed_.upload(seeds.data(), count, stream_);
-    model_latent_.upload(latents.data(), count, stream_);
-    data_slot_.upload(slots.data(), count, stream_);
-    order_slot_.upload(order_slots.data(), count, stream_);
-    for (auto* buffer : {&params_, &grads_, &adam_m_, &adam_v_})
-      buffer->resize(count * layout_.size);
-    state_.resize(count);
-    status_.resize(count);
-    step_totals_.resize(count * totals_stride_);
-    std::vector<float> initial(count * layout_.size);
-    for (std::size_t m = 0; m < count; ++m) {
-      const std::vector<float> padded_values = embed_parameters(
-          model_layouts_[m], layout_, initial_parameters(model_layouts_[m], specs_[m].seed));
-      std::copy(padded_values.begin(), padded_values.end(),
-                initial.begin() + static_cast<std::ptrdiff_t>(m * layout_.size));
-    }
-    params_.upload(initial.data(), initial.size(), stream_);
-    adam_m_.zero(stream_);
-    adam_v_.zero(stream_);
-    grads_.zero(stream_);
-    reset_state(state_.data(), status_.data(), models_, stream_);
-    if (config_.gpu_math != GpuMath::fp32) {
-      fused_layout_ = make_fused_layout(layout_);
-      fused_ = fused_layout_.unfit.empty();
-    }
-    if (fused_) {
-      const FusedShape& shape = fused_layout_.shape;
-      prepare_fused_step(shape, tensor_math());
-      packed_index_.resize(layout_.size);
-      packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
-      packed_.resize(count * static_cast<std::size_t>(shape.packed_size));
-      packed_.zero(stream_);
-      pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size,
-                      models_, packed_.data(), stream_);
-    }
-    CUDA_CHECK(cudaStreamSynchronize(stream_));
-  } catch (...) {
-    cudaStreamDestroy(stream_);
-    throw;
+void CudaEngine::initialize_parameters() {
+  const auto count = static_cast<std::size_t>(models_);
+  for (auto* buffer : {&params_, &grads_, &adam_m_, &adam_v_})
+    buffer->resize(count * layout_.size);
+  state_.resize(count);
+  status_.resize(count);
+  step_totals_.resize(count * totals_stride_);
+  std::vector<float> initial(count * layout_.size);
+  for (std::size_t m = 0; m < count; ++m) {
+    const std::vector<float> padded_values = embed_parameters(
+        model_layouts_[m], layout_, initial_parameters(model_layouts_[m], specs_[m].seed));
+    std::copy(padded_values.begin(), padded_values.end(),
+              initial.begin() + static_cast<std::ptrdiff_t>(m * layout_.size));
   }
+  params_.upload(initial.data(), initial.size(), stream_);
+  adam_m_.zero(stream_);
+  adam_v_.zero(stream_);
+  grads_.zero(stream_);
+  reset_state(state_.data(), status_.data(), models_, stream_);
+}
+
+void CudaEngine::prepare_fused_copy() {
+  const FusedShape& shape = fused_layout_.shape;
+  prepare_fused_step(shape, tensor_math());
+  packed_index_.resize(layout_.size);
+  packed_index_.upload(fused_layout_.packed_index.data(), layout_.size, stream_);
+  packed_.resize(static_cast<std::size_t>(models_) * static_cast<std::size_t>(shape.packed_size));
+  packed_.zero(stream_);
+  pack_parameters(params_.data(), layout_.size, packed_index_.data(), shape.packed_size, models_,
+                  packed_.data(), stream_);
 }
 
 std::string CudaEngine::training_path() const {

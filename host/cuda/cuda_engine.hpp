@@ -70,6 +70,18 @@ class CudaEngine final : public Engine {
   std::string training_path() const;
 
  private:
+  // The constructor's steps: the device's table of models (seeds, latent sizes, data slots,
+  // shuffle orders), every model's initial parameters (padded) and zero optimizer state, and the
+  // fused step's packed copy when it serves the network.
+  void upload_model_table();
+  void initialize_parameters();
+  void prepare_fused_copy();
+  // load_synthetic_slots' step: slot s drawn, planted and standardized on the device.
+  ResidentSplits draw_slot(std::size_t s, const SyntheticConfig& config);
+  // train_epochs' step: model m's losses and failure from its step totals and status.
+  EpochResult epoch_result(std::size_t m, const TrainingStatus& status, const double* model_totals,
+                           double kl_weight, std::size_t full, std::size_t last) const;
+
   // The plan's buffers for every model, up to `capacity` rows each: [models][rows][width].
   struct Activations {
     std::size_t capacity = 0;

@@ -173,6 +173,39 @@ void CudaEngine::set_training_data(const Matrix& rows) {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+// Model m's epoch from its step totals (reconstruction and KL sums of each step, `full` steps of a
+// whole batch and one of `last` rows when last > 0) and its status: the row-weighted mean losses
+// of the steps it took, and the first non-finite value it met.
+EpochResult CudaEngine::epoch_result(std::size_t m, const TrainingStatus& status,
+                                     const double* model_totals, double kl_weight, std::size_t full,
+                                     std::size_t last) const {
+  const auto batch = static_cast<std::size_t>(config_.batch_size);
+  const std::size_t steps = full + (last > 0 ? 1 : 0);
+  EpochResult result;
+  result.steps = status.failed_step >= 0 ? status.failed_step : static_cast<int>(steps);
+  double seen = 0.0;
+  for (int s = 0; s < result.steps; ++s) {
+    const double rows =
+        static_cast<std::size_t>(s) < full ? static_cast<double>(batch) : static_cast<double>(last);
+    const double reconstruction = model_totals[2 * s] / rows, kl = model_totals[2 * s + 1] / rows;
+    result.mean.reconstruction += reconstruction * rows;
+    result.mean.kl += kl * rows;
+    result.mean.loss += (reconstruction + kl_weight * kl) * rows;
+    seen += rows;
+  }
+  if (seen > 0) {
+    result.mean.loss /= seen;
+    result.mean.reconstruction /= seen;
+    result.mean.kl /= seen;
+  }
+  if (status.failed_step >= 0)
+    result.non_finite = NonFinite{status.failed_step,
+                                  status.loss_non_finite != 0
+                                      ? std::string("loss")
+                                      : "gradient of " + describe_gradient(m, status.bad_gradient)};
+  return result;
+}
+
 std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const double> kl_weights,
                                                   std::span<const std::uint8_t> frozen) {
   require(train_count_ > 0, "train_epoch called before set_training_data");
@@ -181,7 +214,6 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
           "one frozen flag per model, or none");
   const auto batch = static_cast<std::size_t>(config_.batch_size);
   const std::size_t full = train_count_ / batch, last = train_count_ % batch;
-  const std::size_t steps = full + (last > 0 ? 1 : 0);
   reserve(train_act_, std::min(train_count_, batch));
   reserve_fused(std::min(train_count_, batch));
   reserve_epoch(train_count_);
@@ -214,33 +246,10 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
   CUDA_CHECK(cudaStreamSynchronize(stream_));  // the epoch's one synchronisation
 
   std::vector<EpochResult> results(models);
-  for (std::size_t m = 0; m < models; ++m) {
-    const TrainingStatus& status = statuses[m];
-    const double* model_totals = totals.data() + m * totals_stride_;
-    EpochResult& result = results[m];
-    if (status.failed_step == kFrozenStep) continue;  // took no step: nothing to report
-    result.steps = status.failed_step >= 0 ? status.failed_step : static_cast<int>(steps);
-    double seen = 0.0;
-    for (int s = 0; s < result.steps; ++s) {
-      const double rows = static_cast<std::size_t>(s) < full ? static_cast<double>(batch)
-                                                             : static_cast<double>(last);
-      const double reconstruction = model_totals[2 * s] / rows, kl = model_totals[2 * s + 1] / rows;
-      result.mean.reconstruction += reconstruction * rows;
-      result.mean.kl += kl * rows;
-      result.mean.loss += (reconstruction + kl_weights[m] * kl) * rows;
-      seen += rows;
-    }
-    if (seen > 0) {
-      result.mean.loss /= seen;
-      result.mean.reconstruction /= seen;
-      result.mean.kl /= seen;
-    }
-    if (status.failed_step >= 0)
-      result.non_finite = NonFinite{
-          status.failed_step, status.loss_non_finite != 0
-                                  ? std::string("loss")
-                                  : "gradient of " + describe_gradient(m, status.bad_gradient)};
-  }
+  for (std::size_t m = 0; m < models; ++m)
+    if (statuses[m].failed_step != kFrozenStep)  // a frozen model took no step: nothing to report
+      results[m] = epoch_result(m, statuses[m], totals.data() + m * totals_stride_, kl_weights[m],
+                                full, last);
   return results;
 }
 
