@@ -39,7 +39,7 @@ inline Table labelled_synthetic_table(int normal, int test_rows, std::uint64_t s
 }
 
 // A short study of the generated data: these row counts and epochs, one latent size (8) and one
-// seed; DESIGN.md's model and recipe otherwise.
+// seed; docs/design.md's model and recipe otherwise.
 inline ExperimentConfig short_study(int train_rows, int validation_rows, int test_rows,
                                     int epochs) {
   ExperimentConfig config;

@@ -1,5 +1,5 @@
-// The synthetic generator reproduces DESIGN.md's seed study: its covariance, its anomaly counts,
-// and exactly the perturbation each kind of anomaly promises.
+// The synthetic generator reproduces docs/design.md's seed study: its covariance, its anomaly
+// counts, and exactly the perturbation each kind of anomaly promises.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,0 +1,59 @@
+"""Every Python example of README.md and docs/ runs as printed.
+
+A document's blocks run in order as one program (a later block may use what an earlier one made),
+all documents in one working directory, README first (its example saves model.safetensors, which
+the user guide's PyTorch example loads). A block that imports a package vaead does not need
+(torch, safetensors, pyod) runs where that package is installed and is reported as skipped where
+it is not; CI's virtual environment has none of them, this project's development machine has all.
+"""
+import importlib.util
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DOCUMENTS = ["README.md", "docs/user-guide.md", "docs/python.md", "docs/sweeps.md",
+             "docs/benchmarks.md", "docs/design.md", "docs/testing.md"]
+
+
+def blocks(document):
+    return re.findall(r"```python\n(.*?)```", (ROOT / document).read_text(), re.S)
+
+
+def missing_imports(code):
+    modules = re.findall(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", code, re.M)
+    return sorted({m for m in modules if importlib.util.find_spec(m) is None})
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("docs")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_the_examples_run(document, workdir):
+    program, skipped = "", []
+    for code in blocks(document):
+        missing = missing_imports(code)
+        if missing:
+            skipped.append(f"a block needing {', '.join(missing)}")
+            continue
+        program += code + "\n"
+    if program:
+        result = subprocess.run([sys.executable, "-c", program], cwd=workdir, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+    if document == "README.md":
+        roc_auc, caught = map(float, result.stdout.split()[:2])
+        assert roc_auc > 0.95 and caught > 0.5, result.stdout
+        assert (workdir / "model.safetensors").stat().st_size > 0
+    if skipped:
+        pytest.skip(f"{document}: not run here: {'; '.join(skipped)}")
+
+
+def test_the_readme_shows_the_estimator():
+    # The README's first example is the estimator, so that a change to it is seen here.
+    assert "VAEDetector().fit(X_train)" in blocks("README.md")[0]
