@@ -8,6 +8,7 @@
 
 #include "cpu/cpu_engine.hpp"
 #include "cpu/dense_ops.hpp"
+#include "cpu/reference_ops.hpp"
 #include "test_support.hpp"
 #include "vaead/model/network_plan.hpp"
 #include "vaead/util/error.hpp"
@@ -18,47 +19,6 @@ namespace {
 using cpu::CpuModel;
 using testing::all_close;
 using testing::random_matrix;
-
-// The one-row loops the tiled layer ops must equal bit for bit: every output the same sum in the
-// same order (the definition the tiles are checked against).
-template <class T>
-struct PlainLayer {
-  static void forward(const MatrixT<T>& x, const MatrixT<T>& w, const std::vector<T>& bias,
-                      bool relu, MatrixT<T>& y) {
-    for (std::size_t r = 0; r < x.rows; ++r)
-      for (std::size_t o = 0; o < w.rows; ++o) {
-        T sum = bias[o];
-        for (std::size_t i = 0; i < x.cols; ++i)
-          sum = std::fma(x(r, i), w(o, i), sum);
-        y(r, o) = relu ? std::max(sum, T(0)) : sum;
-      }
-  }
-  static void backward_input(const MatrixT<T>& gy, const MatrixT<T>& w, const MatrixT<T>* mask,
-                             MatrixT<T>& gx) {  // accumulates into gx
-    for (std::size_t r = 0; r < gy.rows; ++r)
-      for (std::size_t i = 0; i < w.cols; ++i) {
-        T sum = gx(r, i);
-        for (std::size_t o = 0; o < w.rows; ++o)
-          sum = std::fma(gy(r, o), w(o, i), sum);
-        gx(r, i) = mask != nullptr && !((*mask)(r, i) > T(0)) ? T(0) : sum;
-      }
-  }
-  static void backward_params(const MatrixT<T>& gy, const MatrixT<T>& x, MatrixT<T>& gw,
-                              std::vector<T>& gb) {
-    for (std::size_t o = 0; o < gy.cols; ++o) {
-      double bias_sum = 0.0;
-      for (std::size_t i = 0; i < x.cols; ++i) {
-        T sum = T(0);
-        for (std::size_t r = 0; r < x.rows; ++r)
-          sum = std::fma(gy(r, o), x(r, i), sum);
-        gw(o, i) = sum;
-      }
-      for (std::size_t r = 0; r < x.rows; ++r)
-        bias_sum += static_cast<double>(gy(r, o));
-      gb[o] = static_cast<T>(bias_sum);
-    }
-  }
-};
 
 // Bit for bit, where any NaN equals any NaN (a payload is not a result) and -0 differs from +0.
 template <class T>
@@ -105,7 +65,8 @@ void expect_tiled_ops_equal_plain_loops() {
           cpu::WorkerPool pool(threads, 1.0);
           for (bool relu : {true, false}) {
             MatrixT<T> want(rows, out), got(rows, out);
-            PlainLayer<T>::forward(x, w, signed_bias, relu, want);
+            cpu::reference::linear_forward(x.data(), rows, in, w.data(), signed_bias.data(), out,
+                                           relu, want.data());
             cpu::linear_forward(x.data(), rows, in, wt.data(), signed_bias.data(), out, relu,
                                 got.data(), &pool);
             EXPECT_TRUE(same_bits(got.values, want.values))
@@ -115,7 +76,9 @@ void expect_tiled_ops_equal_plain_loops() {
             for (const MatrixT<T>* relu_output : {&mask, static_cast<const MatrixT<T>*>(nullptr)}) {
               MatrixT<T> gx_want = random_matrix<T>(rows, in, 99), gx_got = gx_want;
               if (!accumulate) std::fill(gx_want.values.begin(), gx_want.values.end(), T(0));
-              PlainLayer<T>::backward_input(gy, w, relu_output, gx_want);
+              cpu::reference::linear_backward_input(
+                  gy.data(), rows, out, w.data(), in,
+                  relu_output == nullptr ? nullptr : relu_output->data(), gx_want.data());
               cpu::linear_backward_input(gy.data(), rows, out, w.data(), in, accumulate,
                                          relu_output == nullptr ? nullptr : relu_output->data(),
                                          gx_got.data(), &pool);
@@ -126,7 +89,8 @@ void expect_tiled_ops_equal_plain_loops() {
 
           MatrixT<T> gw_want(out, in), gw_got(out, in);
           std::vector<T> gb_want(out), gb_got(out);
-          PlainLayer<T>::backward_params(gy, x, gw_want, gb_want);
+          cpu::reference::linear_backward_params(gy.data(), x.data(), rows, in, out, gw_want.data(),
+                                                 gb_want.data());
           cpu::linear_backward_params(gy.data(), x.data(), rows, in, out, gw_got.data(),
                                       gb_got.data(), &pool);
           EXPECT_TRUE(same_bits(gw_got.values, gw_want.values))
