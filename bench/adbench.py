@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""vaead against classical and deep detectors on the ADBench tables (issues 13 and 26).
+"""vaead against classical and deep detectors on the ADBench tables.
 
 The semi-supervised protocol of ADBench: for each table and split seed, 60% of the normal rows
 (drawn with numpy's default_rng(seed)) train, the other normal rows and every anomaly test. Every

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vaead's defaults against PyOD's KNN, LOF, IForest, ECOD, AutoEncoder and VAE and DeepOD's
-# DeepSVDD, ICL and DIF on the 28 ADBench tables (issues 13, 26): 5 split seeds, the same rows and
+# DeepSVDD, ICL and DIF on the 28 ADBench tables: 5 split seeds, the same rows and
 # standardization for every tool, ROC-AUC, PR-AUC, F1 at each tool's default threshold and training
 # time, the paired differences and each table's gap to the best peer; markdown at the end.
 #   bench/adbench.sh [DATA_DIR]     DATA_DIR or $VAEAD_ADBENCH: the folder of the ADBench CSVs

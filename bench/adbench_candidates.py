@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Scores and representations that might find what the reconstruction error misses (issue 26).
+"""Scores and representations that might find what the reconstruction error misses.
 
 Measured offline, on the splits of bench/adbench.py (same rows, same standardization), before any
 of them is built into vaead: a candidate becomes a default only if it wins on the 28 tables' mean.
@@ -19,7 +19,7 @@ of them is built into vaead: a candidate becomes a default only if it wins on th
                         inputs (PyOD's KNN at its defaults), divided by its training mean
   seed      the same scores on the seed data (`vaead generate --seed S`, train.csv trains, test.csv
             is scored): ROC-AUC over every test row and on each kind of anomaly against the normal
-            rows (the issue's figures: recon 0.930 overall and 0.853 on the correlation break)
+            rows (today's default: recon 0.930 overall and 0.853 on the correlation break)
   lof       per split an .npz in OUT/lof/ with PyOD's LOF at its defaults (20 neighbours, in the
             split's standardized inputs), divided by its training mean: the peer that leads on
             aloi, to see whether a sum with it closes the gaps ("recon+knn+lof@lof")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A prototype in PyTorch, measured before building it into vaead (issue 26): a VAE trained with
+"""A prototype in PyTorch, measured before building it into vaead: a VAE trained with
 random feature masks (each feature hidden with probability 0.25, the mask given to the encoder as
 extra inputs), scored by reconstructing each group of features from the others (leave-features-
 out: min(d, 8) groups, one pass each), against the same architecture trained without masks and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""F1 of threshold rules on vaead's kept scores (issue 13): how train's default rule was chosen.
+"""F1 of threshold rules on vaead's kept scores: how train's default rule was chosen.
 
 usage: adbench_thresholds.py OUT NAME
 OUT/scores/NAME_<table>_<seed>.npz come from `adbench.py --keep-scores --name NAME`: the test

@@ -2,7 +2,7 @@
 // reductions; exact) for 10^6, 10^7 and 10^8 scores, against a bare cub::DeviceRadixSort::SortPairs
 // of the same scores with their labels: the floor any sort-based exact AUC stands on. Both keep
 // their device memory between calls (the sort its temporary storage, vaead a RankingWorkspace);
-// vaead's time includes bringing the results to the host. Target (issue 4): within 1.5x of the
+// vaead's time includes bringing the results to the host. Target: within 1.5x of the
 // bare sort at 10^8.
 //   bench_auc [--sizes 1000000,10000000,100000000] [--json FILE]
 #include <cub/device/device_radix_sort.cuh>

@@ -1,6 +1,6 @@
 // bench_datagen: the device synthetic-data generator (normal rows of the seed study's latent-factor
 // model, 30 features) in GB/s written, against a device-to-device copy of the same bytes (GB/s of
-// bytes copied, i.e. read + write traffic / 2). Target (issue 4): at least half the copy's rate.
+// bytes copied, i.e. read + write traffic / 2). Target: at least half the copy's rate.
 //   bench_datagen [--rows 10000000] [--json FILE]
 #include <CLI/CLI.hpp>
 #include <cstdio>

@@ -7,6 +7,9 @@
 //             (input gradient through the ReLU mask and the previous layer's bias gradient) +
 //             cublasSgemm for the weight gradient
 // The layers are the default VAE's ReLU layers at several batch sizes. FP32 everywhere (no TF32).
+// Then the element-wise kernels of a step (Adam, the fused loss, the reparameterization, scoring),
+// whose ceiling is memory: their GB/s (bytes each must read and write, counted below) beside the
+// copy's, for 64 models of the default VAE at each batch size.
 //   bench_kernels [--rows 4096,65536] [--json FILE]
 #include <cublasLt.h>
 #include <cublas_v2.h>
@@ -15,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -23,6 +27,9 @@
 #include "dense.cuh"
 #include "device_buffer.cuh"
 #include "device_timer.hpp"
+#include "rows.cuh"
+#include "vae_ops.cuh"
+#include "vaead/model/model.hpp"
 
 namespace {
 
@@ -121,6 +128,74 @@ struct Layer {
   const char* name;
   int in, out;
 };
+
+// The element-wise kernels' achieved GB/s against the copy ceiling, for `models` default VAEs
+// (30 features, latent 8) at `rows` rows a model.
+void elementwise_table(int rows, int models, double copy_gbs, cudaStream_t stream,
+                       nlohmann::json& out) {
+  const int features = 30, latent = 8;
+  Architecture architecture;
+  architecture.input_dim = features;
+  architecture.latent_dim = latent;
+  const std::size_t parameters = make_layout(architecture).size;
+  const auto values = static_cast<std::size_t>(rows) * static_cast<std::size_t>(models);
+  auto x = random_buffer(values * features, 11), x_hat = random_buffer(values * features, 12);
+  auto mu = random_buffer(values * latent, 13), logvar_raw = random_buffer(values * latent, 14);
+  auto eps = random_buffer(values * latent, 15);
+  DeviceBuffer<float> logvar(values * latent), z(values * latent), grad_x_hat(values * features);
+  DeviceBuffer<double> reconstruction(values), kl(values);
+  DeviceBuffer<float> scores(values);
+  const std::size_t flat = parameters * static_cast<std::size_t>(models);
+  auto params = random_buffer(flat, 16), grads = random_buffer(flat, 17);
+  DeviceBuffer<float> first(flat), second(flat);
+  first.zero(stream);
+  second.zero(stream);
+  DeviceBuffer<cuda::StepState> state(static_cast<std::size_t>(models));
+  DeviceBuffer<cuda::TrainingStatus> status(static_cast<std::size_t>(models));
+  cuda::reset_state(state.data(), status.data(), models, stream);
+  const int total_rows = rows * models;
+  struct Kernel {
+    const char* name;
+    double bytes;
+    std::function<void()> run;
+  };
+  const double f4 = 4.0, d8 = 8.0;
+  const Kernel kernels[] = {
+      {"adam", f4 * 7.0 * static_cast<double>(flat),  // read p, g, m, v; write p, m, v
+       [&] {
+         cuda::adam_update(params.data(), grads.data(), first.data(), second.data(), parameters,
+                           models, {1e-3, 0.9, 0.999, 1e-8}, state.data(), status.data(), stream);
+       }},
+      {"loss", f4 * 3.0 * values * features + f4 * 2.0 * values * latent + d8 * 2.0 * values,
+       [&] {
+         cuda::loss_forward_backward(x.data(), x_hat.data(), mu.data(), logvar.data(), models, rows,
+                                     features, latent, nullptr, reconstruction.data(), kl.data(),
+                                     grad_x_hat.data(), stream);
+       }},
+      {"reparam", f4 * 5.0 * values * latent,  // read mu, logvar_raw, eps; write logvar, z
+       [&] {
+         cuda::reparameterize_forward(mu.data(), logvar_raw.data(), eps.data(), total_rows, latent,
+                                      -10.0f, 10.0f, logvar.data(), z.data(), stream);
+       }},
+      {"scores", f4 * 2.0 * values * features + f4 * values,  // read x, x_hat; write a score
+       [&] {
+         cuda::reconstruction_scores(x.data(), x_hat.data(), total_rows, features, scores.data(),
+                                     nullptr, stream);
+       }},
+  };
+  for (const Kernel& kernel : kernels) {
+    const double seconds = seconds_per_call(kernel.run, stream);
+    const double gbs = kernel.bytes / seconds / 1e9;
+    std::printf("%-10s %6d %9d %10.1f %10.0f %9.0f%%\n", kernel.name, rows, models, seconds * 1e6,
+                gbs, 100.0 * gbs / copy_gbs);
+    out["elementwise"].push_back({{"kernel", kernel.name},
+                                  {"rows", rows},
+                                  {"models", models},
+                                  {"seconds", seconds},
+                                  {"gb_per_s", gbs},
+                                  {"share_of_copy", gbs / copy_gbs}});
+  }
+}
 
 }  // namespace
 
@@ -271,6 +346,11 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("\nratio: cuBLAS time / vaead time (above 1: vaead is faster)\n");
+  std::printf("\n%-10s %6s %9s %10s %10s %10s\n", "kernel", "rows", "models", "us", "GB/s",
+              "of copy");
+  out["elementwise"] = nlohmann::json::array();
+  for (int rows : row_counts)
+    elementwise_table(rows, 64, copy_gbs, stream, out);
   if (!json_path.empty()) std::ofstream(json_path) << out.dump(1) << '\n';
   cublasLtDestroy(lt);
   cublasDestroy(blas);

@@ -94,7 +94,7 @@ if command -v compute-sanitizer >/dev/null; then
   phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
     "$kernel_tests" --gtest_brief=1 \
     --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
-  # The fused step (issue 24): memcheck ran above with the engine tests; racecheck over its
+  # The fused step: memcheck ran above with the engine tests; racecheck over its
   # shared-memory tiles, one step on ten shapes in both math modes.
   phase racecheck_fused "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
     "$engine_tests" --gtest_brief=1 --gtest_filter='GpuFused.OneStep*'
@@ -117,12 +117,12 @@ fi
 if [ "$part" != correctness ]; then
 
 bench_dir="$build/bench"
-# Issue 4's GPU tables, trimmed to fit the lease: training at batch 4096 and 65536 (latent 8)
+# The GPU training tables, trimmed to fit the lease: training at batch 4096 and 65536 (latent 8)
 # against PyTorch eager, torch.compile and CUDA graphs; kernels vs cuBLAS(Lt); AUC vs a bare sort
 # and scikit-learn; data generation vs a copy. Ratios at the end of bench.log.
 phase side_by_side "$out/bench.log" env BUILD="$build" OUT="$out" BATCHES=4096,65536 LATENTS=8 \
   REPEATS=3 timeout 240 bash "$root/bench/side_by_side.sh" cuda
-# The fused step (issue 24) against the tiled path on the same network and batches: tf32 and
+# The fused step against the tiled path on the same network and batches: tf32 and
 # 3xtf32, one model at batch 256, 4096 and 65536 (PyTorch's figures are side_by_side's above).
 for math in fp32 tf32 3xtf32; do
   phase "train_${math}" "$out/bench.log" timeout 90 "$bench_dir/bench_train" --device cuda \
@@ -130,7 +130,7 @@ for math in fp32 tf32 3xtf32; do
     --json "$out/train_${math}.json"
 done
 # Sweep throughput: M models at once against M single runs (one repeat: lease time), then the
-# same models in PyTorch eager on the same GPU (issue 6: 64 models >= 20x vaead one by one and
+# same models in PyTorch eager on the same GPU (the target: 64 models >= 20x vaead one by one and
 # >= 100x PyTorch eager).
 phase bench_sweep "$out/bench.log" "$bench_dir/bench_sweep" --device cuda \
   --models 1,8,32,64,128 --repeats 1 --json "$out/bench_sweep_cuda.json"

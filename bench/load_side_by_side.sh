@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training on a busy machine (issue 12, item 6): `vaead train` with the default thread count
+# Training on a busy machine: `vaead train` with the default thread count
 # against --threads 1, on an idle machine and with one busy-loop process per core running, the
 # median of REPEATS runs each. The target: under load, the default takes at most 1.5x the wall
 # time of --threads 1; idle, it keeps its speed. After a Release build in build/ (or set

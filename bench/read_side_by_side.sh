@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reading a large table (issue 12, item 5): vaead's reader against pandas.read_csv on the same
+# Reading a large table: vaead's reader against pandas.read_csv on the same
 # file, one core each, and the peak memory of `vaead score` against the CSV's size. After a
 # Release build in build/ (or set BUILD=dir):
 #   bench/read_side_by_side.sh [ROWS] [FEATURES]     default 1000000 x 30 (a 330 MB CSV)

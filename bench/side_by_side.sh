@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vaead and its peers side by side, ratios last (issue 4). After a Release build in build/ (or set
+# vaead and its peers side by side, ratios last. After a Release build in build/ (or set
 # BUILD=dir):
 #   bench/side_by_side.sh cpu [threads]    training: vaead CPU engine vs PyTorch eager on the same
 #                                          threads; the machine's FMA ceiling

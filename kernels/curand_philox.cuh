@@ -22,7 +22,7 @@
 namespace vaead::cuda {
 
 struct CurandWords {
-  VAEAD_HOST_DEVICE static Philox4x32 of(std::uint64_t seed, Stream stream, std::uint32_t a,
+  VAEAD_HOST_DEVICE static Philox4x32 of(std::uint64_t seed, RandomStream stream, std::uint32_t a,
                                          std::uint32_t b, std::uint32_t c) {
 #if defined(__CUDA_ARCH__) || defined(__CUDA_EMU__)
     const std::uint64_t subsequence =

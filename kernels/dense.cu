@@ -7,6 +7,13 @@
 // ~1 us of math and ~0.5 us of memory, so these kernels are latency- and occupancy-bound at small
 // batches; the tile sizes here favour correctness and reasonable occupancy, and bench/ measures
 // them against cuBLAS.
+//
+// Pointers (device memory the CUDA engine owns; declared in dense.cuh): x [rows][in], gy
+// [rows][out], y, gx row-major; w [out][in] (PyTorch's layout), bias [out]; gw [out][in] and gb
+// [out], or the split partial sums [splits][out][in]; rows of every model together.
+// CPU reference: the CPU engine's layer ops (host/cpu/dense_ops.hpp), summed in double in the test.
+// Tests: tests/gpu/test_gpu_dense.cpp (GpuDense.*: forward, input gradient, weight gradient
+// against the CPU ops on random shapes, and cuBLAS).
 #include <algorithm>
 #include <climits>
 #include <string>

@@ -9,6 +9,16 @@
 // its ~110 KB of gradient partials once per tile; the guard's sum reads blocks x 110 KB. Launches:
 // this kernel, the loss sums, the guard (adding the partials), Adam (refreshing the packed
 // parameters), the counters: 5 a step.
+//
+// Pointers (device memory the CUDA engine owns; declared in fused_step.cuh, FusedStepArgs): the
+// packed parameters [models][packed_size] (fused_layout.hpp: every width padded to 16, the heads
+// stacked), the batch [models][rows][features] or the resident rows [slots][rows][features] in the
+// step's order, eps [models][rows][latent_stride] or drawn inside, the gradient partials
+// [models][blocks][packed_size], the loss parts [models][rows] (double).
+// CPU reference: the CPU engine's step (host/cpu/cpu_model.cpp); each test states its tolerance
+// per math mode. Tests: tests/gpu/test_gpu_fused.cpp
+// (GpuFused.OneStepMatchesTheCpuEngineOnTenShapes, GpuFused.TwentyStepsTrackTheCpuEngine,
+// GpuFused.FiveModelsTrainEpochsAsTheCpuEngineTrainsEachAlone).
 #include <mma.h>
 
 #include <algorithm>
@@ -184,7 +194,7 @@ __device__ void load_inputs(const FusedShape& shape, const FusedStepArgs& args, 
   const Tile eps = net.eps();
   const int latent = args.table.latent[model];
   const int quads = shape.latent / 4;
-  const DeviceRng rng{args.table.seed[model], Stream::reparameterization};
+  const DeviceRng rng{args.table.seed[model], RandomStream::reparameterization};
   for (int e = static_cast<int>(threadIdx.x); e < kFusedRows * quads; e += kFusedThreads) {
     const int r = e / quads, quad = e % quads, row = row0 + r;
     double normals[4] = {0.0, 0.0, 0.0, 0.0};

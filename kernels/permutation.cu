@@ -1,3 +1,14 @@
+// The keyed permutation on the device: each row's Philox key, then one CUB radix sort of (key,
+// row); the order every epoch's batches (and the anomalies' places) are drawn in.
+//
+// Pointers (device memory DevicePermutation owns; permutation.cuh): keys_in, keys_out, indices_in
+// and order [n], and CUB's temporary storage.
+// Napkin math: one Philox block per row, then a 32-bit-key radix sort of (key, index): 20,000 rows
+// are ~1 us of keys and a few us of sort, once an epoch per distinct seed.
+// CPU reference: keyed_permutation (hostdevice/vaead/shuffle.hpp). Tests:
+// tests/gpu/test_gpu_synthetic.cpp (GpuSynthetic.PermutationRefusesMoreRowsThanCubCounts, and the
+// anomalies' layout in GpuSynthetic.DeviceRowsAreTheCpuGeneratorsRows); whole epochs in
+// GpuEngine.DrawnNoiseAndWholeEpochsMatchTheCpuEngine.
 #include <climits>
 #include <cub/device/device_radix_sort.cuh>
 #include <string>
@@ -15,7 +26,7 @@ __global__ void permutation_keys(std::uint64_t seed, std::uint32_t stream_id, st
                                  unsigned n, unsigned* keys, unsigned* indices) {
   const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  keys[i] = permutation_key(DeviceRng{seed, static_cast<Stream>(stream_id)}, i, sub);
+  keys[i] = permutation_key(DeviceRng{seed, static_cast<RandomStream>(stream_id)}, i, sub);
   indices[i] = i;
 }
 

@@ -1,4 +1,11 @@
 // Column moments and standardization of rows resident on the device (the synthetic data).
+//
+// Pointers (device memory the CUDA engine owns; declared in rows.cuh): x [rows][cols] row-major,
+// standardized in place; mean, std, scale [cols] (double).
+// Napkin math: moments 3 FLOPs and 4 bytes read per value, standardization 2 FLOPs and 8 bytes:
+// the seed study's 20,000 x 30 training rows are 0.6 M values, 2.4 MB: a few us, once a run.
+// CPU reference: Standardizer::fit and apply (host/data/standardizer.cpp). Test:
+// tests/gpu/test_gpu_engine.cpp, GpuEngine.DeviceSyntheticSplitsAreTheCpuGeneratorsSplits.
 #include "cuda_check.cuh"
 #include "launch.cuh"
 #include "rows.cuh"

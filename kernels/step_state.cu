@@ -1,4 +1,10 @@
 // The step counters of every model: an epoch begun, a step ended (or refused), a state reset.
+//
+// Pointers (device memory the CUDA engine owns; declared in vae_ops.cuh): state, status,
+// kl_weights, frozen [models].
+// Napkin math: a few integer operations per model: launch-bound (one thread per model).
+// CPU reference: the trainer's counters (host/train/trainer.cpp: the step, the epoch, Adam's t).
+// Tests: tests/gpu/test_gpu_engine.cpp, GpuEngine.AfterARefusedStepTheCountersMatchTheCpuEngine.
 #include <climits>
 #include <cmath>
 

@@ -1,3 +1,14 @@
+// The synthetic generator on the device: the loadings, the normal rows of each split and the
+// planted anomalies, each value the same pure function of (seed, split, row, column) as on the CPU.
+//
+// Pointers (device memory the CUDA engine owns; declared in synthetic.cuh): loadings
+// [factors][features]; rows [rows][features] row-major, one split of one data slot; kinds [rows];
+// std [features] (double, the training rows' standard deviations).
+// Napkin math: per value ~factors + 1 normal draws (Philox and Box-Muller) and ~2 x factors FLOPs:
+// the seed study's 30,000 x 30 rows are ~6 M draws, once a run.
+// CPU reference: the same row functions (hostdevice/vaead/synthetic_rows.hpp) called by
+// generate_synthetic (host/data/synthetic.cpp). Tests: tests/gpu/test_gpu_synthetic.cpp,
+// GpuSynthetic.DeviceRowsAreTheCpuGeneratorsRows and GpuSynthetic.SameSeedSameBitsOnTheDevice.
 #include "cuda_check.cuh"
 #include "curand_philox.cuh"
 #include "launch.cuh"

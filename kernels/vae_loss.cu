@@ -1,5 +1,14 @@
 // The fused loss: reconstruction and KL per row with the gradient of the reconstruction, then each
 // model's totals in a fixed summation tree (no atomics on floats: bitwise repeatable).
+//
+// Pointers (device memory the CUDA engine owns; declared in vae_ops.cuh): x, x_hat, grad_x_hat
+// [models][rows][features]; mu, logvar [models][rows][latent]; reconstruction, kl [models][rows]
+// (double); totals [models][totals_stride]; latent_of, state [models].
+// Napkin math: ~4 FLOPs and 12 bytes per feature value, ~6 FLOPs and 8 bytes per latent value:
+// batch 4096 x 30 features x 64 models = 7.9 M values, ~100 MB a step.
+// CPU reference: CpuModel::loss_parts (host/cpu/cpu_model.cpp) with kl_term
+// (hostdevice/vaead/vae_elements.hpp). Test: tests/gpu/test_gpu_ops.cpp,
+// GpuOps.FusedLossPartsAndGradientAndTheirSums.
 #include <climits>
 #include <cmath>
 

@@ -26,8 +26,8 @@ void advance_step(StepState* state, const TrainingStatus* status, int models, cu
 void reset_state(StepState* state, TrainingStatus* status, int models, cudaStream_t stream);
 
 // eps[m][r][l] ~ N(0, 1) for l < table.latent[m], else 0: Philox4x32-10 with (table.seed[m],
-// Stream::reparameterization), counter (l / 4, r, state[m].global_step): exactly the CPU engine's
-// draws for that model alone.
+// RandomStream::reparameterization), counter (l / 4, r, state[m].global_step): exactly the CPU
+// engine's draws for that model alone.
 void draw_eps(const ModelTable& table, const StepState* state, int rows, int latent_stride,
               float* eps, cudaStream_t stream);
 

@@ -252,7 +252,7 @@ nb::dict spread_dict(const Spread& spread) {
 
 // A sweep's cells as dicts, with the configurations each choice picks.
 nb::list cell_rows(const std::vector<SweepCell>& cells) {
-  const SweepChoice choice = choose(cells);
+  const SweepChoice choice = choose_configuration(cells);
   nb::list rows;
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const SweepCell& cell = cells[i];
@@ -328,7 +328,7 @@ nb::dict run_sweep(const AnyMatrix& x, std::optional<AnyVector> y, std::vector<s
     return run_experiment(config);
   });
   nb::dict out;
-  out["cells"] = cell_rows(summarize(result));
+  out["cells"] = cell_rows(summarize_sweep(result));
   out["runs"] = run_rows(result);
   out["epochs"] = config.train.epochs;
   out["batch_size"] = config.engine.batch_size;
@@ -396,8 +396,8 @@ void bind_helpers(nb::module_& m) {
         [](const std::string& name) { return std::string(engine_kind_name(device_of(name))); });
   m.def("not_a_number", [](const std::string& source, std::size_t row, const std::string& column,
                            const std::string& cell) {
-    return source + ": row " + std::to_string(row) + " (from 0), column " + text::shown(column) +
-           ": " + text::shown(cell) + " is not a number";
+    return source + ": row " + std::to_string(row) + " (from 0), column " + text::quote(column) +
+           ": " + text::quote(cell) + " is not a number";
   });
   m.def("check_threshold",
         [](const std::string& text) { return ThresholdRule::parse(text).to_string(); });

@@ -279,8 +279,8 @@ TEST_F(Cli, SeedStudyWithItsDefaultsGivesTheSameJsonAsBefore) {
 
 // A sweep's metrics stay what they were: the runs and cells of two sweeps, on generated data and on
 // a table, as tests/data/make_golden.sh wrote them (tests/data/sweep_before_*.json: timings, curves
-// and histograms dropped, the last epoch kept); first made before the architecture work (issue 16),
-// remade by the portable build.
+// and histograms dropped, the last epoch kept); first made before the architectures became
+// configurable, remade by the portable build.
 TEST_F(Cli, SweepsGiveTheSameMetricsAsBefore) {
   const Result generated = run("generate --out " + (dir_ / "d").string() +
                                " --train-rows 100 --val-rows 100 --test-rows 2500 --seed 9");

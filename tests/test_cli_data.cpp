@@ -34,7 +34,7 @@ TEST_F(CliData, TrainScoreEvaluateAsTheReadmeShows) {
   EXPECT_EQ(json["rows"], 800);
   EXPECT_EQ(json["anomalies"], 80);
   EXPECT_GT(json["roc_auc"].get<double>(), 0.7);    // 4 epochs on 1200 rows: measured 0.80
-  EXPECT_EQ(json["threshold"]["rule"], "iqr:1.5");  // train's default (issue 13)
+  EXPECT_EQ(json["threshold"]["rule"], "iqr:1.5");  // train's default
 
   // A rule chosen at scoring time replaces the model's.
   r = run("evaluate --model " + path("model.safetensors") + " --data " + path("test.csv") +
@@ -58,7 +58,7 @@ TEST_F(CliData, ThresholdRuleChosenAtTrainingIsKeptInTheModel) {
   EXPECT_NE(s.out.find("(percentile 99 of held-out normal scores)"), std::string::npos) << s.out;
 }
 
-// With every default, a table of 24 normal rows trains (a batch of 16 was 256 before issue 13),
+// With every default, a table of 24 normal rows trains (a batch of 16: the automatic batch),
 // an ensemble whose schedule, members and threshold the summary states, and scores.
 TEST_F(CliData, ASmallTableTrainsWithEveryDefault) {
   std::string text = "a,b,c,label\n";
@@ -193,7 +193,7 @@ TEST_F(CliData, AThreadTheSystemRefusesIsOneLine) {
   EXPECT_FALSE(fs::exists(path("m.safetensors")));
 }
 
-// A sweep on a small table picks its batch and epochs as train does (it refused before issue 13).
+// A sweep on a small table picks its batch and epochs as train does (it once refused).
 TEST_F(CliData, ASweepOnASmallTableFitsItsSchedule) {
   std::string text = "a,b,c\n";
   for (int i = 0; i < 40; ++i)
@@ -320,7 +320,7 @@ TEST_F(CliData, InvalidFlagsAreOneLineWithExitCodeTwo) {
   expect_refused("evaluate --model x --data y.csv", 2, "--model: File does not exist");
 }
 
-// Issue 12, item 4: the same kind of mistake gets the same kind of message, and a message never
+// The same kind of mistake gets the same kind of message, and a message never
 // floods the terminal nor stops at a NUL.
 TEST_F(CliData, MessagesAreConsistentShortAndExitTwoForFlags) {
   const std::string data = " --data x.csv --out m.safetensors";

@@ -189,7 +189,7 @@ TEST(PortableMath, VectorizedBoxMullerIsTheScalarBitForBit) {
 }
 
 TEST(PortableMath, NormalsHaveMeanZeroAndUnitVariance) {
-  const CounterRng rng{17, Stream::reparameterization};
+  const CounterRng rng{17, RandomStream::reparameterization};
   double sum = 0.0, sum_squares = 0.0;
   const int blocks = 250000;
   for (int b = 0; b < blocks; ++b) {
@@ -234,7 +234,7 @@ TEST(PortableMath, BitsAreTheSameOnEveryMachine) {
     turns.add(s);
     turns.add(c);
   }
-  const CounterRng rng{20261202, Stream::reparameterization};
+  const CounterRng rng{20261202, RandomStream::reparameterization};
   for (std::uint32_t b = 0; b < 250000; ++b) {
     double block[4];
     rng.normal4(b, 7, 3, block);

@@ -82,13 +82,13 @@ TEST(Sweep, AFailedModelIsReportedAndTheOthersFinish) {
   EXPECT_TRUE(std::isnan(failed.roc_auc));
   EXPECT_TRUE(std::isnan(failed.validation_error));
   // The summary counts the failure; the choices never pick a configuration whose runs all failed.
-  const std::vector<SweepCell> cells = summarize(sweep);
+  const std::vector<SweepCell> cells = summarize_sweep(sweep);
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[0].runs, 1u);
   EXPECT_EQ(cells[1].runs, 0u);
   EXPECT_EQ(cells[1].failed, 1u);
   EXPECT_TRUE(std::isnan(cells[1].roc_auc.mean));
-  const SweepChoice choice = choose(cells);
+  const SweepChoice choice = choose_configuration(cells);
   EXPECT_EQ(choice.label_free, 0u);
   EXPECT_EQ(choice.best_roc_auc, std::optional<std::size_t>(0));
   const nlohmann::json json = nlohmann::json::parse(sweep_json(sweep, cells, choice));
@@ -136,8 +136,8 @@ TEST(SweepPart, PartsRoundTripExactlyAndMergeIntoTheSweep) {
     EXPECT_EQ(merged[i].roc.x, whole.runs[i].roc.x);
   }
   ExperimentResult from_parts{config, merged};
-  const std::vector<SweepCell> cells = summarize(whole);
-  EXPECT_EQ(sweep_csv(summarize(from_parts)), sweep_csv(cells));
+  const std::vector<SweepCell> cells = summarize_sweep(whole);
+  EXPECT_EQ(sweep_csv(summarize_sweep(from_parts)), sweep_csv(cells));
   EXPECT_THROW(parse_part("{\"kind\": \"sweep\"}", "x.json"), InputError);
 }
 
@@ -236,7 +236,7 @@ TEST(Sweep, SummaryAndChoices) {
     for (std::uint64_t s = 0; s < 2; ++s)
       result.runs.push_back(
           fake_run(c < 2 ? 2 : 8, c % 2 == 0 ? 1.0 : 0.1, s, table[c][s], table[c][2 + s]));
-  const std::vector<SweepCell> cells = summarize(result);
+  const std::vector<SweepCell> cells = summarize_sweep(result);
   ASSERT_EQ(cells.size(), 4u);
   EXPECT_EQ(cells[1].latent_dim, 2);
   EXPECT_EQ(cells[1].beta, 0.1);
@@ -244,7 +244,7 @@ TEST(Sweep, SummaryAndChoices) {
   EXPECT_NEAR(cells[1].roc_auc.mean, 0.82, 1e-12);
   EXPECT_NEAR(cells[1].roc_auc.std, std::sqrt(0.0008), 1e-12);
   EXPECT_NEAR(cells[2].pr_auc.mean, 0.46, 1e-12);
-  const SweepChoice choice = choose(cells);
+  const SweepChoice choice = choose_configuration(cells);
   EXPECT_EQ(choice.label_free, 3u);  // lowest validation error
   ASSERT_TRUE(choice.best_roc_auc.has_value());
   EXPECT_EQ(*choice.best_roc_auc, 2u);  // highest mean ROC-AUC
@@ -260,7 +260,7 @@ TEST(Sweep, SummaryAndChoices) {
 
   for (RunResult& run : result.runs)
     run.roc_auc = std::nan("");  // no labels
-  const SweepChoice unlabelled = choose(summarize(result));
+  const SweepChoice unlabelled = choose_configuration(summarize_sweep(result));
   EXPECT_FALSE(unlabelled.best_roc_auc.has_value());
   EXPECT_EQ(unlabelled.label_free, 3u);
 }
@@ -361,20 +361,21 @@ TEST(SweepTable, WithoutLabelsPrecisionAndRecallAreNotApplicable) {
   table.data.labels.clear();
   const ExperimentConfig config = table_sweep(table, 2);
   const ExperimentResult result = run_experiment(config);
-  const std::vector<SweepCell> cells = summarize(result);
+  const std::vector<SweepCell> cells = summarize_sweep(result);
   ASSERT_EQ(cells.size(), 1u);
   EXPECT_EQ(cells[0].runs, 2u);
   EXPECT_TRUE(std::isfinite(cells[0].validation_error.mean));
   for (const Spread* s : {&cells[0].roc_auc, &cells[0].precision, &cells[0].recall, &cells[0].f1})
     EXPECT_TRUE(std::isnan(s->mean));
-  const nlohmann::json json = nlohmann::json::parse(sweep_json(result, cells, choose(cells)));
+  const nlohmann::json json =
+      nlohmann::json::parse(sweep_json(result, cells, choose_configuration(cells)));
   for (const char* key : {"precision", "recall", "f1", "confusion"})
     EXPECT_TRUE(json["runs"][0][key].is_null()) << key;
   EXPECT_TRUE(json["cells"][0]["precision"]["mean"].is_null());
   // With labels they are measured.
   const ExperimentResult measured = run_experiment(table_sweep(labelled_table(600, 30), 2));
   EXPECT_TRUE(measured.runs[0].labelled);
-  EXPECT_TRUE(std::isfinite(summarize(measured)[0].precision.mean));
+  EXPECT_TRUE(std::isfinite(summarize_sweep(measured)[0].precision.mean));
 }
 
 TEST(SweepPadding, APaddedModelScoresExactlyAsTheModelAndUnpadsToItself) {

@@ -30,7 +30,7 @@ TEST(Philox, MatchesTheKnownAnswers) {
                                 0x299f31d0)),
             (std::vector<std::uint32_t>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
   // CounterRng's block (a, b, c) of a stream is the counter (a, b, c, stream) under the seed.
-  EXPECT_EQ(words(CounterRng{0x299f31d0a4093822ull, static_cast<Stream>(0x03707344)}.bits(
+  EXPECT_EQ(words(CounterRng{0x299f31d0a4093822ull, static_cast<RandomStream>(0x03707344)}.bits(
                 0x243f6a88, 0x85a308d3, 0x13198a2e)),
             (std::vector<std::uint32_t>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
 }
@@ -41,7 +41,7 @@ TEST(Philox, MatchesTheKnownAnswers) {
 TEST(Shuffle, KeyedPermutationIsTheSortOfKeyIndexPairs) {
   for (const std::size_t n : {0, 1, 2, 255, 256, 257, 20000, 70001})
     for (const std::uint32_t sub : {0u, 1u, 29u}) {
-      const CounterRng rng{7, Stream::shuffle};
+      const CounterRng rng{7, RandomStream::shuffle};
       std::vector<std::uint64_t> pairs(n);
       for (std::size_t i = 0; i < n; ++i)
         pairs[i] =

@@ -159,14 +159,14 @@ TEST(Experiment, JsonCarriesConfigAndEveryRunField) {
 
 TEST(Experiment, SpreadIsMeanAndSampleStd) {
   const std::vector<double> values{1.0, 2.0, 4.0};
-  const Spread s = spread(values);
+  const Spread s = spread_of(values);
   EXPECT_DOUBLE_EQ(s.mean, 7.0 / 3.0);
   EXPECT_NEAR(s.std,
               std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) +
                          (4 - 7.0 / 3) * (4 - 7.0 / 3)) /
                         2.0),
               1e-12);
-  EXPECT_EQ(spread(std::vector<double>{5.0}).std, 0.0);
+  EXPECT_EQ(spread_of(std::vector<double>{5.0}).std, 0.0);
 }
 
 TEST(Experiment, InvalidConfigurationsAreRefused) {

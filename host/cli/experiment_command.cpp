@@ -62,10 +62,10 @@ void print_table(std::ostream& out, const ExperimentResult& result) {
   for (int latent : c.latent_dims) {
     out << pad(std::to_string(latent), 7);
     for (const auto& column : columns)
-      out << pad(mean_std(spread(collect(result, latent, column.second)), 3), kWidth);
-    const Spread seconds =
-        spread(collect(result, latent, [](const RunResult& r) { return r.training.seconds; }));
-    const Spread rate = spread(collect(
+      out << pad(mean_std(spread_of(metric_over_seeds(result, latent, column.second)), 3), kWidth);
+    const Spread seconds = spread_of(
+        metric_over_seeds(result, latent, [](const RunResult& r) { return r.training.seconds; }));
+    const Spread rate = spread_of(metric_over_seeds(
         result, latent, [](const RunResult& r) { return r.training.samples_per_second(); }));
     out << pad(fixed(seconds.mean, 1), 9, true) << pad(fixed(rate.mean, 0), 12, true);
     const auto failed = std::count_if(result.runs.begin(), result.runs.end(), [&](const auto& r) {

@@ -27,7 +27,7 @@ std::string shortened(const std::string& message) {
     const bool plain = word.size() <= 60 && vaead::text::valid_utf8(word) &&
                        std::none_of(word.begin(), word.end(),
                                     [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-    out += plain ? std::string(word) : vaead::text::shown(word);
+    out += plain ? std::string(word) : vaead::text::quote(word);
     if (end < message.size()) out += ' ';
     at = end + 1;
   }

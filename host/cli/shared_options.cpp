@@ -27,8 +27,8 @@ CLI::Validator number_check(const std::string& description,
       [description, accept](std::string& text) -> std::string {
         double value = 0.0;
         if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value))
-          return "must be a finite number, got " + text::shown(text);
-        if (!accept(value)) return "must be " + description + ", got " + text::shown(text);
+          return "must be a finite number, got " + text::quote(text);
+        if (!accept(value)) return "must be " + description + ", got " + text::quote(text);
         return {};
       },
       description);
@@ -49,11 +49,11 @@ CLI::Validator a_whole_number(std::uint64_t least, std::uint64_t most) {
         const bool digits = !text.empty() && stop == end &&
                             text.find_first_not_of("0123456789") == std::string::npos;
         if (digits && (error == std::errc::result_out_of_range || value > most))
-          return "must be at most " + std::to_string(most) + ", got " + text::shown(text);
+          return "must be at most " + std::to_string(most) + ", got " + text::quote(text);
         if (!digits || error != std::errc())
-          return "must be " + description + ", got " + text::shown(text);
+          return "must be " + description + ", got " + text::quote(text);
         if (value < least)
-          return "must be at least " + std::to_string(least) + ", got " + text::shown(text);
+          return "must be at least " + std::to_string(least) + ", got " + text::quote(text);
         return {};
       },
       description);
@@ -156,7 +156,7 @@ void add_gpu_math_option(CLI::App& command, EngineConfig& engine, const char* gr
   // The option keeps the name it was given (a sweep's part records it for merge to parse again).
   const CLI::Validator math_names(
       [](std::string& text) -> std::string {
-        return gpu_math_named(text) ? "" : "must be fp32, tf32 or 3xtf32, got " + text::shown(text);
+        return gpu_math_named(text) ? "" : "must be fp32, tf32 or 3xtf32, got " + text::quote(text);
       },
       "fp32|tf32|3xtf32");
   command
@@ -388,7 +388,7 @@ void add_device_option(CLI::App& command, DeviceChoice& device) {
   // The option keeps the name it was given (a sweep's part records it for merge to parse again).
   const CLI::Validator names(
       [](std::string& text) -> std::string {
-        return choices.count(text) > 0 ? "" : "must be auto, cpu or cuda, got " + text::shown(text);
+        return choices.count(text) > 0 ? "" : "must be auto, cpu or cuda, got " + text::quote(text);
       },
       "auto|cpu|cuda");
   command

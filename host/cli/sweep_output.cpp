@@ -114,8 +114,8 @@ void check_outputs(const Outputs& out, std::vector<NamedPath> named) {
 // The table, the JSON and CSV, the chosen models and the report of a finished sweep.
 void write_sweep(const ExperimentResult& result, double seconds, const Outputs& out) {
   report_failed_runs(result);
-  const std::vector<SweepCell> cells = summarize(result);
-  const SweepChoice choice = choose(cells);
+  const std::vector<SweepCell> cells = summarize_sweep(result);
+  const SweepChoice choice = choose_configuration(cells);
   print_table(std::cout, result, cells, choice, seconds);
   const std::string json_path = result_json_path(out.json_path, out.report_dir, "sweep.json");
   if (!json_path.empty())

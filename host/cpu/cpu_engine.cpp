@@ -15,7 +15,10 @@ namespace vaead::cpu {
 namespace {
 
 EngineModels one_model(const EngineConfig& config) {
-  return {{ModelSpec{config.architecture.latent_dim, config.seed, 0}}, 1, 1};
+  return {{ModelSpec{
+              .latent_dim = config.architecture.latent_dim, .seed = config.seed, .data_slot = 0}},
+          1,
+          1};
 }
 
 }  // namespace

@@ -379,7 +379,7 @@ void CpuModel<T>::adam_update() {
 // chunks: a chunk's Philox words first, then all its Box-Muller pairs in one vectorized loop.
 template <class T>
 void CpuModel<T>::draw_eps(std::size_t rows, std::int64_t step) {
-  const CounterRng rng{config_.seed, Stream::reparameterization};
+  const CounterRng rng{config_.seed, RandomStream::reparameterization};
   const auto latent = static_cast<std::size_t>(layout_.architecture.latent_dim);
   const std::size_t blocks = (latent + 3) / 4;
   T* eps = buffer(plan_.eps);
@@ -440,7 +440,7 @@ EpochResult CpuModel<T>::train_epoch(int epoch, double kl_weight) {
   const std::size_t n = train_rows.rows, features = train_rows.cols;
   const auto batch_size = static_cast<std::size_t>(config_.batch_size);
   const std::vector<std::size_t> order = keyed_permutation(
-      n, CounterRng{config_.seed, Stream::shuffle}, static_cast<std::uint32_t>(epoch));
+      n, CounterRng{config_.seed, RandomStream::shuffle}, static_cast<std::uint32_t>(epoch));
   reserve(std::min(n, batch_size));
   T* x = buffer(plan_.x);
 

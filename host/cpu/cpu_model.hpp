@@ -19,7 +19,7 @@ template <class T>
 class CpuModel {
  public:
   // Rows a slice of the backward pass takes through every layer: its gradients stay in the
-  // cache from layer to layer (bench/RESULTS.md, issue 23).
+  // cache from layer to layer (bench/RESULTS.md, "CPU training on every vendor's cores").
   static constexpr std::size_t kBackwardRows = 2048;
   // `work_per_thread`: see TeamPolicy (tests lower it to run small loops on several threads);
   // `backward_rows`: the rows of a slice of the backward pass (tests vary it: the bits must not).

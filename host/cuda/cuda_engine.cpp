@@ -90,7 +90,8 @@ namespace cuda {
 namespace {
 
 std::vector<ModelSpec> one_model(const EngineConfig& config) {
-  return {ModelSpec{config.architecture.latent_dim, config.seed, 0}};
+  return {
+      ModelSpec{.latent_dim = config.architecture.latent_dim, .seed = config.seed, .data_slot = 0}};
 }
 
 }  // namespace

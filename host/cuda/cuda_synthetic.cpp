@@ -38,7 +38,7 @@ ResidentSplits CudaEngine::draw_slot(std::size_t s, const SyntheticConfig& confi
   DeviceBuffer<double> mean(p.features), std(p.features), scale(p.features);
   column_moments(train, config.train_rows, features, mean.data(), std.data(), stream_);
   DevicePermutation layout;
-  layout.compute(config.seed, static_cast<std::uint32_t>(Stream::anomaly_layout), 0,
+  layout.compute(config.seed, static_cast<std::uint32_t>(RandomStream::anomaly_layout), 0,
                  static_cast<std::size_t>(config.test_rows), stream_);
   std::uint8_t* kinds = test_kinds_.data() + s * static_cast<std::size_t>(config.test_rows);
   assign_anomaly_kinds(layout.order(), config.test_rows, anomaly_counts(config), kinds, stream_);

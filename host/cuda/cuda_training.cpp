@@ -229,7 +229,7 @@ std::vector<EpochResult> CudaEngine::train_epochs(int epoch, std::span<const dou
   }
   begin_epoch(state_.data(), kl_weights_.data(), frozen_flags, models_, status_.data(), stream_);
   for (std::size_t o = 0; o < order_seeds_.size(); ++o) {
-    shuffle_.compute(order_seeds_[o], static_cast<std::uint32_t>(Stream::shuffle),
+    shuffle_.compute(order_seeds_[o], static_cast<std::uint32_t>(RandomStream::shuffle),
                      static_cast<std::uint32_t>(epoch), train_count_, stream_);
     CUDA_CHECK(cudaMemcpyAsync(orders_.data() + o * train_count_, shuffle_.order(),
                                train_count_ * sizeof(unsigned), cudaMemcpyDeviceToDevice, stream_));

@@ -30,8 +30,8 @@ namespace vaead {
 namespace {
 
 using table_columns::Selection;
-using text::counted;
-using text::shown;
+using text::plural;
+using text::quote;
 
 // ---- bytes: from memory, or a file through one buffer ------------------------------------------
 class CsvInput {
@@ -240,7 +240,7 @@ class CsvRecords {
   }
 
   std::string field_name(std::size_t field) const {
-    if (names_ != nullptr && field < names_->size()) return "column " + shown((*names_)[field]);
+    if (names_ != nullptr && field < names_->size()) return "column " + quote((*names_)[field]);
     return "field " + std::to_string(field + 1);
   }
 
@@ -367,7 +367,7 @@ class CsvTable {
                  : name.substr(begin, name.find_last_not_of(" \t") - begin + 1);
       if (!text::valid_utf8(name))
         throw InputError(source_ + ": line " + std::to_string(records.line()) + ", column " +
-                         std::to_string(c + 1) + ": the name " + shown(name) +
+                         std::to_string(c + 1) + ": the name " + quote(name) +
                          " is not valid UTF-8");
       names_.push_back(name.empty() ? "x" + std::to_string(c) : std::string(name));
     }
@@ -376,7 +376,7 @@ class CsvTable {
   void check_width(const std::vector<std::string_view>& fields, std::size_t line) const {
     if (fields.size() != names_.size())
       throw InputError(source_ + ": line " + std::to_string(line) + " has " +
-                       counted(fields.size(), "field") + ", expected " +
+                       plural(fields.size(), "field") + ", expected " +
                        std::to_string(names_.size()) +
                        (options_.header ? " (as in the header)" : " (as in the first line)"));
   }
@@ -455,24 +455,24 @@ class CsvTable {
       const Number kind = parse_number(fields[c], label);
       if (kind != Number::ok) throw cell_error(fields[c], line, c, kind);
       if (label != 0.0 && label != 1.0)
-        throw InputError(where(line, c) + shown(fields[c]) +
+        throw InputError(where(line, c) + quote(fields[c]) +
                          " is not a label (0 = normal, 1 = anomaly)");
       table_.data.labels.push_back(label == 1.0 ? 1 : 0);
     }
   }
 
   std::string where(std::size_t line, std::size_t c) const {
-    return source_ + ": line " + std::to_string(line) + ", column " + shown(names_[c]) + ": ";
+    return source_ + ": line " + std::to_string(line) + ", column " + quote(names_[c]) + ": ";
   }
 
   InputError cell_error(std::string_view cell, std::size_t line, std::size_t c, Number kind) const {
     if (cell.find_first_not_of(" \t") == std::string_view::npos)
       return InputError(where(line, c) + "empty cell (a missing value)");
     if (kind == Number::beyond_float)
-      return InputError(where(line, c) + shown(cell) + " is beyond the float range");
+      return InputError(where(line, c) + quote(cell) + " is beyond the float range");
     if (kind == Number::not_finite)
-      return InputError(where(line, c) + shown(cell) + " is not finite");
-    return InputError(where(line, c) + shown(cell) + " is not a number");
+      return InputError(where(line, c) + quote(cell) + " is not finite");
+    return InputError(where(line, c) + quote(cell) + " is not a number");
   }
 
   CsvInput& input_;

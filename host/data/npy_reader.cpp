@@ -52,7 +52,7 @@ class NpyHeaderParser {
         header.shape = shape();
         has_shape = true;
       } else {
-        fail("unknown key " + text::shown(key));
+        fail("unknown key " + text::quote(key));
       }
       if (!peek('}')) expect(',');
     }
@@ -195,7 +195,7 @@ NpyLayout npy_layout(std::span<const std::uint8_t> bytes, std::uint64_t file_siz
   const char kind = layout.kind;
   const int size = layout.size;
   const bool type_ok = order_ok && supported_type(kind, size);
-  require(type_ok, source + ": unsupported dtype " + text::shown(d) +
+  require(type_ok, source + ": unsupported dtype " + text::quote(d) +
                        " (float32, float64, integers and bool are read)");
   require(!header.fortran_order, source +
                                      ": a Fortran-ordered array; save it in C order "
@@ -223,7 +223,7 @@ InputError cell_error(const std::string& source, std::uint64_t row,
                       const std::vector<std::string>& names, std::size_t c,
                       const std::string& what) {
   return InputError(source + ": row " + std::to_string(row) + " (from 0), column " +
-                    text::shown(names[c]) + ": " + what);
+                    text::quote(names[c]) + ": " + what);
 }
 
 // Element (i, c) of an array as a double.

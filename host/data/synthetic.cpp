@@ -50,8 +50,8 @@ Matrix draw_loadings(const synthetic::Params& p) {
 Dataset normal_rows(const synthetic::Params& p, const Matrix& w, Split split, int row_count) {
   Dataset d;
   d.features = Matrix(static_cast<std::size_t>(row_count), p.features);
-  const CounterRng latent{p.seed, Stream::latent_factors};
-  const CounterRng noise{p.seed, Stream::feature_noise};
+  const CounterRng latent{p.seed, RandomStream::latent_factors};
+  const CounterRng noise{p.seed, RandomStream::feature_noise};
   const std::uint32_t blocks = (p.factors + 3) / 4, noise_blocks = (p.features + 3) / 4;
   std::vector<double> z(4 * static_cast<std::size_t>(blocks));
   std::vector<double> e(4 * static_cast<std::size_t>(noise_blocks));
@@ -95,7 +95,7 @@ std::array<int, 3> anomaly_counts(const SyntheticConfig& c) {
 
 std::vector<AnomalyKind> anomaly_layout(const SyntheticConfig& c) {
   const std::vector<std::size_t> order = keyed_permutation(
-      static_cast<std::size_t>(c.test_rows), CounterRng{c.seed, Stream::anomaly_layout}, 0);
+      static_cast<std::size_t>(c.test_rows), CounterRng{c.seed, RandomStream::anomaly_layout}, 0);
   const std::array<int, 3> counts = anomaly_counts(c);
   std::vector<AnomalyKind> kinds(order.size(), AnomalyKind::none);
   std::size_t next = 0;

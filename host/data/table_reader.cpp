@@ -17,7 +17,7 @@ namespace vaead {
 namespace table_columns {
 namespace {
 
-using text::shown;
+using text::quote;
 
 // A column name users give their labels (compared without case).
 bool looks_like_labels(std::string name) {
@@ -37,7 +37,7 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
   std::map<std::string, std::size_t> index;
   for (std::size_t c = 0; c < names.size(); ++c) {
     if (!index.emplace(names[c], c).second)
-      throw InputError(source + ": column name " + shown(names[c]) +
+      throw InputError(source + ": column name " + quote(names[c]) +
                        " appears twice in the header");
   }
   auto find = [&](const std::string& name, const char* what) {
@@ -45,9 +45,9 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
     if (found == index.end()) {
       std::string known;
       for (std::size_t c = 0; c < names.size() && c < 12; ++c)
-        known += (c ? ", " : "") + shown(names[c]);
+        known += (c ? ", " : "") + quote(names[c]);
       if (names.size() > 12) known += ", ...";
-      throw InputError(source + ": no " + what + " column " + shown(name) + " (columns: " + known +
+      throw InputError(source + ": no " + what + " column " + quote(name) + " (columns: " + known +
                        ")");
     }
     return found->second;
@@ -59,9 +59,9 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
     for (const std::string& name : options.features) {
       const std::size_t c = find(name, "feature");
       require(!selection.label || c != *selection.label,
-              source + ": " + shown(name) + " is both the label and a feature");
+              source + ": " + quote(name) + " is both the label and a feature");
       require(chosen.insert(c).second,
-              source + ": feature column " + shown(name) + " is named twice in --features");
+              source + ": feature column " + quote(name) + " is named twice in --features");
       selection.features.push_back(c);
     }
     return selection;
@@ -69,13 +69,13 @@ Selection select_columns(const std::vector<std::string>& names, const TableOptio
   for (std::size_t c = 0; c < names.size(); ++c) {
     if (selection.label && c == *selection.label) continue;
     if (!selection.label && looks_like_labels(names[c]))
-      notes.push_back(source + ": column " + shown(names[c]) +
+      notes.push_back(source + ": column " + quote(names[c]) +
                       " is used as a feature; if it holds labels, name it with --label-column " +
                       names[c]);
     if (is_numeric(c))
       selection.features.push_back(c);
     else
-      notes.push_back(source + ": ignoring column " + shown(names[c]) + " (not numeric)");
+      notes.push_back(source + ": ignoring column " + quote(names[c]) + " (not numeric)");
   }
   require(!selection.features.empty(), source + ": no numeric feature columns");
   return selection;

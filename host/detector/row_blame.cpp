@@ -19,7 +19,7 @@ std::string farthest_cell(const std::function<double(std::size_t)>& raw,
       worst_z = z;
     }
   }
-  return "column " + text::shown(names[worst]) + " = " + text::number(raw(worst)) + ", " +
+  return "column " + text::quote(names[worst]) + " = " + text::number(raw(worst)) + ", " +
          text::number(worst_z) + " training standard deviations from the training mean";
 }
 

@@ -52,7 +52,7 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
       }
     }
     if (total > 0 && largest > 0.9 * total)
-      notes.push_back(table.source + ": column " + text::shown(table.data.column_names[j]) +
+      notes.push_back(table.source + ": column " + text::quote(table.data.column_names[j]) +
                       ": row " + std::to_string(table_rows[at]) + " (" + text::number(rows(at, j)) +
                       ") holds " + text::number(100.0 * largest / total) +
                       "% of the column's variance in the training rows, so the column's scale "
@@ -238,7 +238,7 @@ Schedule plan_schedule(std::size_t normal_rows, const DetectorOptions& options,
   const auto batch = static_cast<std::size_t>(plan.batch_size);
   const bool automatic = !options.batch_size && !options.holdout_fraction;
   require(plan.training_rows >= batch && plan.training_rows > 0,
-          source + ": " + text::counted(normal_rows, "normal row") + "; training needs " +
+          source + ": " + text::plural(normal_rows, "normal row") + "; training needs " +
               std::to_string(plan.holdout_rows + std::max<std::size_t>(batch, 1)) + " (" +
               std::to_string(plan.holdout_rows) + " held out for the threshold and one batch of " +
               std::to_string(batch) + ")" + (automatic ? "" : ": lower --batch-size or --holdout"));

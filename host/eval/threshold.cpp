@@ -34,7 +34,7 @@ ThresholdRule ThresholdRule::parse(std::string_view text) {
   const std::string usage =
       "a threshold rule is mean-std:K, iqr:K (K >= 0), percentile:P (0-100), fpr:F (0-1) "
       "or contamination:C (0-1), got " +
-      text::shown(text);
+      text::quote(text);
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) throw InputError(usage);
   const std::string_view name = text.substr(0, colon), number = text.substr(colon + 1);

@@ -98,7 +98,7 @@ class ModelParser {
     const auto [end, status] =
         std::from_chars(version.data(), version.data() + version.size(), number);
     if (status != std::errc() || end != version.data() + version.size())
-      fail("format version " + text::shown(version) + " is not a number");
+      fail("format version " + text::quote(version) + " is not a number");
     if (number != kModelFormatVersion && number != kEnsembleFormatVersion)
       fail("format version " + version + ", this vaead reads versions " +
            std::to_string(kModelFormatVersion) + " and " + std::to_string(kEnsembleFormatVersion));
@@ -485,7 +485,7 @@ void check_model_limits(const Architecture& architecture,
   std::set<std::string> seen;
   for (const std::string& name : feature_names)
     if (!seen.insert(name).second)
-      throw InputError("two feature columns are named " + text::shown(name) +
+      throw InputError("two feature columns are named " + text::quote(name) +
                        "; a model tells its columns apart by name");
 }
 

@@ -93,7 +93,7 @@ double ParameterLayout::training_flops_per_sample() const {
 }
 
 std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64_t seed) {
-  const CounterRng rng{seed, Stream::initialization};
+  const CounterRng rng{seed, RandomStream::initialization};
   std::vector<float> values(layout.size);
   for (const LinearLayout* l : layout.layers()) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(l->in));

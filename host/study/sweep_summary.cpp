@@ -11,7 +11,7 @@
 
 namespace vaead {
 
-Spread spread(std::span<const double> values) {
+Spread spread_of(std::span<const double> values) {
   Spread s;
   if (values.empty()) return {std::nan(""), std::nan("")};
   for (double v : values)
@@ -25,9 +25,9 @@ Spread spread(std::span<const double> values) {
   return s;
 }
 
-std::vector<double> collect(const ExperimentResult& result, int latent_dim,
-                            const std::function<double(const RunResult&)>& metric,
-                            std::optional<double> beta) {
+std::vector<double> metric_over_seeds(const ExperimentResult& result, int latent_dim,
+                                      const std::function<double(const RunResult&)>& metric,
+                                      std::optional<double> beta) {
   std::vector<double> values;
   for (const RunResult& run : result.runs)
     if (run.failure.empty() && run.latent_dim == latent_dim && (!beta || run.beta == *beta))
@@ -35,24 +35,24 @@ std::vector<double> collect(const ExperimentResult& result, int latent_dim,
   return values;
 }
 
-std::vector<SweepCell> summarize(const ExperimentResult& result) {
+std::vector<SweepCell> summarize_sweep(const ExperimentResult& result) {
   std::vector<SweepCell> cells;
   for (int latent : result.config.latent_dims)
     for (double beta : result.config.beta_values()) {
       const auto over_seeds = [&](const std::function<double(const RunResult&)>& metric) {
-        return spread(collect(result, latent, metric, beta));
+        return spread_of(metric_over_seeds(result, latent, metric, beta));
       };
       SweepCell cell;
       cell.latent_dim = latent;
       cell.beta = beta;
-      const std::vector<double> roc_aucs = collect(
+      const std::vector<double> roc_aucs = metric_over_seeds(
           result, latent, [](const RunResult& r) { return r.roc_auc; }, beta);
       cell.runs = roc_aucs.size();
       cell.failed = static_cast<std::size_t>(
           std::count_if(result.runs.begin(), result.runs.end(), [&](const RunResult& run) {
             return !run.failure.empty() && run.latent_dim == latent && run.beta == beta;
           }));
-      cell.roc_auc = spread(roc_aucs);
+      cell.roc_auc = spread_of(roc_aucs);
       cell.pr_auc = over_seeds([](const RunResult& r) { return r.pr_auc; });
       // Without labels there is no confusion matrix: n/a (NaN), not 0.
       const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -68,7 +68,7 @@ std::vector<SweepCell> summarize(const ExperimentResult& result) {
   return cells;
 }
 
-SweepChoice choose(std::span<const SweepCell> cells) {
+SweepChoice choose_configuration(std::span<const SweepCell> cells) {
   require(!cells.empty(), "a sweep without configurations has nothing to choose");
   SweepChoice choice;
   std::optional<std::size_t> label_free;

@@ -23,7 +23,7 @@ std::vector<std::vector<std::size_t>> shuffled_parts(std::span<const std::size_t
                                                      std::span<const std::size_t> sizes,
                                                      std::uint64_t seed) {
   const std::vector<std::size_t> order =
-      keyed_permutation(rows.size(), CounterRng{seed, Stream::holdout}, 0);
+      keyed_permutation(rows.size(), CounterRng{seed, RandomStream::holdout}, 0);
   std::vector<std::vector<std::size_t>> parts(sizes.size() + 1);
   std::size_t part = 0, start = 0;  // parts[part] takes the shuffled rows from `start` on
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -40,7 +40,7 @@ Standardizer fit_training_standardizer(const Matrix& training, const Table& tabl
                                        std::vector<std::string>& notes) {
   Standardizer standardizer = Standardizer::fit(training);
   for (std::size_t c : standardizer.constant_columns)
-    notes.push_back(table.source + ": column " + text::shown(table.data.column_names[c]) +
+    notes.push_back(table.source + ": column " + text::quote(table.data.column_names[c]) +
                     " is constant in the training rows; it is centred, not scaled");
   return standardizer;
 }
@@ -71,7 +71,7 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
   const std::size_t validation = sizes.validation, test = sizes.test;
   const auto batch = static_cast<std::size_t>(batch_size);
   require(rows.normal.size() >= validation + test + batch,
-          table.source + ": " + text::counted(rows.normal.size(), "normal row") +
+          table.source + ": " + text::plural(rows.normal.size(), "normal row") +
               "; the study needs " + std::to_string(validation + test + batch) + " (" +
               std::to_string(validation) + " for validation, " + std::to_string(test) +
               " for the test and one batch of " + std::to_string(batch) + "): lower --batch-size");

@@ -48,7 +48,7 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string shown(std::string_view text) {
+std::string quote(std::string_view text) {
   constexpr std::size_t kShown = 40;
   std::string shown;
   std::size_t characters = 0, at = 0;
@@ -71,7 +71,7 @@ std::string shown(std::string_view text) {
   return "'" + shown + "'";
 }
 
-std::string counted(std::size_t count, const std::string& noun) {
+std::string plural(std::size_t count, const std::string& noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
 

@@ -9,7 +9,7 @@ namespace vaead::text {
 
 // 'text' for a message: at most 40 characters, control characters, quotes and bytes that are not
 // UTF-8 as \xNN (a NUL never cuts the message; a 300-digit number never floods it).
-std::string shown(std::string_view text);
+std::string quote(std::string_view text);
 
 // Whether `text` is valid UTF-8 (names end up in JSON, which holds nothing else).
 bool valid_utf8(std::string_view text);
@@ -18,6 +18,6 @@ bool valid_utf8(std::string_view text);
 std::string number(double value);
 
 // "1 field", "2 fields".
-std::string counted(std::size_t count, const std::string& noun);
+std::string plural(std::size_t count, const std::string& noun);
 
 }  // namespace vaead::text

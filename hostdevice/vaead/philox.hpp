@@ -33,7 +33,7 @@ VAEAD_HOST_DEVICE inline Philox4x32 philox4x32_10(Philox4x32 counter, std::uint3
 }
 
 // What a draw is for; part of the counter, so streams never overlap.
-enum class Stream : std::uint32_t {
+enum class RandomStream : std::uint32_t {
   loadings = 1,            // W of the synthetic generator
   latent_factors = 2,      // z of the synthetic generator (sub-counter: split)
   feature_noise = 3,       // e of the synthetic generator (sub-counter: split)
@@ -50,7 +50,7 @@ enum class Stream : std::uint32_t {
 // (a, b, c, stream) and the key (low, high word of the seed). The CPU's own computation; the
 // kernels draw the same words through cuRAND (kernels/curand_philox.cuh).
 struct PhiloxWords {
-  VAEAD_HOST_DEVICE static Philox4x32 of(std::uint64_t seed, Stream stream, std::uint32_t a,
+  VAEAD_HOST_DEVICE static Philox4x32 of(std::uint64_t seed, RandomStream stream, std::uint32_t a,
                                          std::uint32_t b, std::uint32_t c) {
     return philox4x32_10(Philox4x32{{a, b, c, static_cast<std::uint32_t>(stream)}},
                          static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
@@ -87,7 +87,7 @@ inline void box_muller_many(const std::uint32_t* __restrict radius_words,
 template <class Words>
 struct CounterRngOf {
   std::uint64_t seed = 0;
-  Stream stream = Stream::loadings;
+  RandomStream stream = RandomStream::loadings;
 
   VAEAD_HOST_DEVICE Philox4x32 bits(std::uint32_t a, std::uint32_t b, std::uint32_t c) const {
     return Words::of(seed, stream, a, b, c);

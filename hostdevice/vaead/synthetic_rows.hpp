@@ -32,7 +32,7 @@ struct Params {
 // W[a][j] ~ N(0, 1/k).
 template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline float loading(const Params& p, std::uint32_t a, std::uint32_t j) {
-  const Rng rng{p.seed, Stream::loadings};
+  const Rng rng{p.seed, RandomStream::loadings};
   return static_cast<float>(rng.normal_at(a, 0, j) / std::sqrt(static_cast<double>(p.factors)));
 }
 
@@ -41,8 +41,8 @@ VAEAD_HOST_DEVICE inline float loading(const Params& p, std::uint32_t a, std::ui
 template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline float normal_value(const Params& p, const float* w, std::uint32_t split,
                                             std::uint32_t row, std::uint32_t j) {
-  const Rng latent{p.seed, Stream::latent_factors};
-  const Rng noise{p.seed, Stream::feature_noise};
+  const Rng latent{p.seed, RandomStream::latent_factors};
+  const Rng noise{p.seed, RandomStream::feature_noise};
   double value = p.noise_std * noise.normal_at(row, split, j);
   for (std::uint32_t block = 0; block < p.factors; block += 4) {
     double z[4];
@@ -57,7 +57,7 @@ VAEAD_HOST_DEVICE inline float normal_value(const Params& p, const float* w, std
 template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline void pick_features(const Params& p, std::uint32_t row, std::uint32_t count,
                                             std::uint32_t* picked) {
-  const Rng rng{p.seed, Stream::anomaly_features};
+  const Rng rng{p.seed, RandomStream::anomaly_features};
   for (std::uint32_t n = 0, j = p.features - count; j < p.features; ++j, ++n) {
     const std::uint32_t t = rng.below(j + 1, j, row, 0);
     bool taken = false;
@@ -71,7 +71,7 @@ VAEAD_HOST_DEVICE inline void pick_features(const Params& p, std::uint32_t row, 
 template <class Rng = CounterRng>
 VAEAD_HOST_DEVICE inline void plant_anomaly(const Params& p, AnomalyKind kind, std::uint32_t row,
                                             const double* sigma, float* x) {
-  const Rng values{p.seed, Stream::anomaly_values};
+  const Rng values{p.seed, RandomStream::anomaly_values};
   std::uint32_t picked[kMaxShiftFeatures];
   const std::uint32_t touched = kind == AnomalyKind::mean_shift ? p.shift_features : 1;
   pick_features<Rng>(p, row, touched, picked);

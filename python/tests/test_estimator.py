@@ -19,7 +19,7 @@ FAST = dict(epochs=4, members=1, device="cpu", threads=2)
 # The checks that do not apply, and why.
 NOT_APPLICABLE = {
     "check_outliers_fit_predict": "predict gives 1 for an anomaly and 0 for a normal row (PyOD's "
-    "convention, which the issue asks for), not scikit-learn's -1 / 1",
+    "convention), not scikit-learn's -1 / 1",
     "check_outliers_train": "the same: 0 / 1 labels, not -1 / 1",
     "check_fit2d_1sample": "the message is the library's ('X: 1 normal row; training needs 3 "
     "...'), the one the CLI prints, not scikit-learn's wording",

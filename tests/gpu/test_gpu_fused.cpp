@@ -164,7 +164,11 @@ TEST(GpuFused, TwentyStepsTrackTheCpuEngine) {
 TEST(GpuFused, FiveModelsTrainEpochsAsTheCpuEngineTrainsEachAlone) {
   VAEAD_REQUIRE_GPU();
   EngineConfig config = fused_config({{13, {40, 17}, 8, {9, 31}}, 64}, GpuMath::tf32x3);
-  const std::vector<ModelSpec> specs{{1, 5, 0}, {3, 6, 0}, {8, 5, 0}, {2, 9, 0}, {5, 6, 0}};
+  const std::vector<ModelSpec> specs{{.latent_dim = 1, .seed = 5, .data_slot = 0},
+                                     {.latent_dim = 3, .seed = 6, .data_slot = 0},
+                                     {.latent_dim = 8, .seed = 5, .data_slot = 0},
+                                     {.latent_dim = 2, .seed = 9, .data_slot = 0},
+                                     {.latent_dim = 5, .seed = 6, .data_slot = 0}};
   cuda::CudaEngine engine(config, specs, 1);
   ASSERT_EQ(engine.training_path(), "fused 3xtf32");
   const auto rows = random_matrix<float>(300, 13, 3);  // 4 full batches and one of 44

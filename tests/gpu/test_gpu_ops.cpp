@@ -38,7 +38,7 @@ TEST(GpuOps, EpsAreTheCpuEnginesDraws) {
     auto own_latent = to_device(std::vector<int>{latent});
     cuda::draw_eps(cuda::ModelTable{1, seed.data(), own_latent.data()}, state.data(), rows, latent,
                    eps.data(), nullptr);
-    const CounterRng rng{99, Stream::reparameterization};
+    const CounterRng rng{99, RandomStream::reparameterization};
     std::vector<float> expected;
     for (int r = 0; r < rows; ++r)
       for (int l = 0; l < latent; ++l) {

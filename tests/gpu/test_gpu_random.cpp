@@ -33,7 +33,7 @@ TEST(GpuRandom, RawWordsAreTheCpuPhiloxWords) {
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     const cuda::RandomAddress& at = addresses[i];
     const Philox4x32 want =
-        CounterRng{at.seed, static_cast<Stream>(at.stream)}.bits(at.a, at.b, at.c);
+        CounterRng{at.seed, static_cast<RandomStream>(at.stream)}.bits(at.a, at.b, at.c);
     for (int w = 0; w < 4; ++w)
       if (got[4 * i + static_cast<std::size_t>(w)] != want.v[w] && mismatches++ < 8)
         ADD_FAILURE() << "seed " << at.seed << ", stream " << at.stream << ", counter (" << at.a

@@ -53,7 +53,11 @@ std::vector<float> trained_alone(const ModelSpec& spec, const Matrix& rows,
 TEST(GpuSweep, EachModelBesideOthersEqualsTheModelAlone) {
   VAEAD_REQUIRE_GPU();
   const Matrix rows = random_matrix<float>(500, 13, 5);  // 5 full batches and a partial one
-  const std::vector<ModelSpec> specs = {{1, 3, 0}, {8, 3, 0}, {3, 4, 0}, {8, 9, 0}, {5, 4, 0}};
+  const std::vector<ModelSpec> specs = {{.latent_dim = 1, .seed = 3, .data_slot = 0},
+                                        {.latent_dim = 8, .seed = 3, .data_slot = 0},
+                                        {.latent_dim = 3, .seed = 4, .data_slot = 0},
+                                        {.latent_dim = 8, .seed = 9, .data_slot = 0},
+                                        {.latent_dim = 5, .seed = 4, .data_slot = 0}};
   const std::vector<double> betas = {1.0, 0.01, 0.5, 1.0, 0.1};
   cuda::CudaEngine engine(small_config(), specs, 1);
   engine.set_training_data(rows);
@@ -93,7 +97,7 @@ TEST(GpuSweep, EachModelBesideOthersEqualsTheModelAlone) {
 TEST(GpuSweep, NeighboursCannotLeakIntoAModel) {
   VAEAD_REQUIRE_GPU();
   const Matrix rows = random_matrix<float>(300, 13, 7);
-  const ModelSpec watched{2, 11, 0};
+  const ModelSpec watched{.latent_dim = 2, .seed = 11, .data_slot = 0};
   const auto train = [&](std::vector<ModelSpec> specs, std::vector<double> weights) {
     cuda::CudaEngine engine(small_config(), specs, 1);
     engine.set_training_data(rows);
@@ -117,7 +121,7 @@ TEST(GpuSweep, PaddedLatentsAddNoKlWhenTheClampExcludesZero) {
     EngineConfig config = small_config();
     config.logvar_min = low;
     config.logvar_max = high;
-    const ModelSpec watched{2, 5, 0};
+    const ModelSpec watched{.latent_dim = 2, .seed = 5, .data_slot = 0};
     cuda::CudaEngine both(config, {watched, {6, 7, 0}}, 1);
     both.set_training_data(rows);
     config.architecture.latent_dim = watched.latent_dim;
@@ -326,7 +330,7 @@ std::size_t bytes_held(const ExperimentConfig& config, std::size_t count) {
   EngineModels models;
   std::vector<SyntheticConfig> slots;
   for (std::size_t m = 0; m < count; ++m) {
-    models.specs.push_back({6, m, static_cast<int>(m)});
+    models.specs.push_back({.latent_dim = 6, .seed = m, .data_slot = static_cast<int>(m)});
     slots.push_back(config.data_for(m));
   }
   models.data_slots = static_cast<int>(count);
@@ -372,7 +376,8 @@ TEST(GpuSweep, WavesGiveTheSameBitsAndTheFootprintHoldsTheEngine) {
 TEST(GpuSweep, ATrainingResumedFromItsStateEqualsOneNeverStopped) {
   VAEAD_REQUIRE_GPU();
   const Matrix rows = testing::random_matrix<float>(300, 13, 12);
-  const std::vector<ModelSpec> specs = {{2, 5, 0}, {5, 6, 0}};
+  const std::vector<ModelSpec> specs = {{.latent_dim = 2, .seed = 5, .data_slot = 0},
+                                        {.latent_dim = 5, .seed = 6, .data_slot = 0}};
   std::vector<TrainConfig> schedules(2);
   for (TrainConfig& schedule : schedules) {
     schedule.epochs = 4;

@@ -35,7 +35,7 @@ DeviceDraw draw_on_device(const SyntheticConfig& config) {
   cuda::column_moments(train.data(), config.train_rows, config.features, mean.data(), std.data(),
                        nullptr);
   cuda::DevicePermutation layout;
-  layout.compute(config.seed, static_cast<std::uint32_t>(Stream::anomaly_layout), 0,
+  layout.compute(config.seed, static_cast<std::uint32_t>(RandomStream::anomaly_layout), 0,
                  static_cast<std::size_t>(config.test_rows), nullptr);
   cuda::assign_anomaly_kinds(layout.order(), config.test_rows, anomaly_counts(config), kinds.data(),
                              nullptr);

@@ -33,7 +33,7 @@ inline constexpr std::size_t kMinHoldoutRows = 10;
 inline constexpr int kDefaultMembers = 4;
 // Member k: seed + k, KL weight betas[k % betas] (kEnsembleBetas unless given). Members that weigh
 // the KL term differently err differently: on the ADBench tables a pair of beta 1 and 0.1 scored
-// better than five seeds of beta 1 (bench/RESULTS.md, issue 13).
+// better than five seeds of beta 1 (bench/RESULTS.md, the real-table benchmark).
 inline constexpr std::array<double, 2> kEnsembleBetas{1.0, 0.1};
 inline constexpr double kEnsembleSamples = 4e6;
 
@@ -43,8 +43,8 @@ struct DetectorOptions {
   // epochs and kl_warmup_epochs are replaced by the schedule's, beta by the members' betas
   TrainConfig train;
   // Tukey's fence, upper quartile + 1.5 interquartile ranges of the held-out scores: on the ADBench
-  // tables the best mean F1 of the rules measured (bench/RESULTS.md, issue 13); mean + 3 std fell
-  // apart on heavy tails.
+  // tables the best mean F1 of the rules measured (bench/RESULTS.md, the real-table benchmark);
+  // mean + 3 std fell apart on heavy tails.
   ThresholdRule threshold{ThresholdRule::Kind::interquartile, 1.5};
   // Unset: chosen by plan_schedule.
   std::optional<int> batch_size;

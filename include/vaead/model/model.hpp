@@ -61,7 +61,7 @@ struct ParameterLayout {
 ParameterLayout make_layout(const Architecture& architecture);
 
 // PyTorch's default Linear initialization: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)), drawn from
-// the counter-based generator (Stream::initialization) with `seed`.
+// the counter-based generator (RandomStream::initialization) with `seed`.
 std::vector<float> initial_parameters(const ParameterLayout& layout, std::uint64_t seed);
 
 // `values` (laid out by `from`) in the layout `to` of the same network with another latent size:

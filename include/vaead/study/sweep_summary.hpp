@@ -17,13 +17,13 @@ struct Spread {
   double mean = 0.0;
   double std = 0.0;
 };
-Spread spread(std::span<const double> values);
+Spread spread_of(std::span<const double> values);
 
 // A metric of every run with `latent_dim` (and `beta` when given) that finished training, in seed
 // order.
-std::vector<double> collect(const ExperimentResult& result, int latent_dim,
-                            const std::function<double(const RunResult&)>& metric,
-                            std::optional<double> beta = std::nullopt);
+std::vector<double> metric_over_seeds(const ExperimentResult& result, int latent_dim,
+                                      const std::function<double(const RunResult&)>& metric,
+                                      std::optional<double> beta = std::nullopt);
 
 // One configuration of a sweep: mean and spread over its seeds.
 struct SweepCell {
@@ -35,7 +35,7 @@ struct SweepCell {
 };
 
 // Latent-major, then beta.
-std::vector<SweepCell> summarize(const ExperimentResult& result);
+std::vector<SweepCell> summarize_sweep(const ExperimentResult& result);
 
 // The configuration a label-free rule picks (lowest mean validation error; ties: the first) and,
 // when labels gave AUCs, the one with the highest mean ROC-AUC, among those with a run that
@@ -44,6 +44,6 @@ struct SweepChoice {
   std::size_t label_free = 0;
   std::optional<std::size_t> best_roc_auc;
 };
-SweepChoice choose(std::span<const SweepCell> cells);
+SweepChoice choose_configuration(std::span<const SweepCell> cells);
 
 }  // namespace vaead
