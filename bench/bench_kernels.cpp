@@ -21,6 +21,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,30 @@ struct Layer {
   int in, out;
 };
 
+// An element-wise kernel: the bytes it must read and write, and one launch of it.
+struct ElementwiseKernel {
+  const char* name;
+  double bytes;
+  std::function<void()> run;
+};
+
+// Each kernel's time, GB/s and share of the copy's, printed and kept in out["elementwise"].
+void time_elementwise(std::span<const ElementwiseKernel> kernels, int rows, int models,
+                      double copy_gbs, cudaStream_t stream, nlohmann::json& out) {
+  for (const ElementwiseKernel& kernel : kernels) {
+    const double seconds = seconds_per_call(kernel.run, stream);
+    const double gbs = kernel.bytes / seconds / 1e9;
+    std::printf("%-10s %6d %9d %10.1f %10.0f %9.0f%%\n", kernel.name, rows, models, seconds * 1e6,
+                gbs, 100.0 * gbs / copy_gbs);
+    out["elementwise"].push_back({{"kernel", kernel.name},
+                                  {"rows", rows},
+                                  {"models", models},
+                                  {"seconds", seconds},
+                                  {"gb_per_s", gbs},
+                                  {"share_of_copy", gbs / copy_gbs}});
+  }
+}
+
 // The element-wise kernels' achieved GB/s against the copy ceiling, for `models` default VAEs
 // (30 features, latent 8) at `rows` rows a model.
 void elementwise_table(int rows, int models, double copy_gbs, cudaStream_t stream,
@@ -154,13 +179,8 @@ void elementwise_table(int rows, int models, double copy_gbs, cudaStream_t strea
   DeviceBuffer<cuda::TrainingStatus> status(static_cast<std::size_t>(models));
   cuda::reset_state(state.data(), status.data(), models, stream);
   const int total_rows = rows * models;
-  struct Kernel {
-    const char* name;
-    double bytes;
-    std::function<void()> run;
-  };
   const double f4 = 4.0, d8 = 8.0;
-  const Kernel kernels[] = {
+  const ElementwiseKernel kernels[] = {
       {"adam", f4 * 7.0 * static_cast<double>(flat),  // read p, g, m, v; write p, m, v
        [&] {
          cuda::adam_update(params.data(), grads.data(), first.data(), second.data(), parameters,
@@ -183,18 +203,7 @@ void elementwise_table(int rows, int models, double copy_gbs, cudaStream_t strea
                                      nullptr, stream);
        }},
   };
-  for (const Kernel& kernel : kernels) {
-    const double seconds = seconds_per_call(kernel.run, stream);
-    const double gbs = kernel.bytes / seconds / 1e9;
-    std::printf("%-10s %6d %9d %10.1f %10.0f %9.0f%%\n", kernel.name, rows, models, seconds * 1e6,
-                gbs, 100.0 * gbs / copy_gbs);
-    out["elementwise"].push_back({{"kernel", kernel.name},
-                                  {"rows", rows},
-                                  {"models", models},
-                                  {"seconds", seconds},
-                                  {"gb_per_s", gbs},
-                                  {"share_of_copy", gbs / copy_gbs}});
-  }
+  time_elementwise(kernels, rows, models, copy_gbs, stream, out);
 }
 
 }  // namespace
