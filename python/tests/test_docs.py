@@ -57,3 +57,20 @@ def test_the_examples_run(document, workdir):
 def test_the_readme_shows_the_estimator():
     # The README's first example is the estimator, so that a change to it is seen here.
     assert "VAEDetector().fit(X_train)" in blocks("README.md")[0]
+
+
+def test_the_public_api_has_numpydoc_docstrings():
+    # Each public callable says what it takes and gives in numpydoc's sections (docs/python.md
+    # sends readers to them).
+    import inspect
+
+    import vaead
+    from vaead import metrics
+
+    public = [vaead.VAEDetector, vaead.load, vaead.sweep, metrics.roc_auc,
+              metrics.average_precision, metrics.confusion, metrics.precision_recall_f1]
+    public += [getattr(vaead.VAEDetector, name) for name in
+               ("fit", "decision_function", "score_samples", "predict", "feature_errors", "save")]
+    for item in public:
+        doc = inspect.getdoc(item) or ""
+        assert "\nParameters\n----------\n" in doc or "\nReturns\n-------\n" in doc, item

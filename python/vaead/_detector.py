@@ -23,24 +23,60 @@ def _betas(beta):
 
 
 class VAEDetector(OutlierMixin, BaseEstimator):
-    """Anomaly detector: variational autoencoders trained on normal rows; a row's score is how
-    badly they reconstruct it (mean squared error of the standardized row; an ensemble's members'
-    errors, each over its typical held-out error, averaged).
+    """Anomaly detector: variational autoencoders trained on normal rows.
 
-    Parameters mirror `vaead train` and default to what it does:
-    latent: latent size L. hidden: the encoder's widths (the decoder mirrors them).
-    beta: KL weight; None trains the CLI's ensemble with 1 and 0.1 in turn; a sequence gives the
-    members' weights in turn. members, epochs, batch_size, kl_warmup, holdout: None lets vaead
-    choose them from the number of rows, as `vaead train` does. threshold: a rule on the held-out
-    scores ("iqr:1.5", "mean-std:3", "percentile:99", "fpr:0.01") or "contamination:0.05" (the share
-    of the rows scored that predict flags). device: "auto" (CUDA when a GPU answers), "cpu",
-    "cuda". random_state: None or an int is the seed (None: 0, reproducible). threads: CPU threads
-    (None: every core).
+    A row's score is how badly the models reconstruct it: the mean squared error of the
+    standardized row, or for an ensemble each member's error over its typical held-out error,
+    averaged. Training, scoring and the threshold are vaead's C++ library: a model fitted here is
+    the file `vaead train` writes from the same rows and options, byte for byte.
 
-    fit(X) trains on every row of X (y is ignored: train on normal rows). decision_function(X) is
-    the anomaly score (higher = more anomalous, float32 as the CLI writes it), score_samples its
-    negative (scikit-learn's convention: lower = more abnormal), predict 1 for an anomaly and 0
-    for a normal row (PyOD's convention).
+    Parameters
+    ----------
+    latent : int, default 8
+        Latent size L.
+    beta : float, sequence of float or None, default None
+        KL weight. None trains the CLI's ensemble with 1 and 0.1 in turn; a sequence gives the
+        members' weights in turn.
+    epochs, batch_size, members, kl_warmup : int or None, default None
+        None lets vaead choose them from the number of rows, as `vaead train` does.
+    threshold : str, default "iqr:1.5"
+        A rule on the held-out rows' scores ("iqr:1.5", "mean-std:3", "percentile:99",
+        "fpr:0.01"), or "contamination:0.05": the share of the rows scored that predict flags.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        "auto" uses CUDA when a GPU answers.
+    random_state : int, numpy.random.Generator, RandomState or None, default None
+        The seed (None: 0, so results are reproducible); a generator draws one.
+    threads : int or None, default None
+        CPU threads (None: every core). Results do not depend on it.
+    holdout : float or None, default None
+        The share of the rows held out for the threshold (None: 20%, at least 10 rows).
+    hidden : sequence of int, default (128, 64)
+        The encoder's widths; the decoder mirrors them.
+    learning_rate : float, default 1e-3
+        Adam's learning rate.
+
+    Attributes
+    ----------
+    threshold_ : float
+        Where "anomalous" begins: scores above it are flagged.
+    decision_scores_ : ndarray of shape (n_holdout,)
+        The held-out rows' scores, in the order of ``holdout_indices_``.
+    holdout_indices_ : ndarray of int
+        The rows of X held out for the threshold.
+    epochs_, batch_size_, members_ : int
+        The schedule vaead chose.
+    fit_seconds_, samples_per_second_ : float
+        How long training took.
+    device_ : str
+        The engine that trained ("cpu" or "cuda").
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X was a DataFrame.
+
+    Examples
+    --------
+    >>> detector = VAEDetector().fit(X_normal)          # doctest: +SKIP
+    >>> scores = detector.decision_function(X_new)      # doctest: +SKIP
     """
 
     def __init__(
@@ -80,6 +116,19 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, X, y=None):
+        """Trains on every row of X (train on normal rows).
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+            Numeric rows; a DataFrame's column names are kept and matched by name when scoring.
+        y : ignored
+            Present for scikit-learn's conventions.
+
+        Returns
+        -------
+        self : VAEDetector
+        """
         values, names = table(X)
         hidden = _params.widths("hidden", self.hidden)
         result = _core.train(
@@ -158,20 +207,58 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         return self._score(values, self._names_for(X, values), per_feature)
 
     def decision_function(self, X):
-        """Anomaly scores, higher = more anomalous (float32, the values `vaead score` writes)."""
+        """Anomaly scores, higher = more anomalous.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of float32, shape (n_samples,)
+            The values `vaead score` writes.
+        """
         return self._scored(X)["scores"]
 
     def score_samples(self, X):
-        """The negated anomaly score: scikit-learn's convention (lower = more abnormal)."""
+        """The negated anomaly score: scikit-learn's convention (lower = more abnormal).
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of float32, shape (n_samples,)
+        """
         return -self.decision_function(X)
 
     def predict(self, X):
-        """1 for a row above the threshold (an anomaly), 0 otherwise."""
+        """Flags the rows above the threshold.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        flags : ndarray of int64, shape (n_samples,)
+            1 for an anomaly, 0 for a normal row (PyOD's convention).
+        """
         return self._scored(X)["flagged"].astype(np.int64)
 
     def feature_errors(self, X):
-        """Each feature's squared reconstruction error (standardized units), rows x features; a
-        DataFrame (same index, the model's columns) for a DataFrame."""
+        """Each feature's squared reconstruction error, in standardized units.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples, n_features) or pandas.DataFrame
+            A DataFrame (same index, the model's columns) when X is one.
+        """
         errors = self._scored(X, per_feature=True)["per_feature"]
         if _is_dataframe(X):
             import pandas as pd
@@ -181,7 +268,13 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
     # ---- files and pickling ----------------------------------------------------------------------
     def save(self, path):
-        """Writes the model file `vaead train` writes (safetensors); `vaead score` reads it."""
+        """Writes the model file `vaead train` writes (safetensors); `vaead score` reads it.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Written atomically: a failure leaves no half-written file.
+        """
         check_is_fitted(self, "model_")
         self.model_.save(str(path))
 
@@ -198,7 +291,20 @@ class VAEDetector(OutlierMixin, BaseEstimator):
 
 
 def load(path, device="auto", threads=None):
-    """A fitted VAEDetector from a model file written by `vaead train` or VAEDetector.save."""
+    """A fitted VAEDetector from a model file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file written by `vaead train` or `VAEDetector.save`.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+    threads : int or None, default None
+
+    Returns
+    -------
+    detector : VAEDetector
+        Fitted: it scores as the file's model does.
+    """
     model = _core.Model.load(str(path))
     betas = list(model.betas)  # each member's: the shortest cycle that repeats is the parameter
     period = next(p for p in range(1, len(betas) + 1) if all(b == betas[i % p] for i, b in enumerate(betas)))

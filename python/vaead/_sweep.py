@@ -36,12 +36,41 @@ def sweep(
     threads=None,
     return_runs=False,
 ):
-    """Trains every configuration on the normal rows of X (y: 1 = anomaly, 0 = normal; every
-    labelled anomaly is a test row) and returns one row per (latent, beta): the mean and the std
-    over seeds of ROC-AUC, PR-AUC, precision, recall, F1 and the validation error, and which
-    configuration the label-free rule (lowest validation error) and, with labels, the best ROC-AUC
-    pick. `pandas.DataFrame(sweep(...))` is the table `vaead sweep` prints. With return_runs, also
-    one row per model."""
+    """Trains every latent size x beta x seed on a split of X's normal rows, as `vaead sweep --data`.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or None, default None
+        1 = anomaly, 0 = normal; every labelled anomaly is a test row. None: every row is normal
+        (no AUCs, the label-free choice only).
+    latents : sequence of int, default (2, 4, 8, 16)
+    betas : sequence of float, default (1.0, 0.1, 0.01)
+    seeds : int, default 3
+        Seeds random_state .. random_state + seeds - 1 for each configuration.
+    random_state : int or None, default None
+        The first seed and the split's seed (None: 0).
+    val_share, test_share : float, default 0.2
+        The shares of the normal rows for validation (the threshold, the label-free choice) and
+        the test.
+    epochs, batch_size, kl_warmup : int or None, default None
+        None chooses them from the training rows, as `vaead train` does.
+    hidden : sequence of int, default (128, 64)
+    learning_rate : float, default 1e-3
+    threshold : str, default "mean-std:3"
+    device : {"auto", "cpu", "cuda"}, default "auto"
+    threads : int or None, default None
+    return_runs : bool, default False
+        Also return one row per model.
+
+    Returns
+    -------
+    list of dict, or (list of dict, list of dict) with return_runs
+        One row per (latent, beta): the mean and std over seeds of ROC-AUC, PR-AUC, precision,
+        recall, F1 and the validation error, and which configuration the label-free rule (lowest
+        validation error) and, with labels, the best ROC-AUC pick. ``pandas.DataFrame(rows)`` is
+        the table `vaead sweep` prints.
+    """
     values, names = table(X)
     labels = None if y is None else vector(y, "y")
     hidden = _params.widths("hidden", hidden)
