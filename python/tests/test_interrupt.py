@@ -30,9 +30,13 @@ def test_other_threads_run_while_training(normal_rows):
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import vaead
+    # Python's Ctrl-C handler, as a terminal's Python has it: a test run in the background (a job
+    # started with `&` by a shell without job control) inherits SIGINT ignored, and Python then
+    # installs no handler of its own; vaead gives back whatever handler it found.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rows = np.random.default_rng(0).normal(size=(50000, 20))
     print("training", flush=True)
     try:
