@@ -1,37 +1,21 @@
 #include "vaead/detector/score.hpp"
 
 #include <algorithm>
-#include <bit>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <functional>
-#include <iostream>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
-#include <numeric>
-#include <optional>
 #include <set>
 #include <span>
 
 #include "detector/row_blame.hpp"
-#include "io/fault_injection.hpp"
-#include "io/sha256.hpp"
-#include "io/training_checkpoint.hpp"
 #include "util/text.hpp"
 #include "vaead/data/table.hpp"
-#include "vaead/io/output_file.hpp"
-#include "vaead/io/sweep_part.hpp"
-#include "vaead/philox.hpp"
-#include "vaead/shuffle.hpp"
-#include "vaead/study/experiment.hpp"
 #include "vaead/util/error.hpp"
 
 namespace vaead {
 namespace {
 
+// At most ten names, comma-separated, and how many there are beyond.
 std::string joined(const std::vector<std::string>& names) {
   std::string text;
   for (std::size_t i = 0; i < names.size() && i < 10; ++i)

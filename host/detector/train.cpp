@@ -2,19 +2,14 @@
 #include "vaead/detector/score.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <optional>
-#include <set>
 #include <span>
 
 #include "detector/row_blame.hpp"
@@ -25,8 +20,6 @@
 #include "vaead/data/table.hpp"
 #include "vaead/io/output_file.hpp"
 #include "vaead/io/sweep_part.hpp"
-#include "vaead/philox.hpp"
-#include "vaead/shuffle.hpp"
 #include "vaead/study/experiment.hpp"
 #include "vaead/study/table_splits.hpp"
 #include "vaead/util/error.hpp"
@@ -60,10 +53,6 @@ void note_dominated_columns(const Matrix& rows, const std::vector<std::size_t>& 
   }
 }
 
-// Trains the members of `model` (member k: KL weight betas[k % betas], seed engine.seed + k) on
-// `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
-// GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
-// members' seeds, betas and score scales; TrainingError when a member fails.
 // The ensemble as a study of its members on one split: the training rows, the held-out rows as
 // its validation rows (the sweep scores them: each member's scale), no test rows. Member k: seed
 // + k, beta betas[k % betas].
@@ -75,9 +64,9 @@ ExperimentConfig ensemble_study(const ModelFile& model, int members, std::span<c
   study.device = device;
   study.latent_dims = {model.engine.architecture.latent_dim};
   for (int k = 0; k < members; ++k)
-    study.models.push_back({model.engine.architecture.latent_dim,
-                            betas[static_cast<std::size_t>(k) % betas.size()],
-                            model.engine.seed + static_cast<std::uint64_t>(k)});
+    study.models.push_back({.latent_dim = model.engine.architecture.latent_dim,
+                            .beta = betas[static_cast<std::size_t>(k) % betas.size()],
+                            .seed = model.engine.seed + static_cast<std::uint64_t>(k)});
   auto splits = std::make_shared<TableSplits>();
   splits->train = rows;
   splits->validation = holdout;
@@ -154,6 +143,10 @@ void keep_members(ModelFile& model, ExperimentResult& result, TrainingReport& re
   report.epochs = result.runs[0].training.epochs;
 }
 
+// Trains the members of `model` (member k: KL weight betas[k % betas], seed engine.seed + k) on
+// `rows` at once, as a sweep trains its models: spread over the CPU's threads, or together on the
+// GPU. One member trains exactly as train() would. Sets the parameters and, for an ensemble, the
+// members' seeds, betas and score scales; TrainingError when a member fails.
 void train_members(ModelFile& model, int members, std::span<const double> betas, const Matrix& rows,
                    const Matrix& holdout, const DetectorOptions& options, TrainingReport& report,
                    const EpochCallback& on_epoch) {

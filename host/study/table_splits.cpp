@@ -78,9 +78,10 @@ TableSplits split_table(const Table& table, double validation_fraction, double t
   const std::size_t held[] = {validation, test};
   std::vector<std::vector<std::size_t>> parts = shuffled_parts(rows.normal, held, seed);
   std::vector<std::size_t>& test_rows = parts[1];
-  if (labelled && test > 0) {
+  if (labelled && test > 0) {  // both ascending: merged, not sorted again
+    const auto normal_end = static_cast<std::ptrdiff_t>(test_rows.size());
     test_rows.insert(test_rows.end(), rows.anomalous.begin(), rows.anomalous.end());
-    std::sort(test_rows.begin(), test_rows.end());
+    std::inplace_merge(test_rows.begin(), test_rows.begin() + normal_end, test_rows.end());
   }
 
   TableSplits splits;

@@ -61,13 +61,7 @@ def confusion(y_true, scores, threshold):
 
 
 def precision_recall_f1(y_true, scores, threshold):
-    """Precision, recall and F1 when a row is called anomalous iff score > threshold.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_samples,)
-    scores : array-like of shape (n_samples,)
-    threshold : float
+    """Precision, recall and F1 of `confusion` (same parameters).
 
     Returns
     -------
