@@ -26,6 +26,7 @@
 #include "vaead/eval/metrics.hpp"
 #include "vaead/eval/threshold.hpp"
 #include "vaead/io/model_file.hpp"
+#include "vaead/io/onnx_export.hpp"
 #include "vaead/study/experiment.hpp"
 #include "vaead/study/sweep_summary.hpp"
 #include "vaead/train/trainer.hpp"
@@ -354,6 +355,13 @@ nb::bytes model_bytes(const ModelFile& model) {
   return nb::bytes(bytes.data(), bytes.size());
 }
 
+// The ONNX scoring graph's bytes, also written to `path` (atomically) when one is given.
+nb::bytes onnx_bytes(const ModelFile& model, const std::optional<std::string>& path) {
+  if (path) write_onnx(*path, model);
+  const std::vector<std::uint8_t> bytes = onnx_model(model);
+  return nb::bytes(bytes.data(), bytes.size());
+}
+
 ModelFile model_from_bytes(const nb::bytes& bytes, const std::string& source) {
   const auto* data = static_cast<const std::uint8_t*>(bytes.data());
   return parse_model(std::span<const std::uint8_t>(data, bytes.size()), source);
@@ -431,6 +439,7 @@ void bind_model(nb::module_& m) {
       .def_prop_ro("training_rows", [](const ModelFile& model) { return model.training_rows; })
       .def_prop_ro("holdout_rows", [](const ModelFile& model) { return model.holdout_rows; })
       .def("to_bytes", &model_bytes)
+      .def("to_onnx", &onnx_bytes, "path"_a.none() = nb::none())
       .def("save",
            [](const ModelFile& model, const std::string& path) { write_model(path, model); })
       .def_static("from_bytes", &model_from_bytes, "data"_a, "source"_a)

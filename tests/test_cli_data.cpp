@@ -288,6 +288,30 @@ TEST_F(CliData, DamagedModelsAreRefusedAndOutputsSurviveFailures) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+// `vaead export --onnx` writes the scoring graph (ONNX Runtime's check is python/tests/
+// test_onnx.py), and refuses, in one line, what it cannot read or write, leaving no file.
+TEST_F(CliData, ExportWritesAnOnnxModelAndRefusesWhatItCannotWrite) {
+  make_data_and_model();
+  const std::string model = " --model " + path("model.safetensors");
+  const Result written = run("export" + model + " --onnx " + path("model.onnx"));
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  EXPECT_NE(written.out.find("outputs score and feature_errors"), std::string::npos) << written.out;
+  const std::string onnx = slurp(path("model.onnx"));
+  EXPECT_EQ(onnx.substr(0, 2), std::string("\x08\x08", 2));  // ir_version 8, the first field
+  for (const char* text : {"vaead", "feature_names", "encoder.0.weight", "ReduceMean", "Gemm"})
+    EXPECT_NE(onnx.find(text), std::string::npos) << text;
+  const std::string before = slurp(path("model.safetensors"));
+  expect_refused("export" + model + " --onnx " + path("model.safetensors"), 1, "--onnx");
+  EXPECT_EQ(slurp(path("model.safetensors")), before);
+  expect_refused("export" + model + " --onnx " + path("no/such/dir/model.onnx"), 1,
+                 "no/such/dir does not exist");
+  expect_refused("export" + model, 2, "--onnx is required");
+  expect_refused(
+      "export --model " + file("text.safetensors", "hello") + " --onnx " + path("text.onnx"), 1,
+      "text.safetensors: not a valid vaead model");
+  EXPECT_FALSE(fs::exists(path("text.onnx")));
+}
+
 // A row that scores NaN or inf is an error naming it (exit 1), never a silent "not flagged".
 TEST_F(CliData, ARowThatScoresNonFiniteIsOneLineNamingIt) {
   make_data_and_model();

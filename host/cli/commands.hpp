@@ -21,5 +21,6 @@ Command add_train_command(CLI::App& app);
 Command add_score_command(CLI::App& app);
 Command add_evaluate_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
+Command add_export_command(CLI::App& app);
 
 }  // namespace vaead::cli

@@ -48,7 +48,7 @@ int run(int argc, char** argv) {
   const std::vector<Command> commands = {add_experiment_command(app), add_train_command(app),
                                          add_score_command(app),      add_evaluate_command(app),
                                          add_generate_command(app),   add_sweep_command(app),
-                                         add_info_command(app)};
+                                         add_export_command(app),     add_info_command(app)};
   try {
     app.parse(argc, argv);
     for (const Command& command : commands) {

@@ -278,6 +278,27 @@ class VAEDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         self.model_.save(str(path))
 
+    def to_onnx(self, path=None):
+        """The scoring graph as an ONNX model, for ONNX Runtime or any runtime that reads ONNX.
+
+        The graph holds the standardizer and every member: input ``X`` (float32, the raw
+        features in the order of ``feature_names`` in its metadata), outputs ``score`` (as
+        `decision_function`) and ``feature_errors`` (as `feature_errors`). Operator set 17. It is
+        what ``vaead export --onnx`` writes from the model file, byte for byte.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or None, default None
+            Where to write it (atomically); None writes nothing.
+
+        Returns
+        -------
+        model : bytes
+            The serialized ONNX model (``onnxruntime.InferenceSession`` takes it as it is).
+        """
+        check_is_fitted(self, "model_")
+        return self.model_.to_onnx(None if path is None else str(path))
+
     def __getstate__(self):
         state = self.__dict__.copy()
         if "model_" in state:
