@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "vaead/io/model_file.hpp"
+#include "vaead/io/onnx_export.hpp"
 #include "vaead/util/error.hpp"
 
 namespace vaead {
@@ -316,5 +317,23 @@ TEST(ModelFile, ValuesThatWouldOverflowEveryScoreAreRefused) {
   EXPECT_TRUE(refused_naming(m, "feature 2"));
 }
 
+// An ONNX file is one protobuf message, which may not reach 2 GiB: a larger model is refused
+// before any weight is read (this one has no weights at all), never written as a broken file.
+TEST(ModelFile, OnnxExportRefusesWeightsOverProtobufsLimit) {
+  ModelFile model;
+  model.engine.architecture = {.input_dim = 30,
+                               .encoder_hidden = {16384, 16384},
+                               .latent_dim = 8,
+                               .decoder_hidden = {16384, 16384}};
+  model.feature_names.assign(30, "x");
+  try {
+    onnx_model(model);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 2 GiB"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
+
 }  // namespace vaead

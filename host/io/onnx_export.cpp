@@ -1,20 +1,21 @@
 #include "vaead/io/onnx_export.hpp"
 
 #include <bit>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "util/text.hpp"
 #include "vaead/io/output_file.hpp"
 #include "vaead/model/model.hpp"
+#include "vaead/util/error.hpp"
 #include "vaead/util/version.hpp"
 
 namespace vaead {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
-              "ONNX raw_data is little-endian, as this writer's memcpy");
+              "ONNX's raw_data is little-endian: the writer copies the values' bytes as they lie");
 
 // One protobuf message being written: fields appended in order, in protobuf's wire format
 // (https://protobuf.dev/programming-guides/encoding/). Only what ONNX's messages below use.
@@ -64,19 +65,13 @@ constexpr int kShapeDim = 1, kDimValue = 1, kDimParam = 2;
 constexpr int kAttributeTypeInt = 2, kAttributeTypeInts = 7;
 constexpr int kFloat = 1, kDouble = 11;
 
-Proto int_attribute(std::string_view name, std::int64_t value) {
+// An attribute of one integer (INT), or of a list of one integer (INTS).
+Proto integer_attribute(std::string_view name, std::int64_t value, bool list = false) {
   Proto attribute;
   attribute.text(field::kAttributeName, name)
-      .integer(field::kAttributeInt, static_cast<std::uint64_t>(value))
-      .integer(field::kAttributeType, kAttributeTypeInt);
-  return attribute;
-}
-
-Proto ints_attribute(std::string_view name, std::int64_t value) {
-  Proto attribute;
-  attribute.text(field::kAttributeName, name)
-      .integer(field::kAttributeInts, static_cast<std::uint64_t>(value))
-      .integer(field::kAttributeType, kAttributeTypeInts);
+      .integer(list ? field::kAttributeInts : field::kAttributeInt,
+               static_cast<std::uint64_t>(value))
+      .integer(field::kAttributeType, list ? kAttributeTypeInts : kAttributeTypeInt);
   return attribute;
 }
 
@@ -112,7 +107,7 @@ class Graph {
     return output;
   }
   std::string cast(const std::string& input, int to, std::string output) {
-    return node("Cast", {input}, std::move(output), {int_attribute("to", to)});
+    return node("Cast", {input}, std::move(output), {integer_attribute("to", to)});
   }
   template <class T>
   std::string constant(std::string name, std::initializer_list<std::size_t> dims, const T* values,
@@ -159,7 +154,7 @@ MemberOutputs add_member(Graph& graph, const ParameterLayout& layout,
         graph.constant(tensors + layer.name + ".bias", {std::size_t(layer.out)},
                        parameters.data() + layer.bias_offset, std::size_t(layer.out));
     const std::string product =
-        graph.node("Gemm", {input, weight, bias}, name + ".out", {int_attribute("transB", 1)});
+        graph.node("Gemm", {input, weight, bias}, name + ".out", {integer_attribute("transB", 1)});
     return relu ? graph.node("Relu", {product}, name + ".relu") : product;
   };
   std::string h = x;
@@ -171,8 +166,9 @@ MemberOutputs add_member(Graph& graph, const ParameterLayout& layout,
   const std::string x_hat = graph.cast(h, kDouble, prefix + "x_hat.double");
   const std::string diff = graph.node("Sub", {x_double, x_hat}, prefix + "difference");
   const std::string squared = graph.node("Mul", {diff, diff}, prefix + "squared_errors");
-  const std::string mean = graph.node("ReduceMean", {squared}, prefix + "mean_squared_error",
-                                      {ints_attribute("axes", 1), int_attribute("keepdims", 0)});
+  const std::string mean =
+      graph.node("ReduceMean", {squared}, prefix + "mean_squared_error",
+                 {integer_attribute("axes", 1, true), integer_attribute("keepdims", 0)});
   return {graph.cast(mean, kFloat, prefix + "score"), squared};
 }
 
@@ -207,6 +203,11 @@ void add_metadata(Proto& model, std::string_view key, std::string_view value) {
 std::vector<std::uint8_t> onnx_model(const ModelFile& model) {
   const ParameterLayout layout = make_layout(model.engine.architecture);
   const std::size_t d = model.feature_names.size();
+  const double weight_bytes = 4.0 * static_cast<double>(layout.size * model.members());
+  if (weight_bytes > kOnnxMaxWeightBytes)
+    throw InputError("the model's weights take " + text::number(weight_bytes / (1 << 30)) +
+                     " GiB; an ONNX file holds at most 2 GiB (protobuf's limit), and larger "
+                     "weights in external files are not written");
   Graph graph;
   // Standardized as Standardizer::apply: (value - mean) / scale in double, rounded to float.
   const std::string raw = graph.cast("X", kDouble, "X.double");

@@ -9,7 +9,8 @@
 // network in float32 (Gemm, Relu; z = mu), the error summed in double, the ensemble's mean in
 // double in member order; only the order of each matrix product's sums is the runtime's own.
 // Operator set 17 of the default domain, IR version 8. Metadata: "vaead_version", "feature_names"
-// (JSON), "threshold" (the model's own, from its held-out rows), "threshold_rule".
+// (JSON), "threshold" (the model's own, from its held-out rows; none for a contamination rule,
+// which is a share of the rows being scored), "threshold_rule".
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,11 @@ namespace vaead {
 inline constexpr int kOnnxOpset = 17;
 inline constexpr int kOnnxIrVersion = 8;
 
-// The ONNX model's bytes (a serialized onnx.ModelProto).
+// Protobuf refuses a message of 2 GiB or more: the weights may take this much, the graph the rest.
+inline constexpr double kOnnxMaxWeightBytes = 2.0 * (1 << 30) - (1 << 24);
+
+// The ONNX model's bytes (a serialized onnx.ModelProto). InputError when the weights exceed
+// kOnnxMaxWeightBytes.
 std::vector<std::uint8_t> onnx_model(const ModelFile& model);
 
 // Written to a temporary name, then renamed: a failure leaves no half-written file.
