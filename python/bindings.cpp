@@ -357,8 +357,8 @@ nb::bytes model_bytes(const ModelFile& model) {
 
 // The ONNX scoring graph's bytes, also written to `path` (atomically) when one is given.
 nb::bytes onnx_bytes(const ModelFile& model, const std::optional<std::string>& path) {
-  if (path) write_onnx(*path, model);
   const std::vector<std::uint8_t> bytes = onnx_model(model);
+  if (path) write_onnx(*path, bytes);
   return nb::bytes(bytes.data(), bytes.size());
 }
 

@@ -265,7 +265,10 @@ std::vector<std::uint8_t> onnx_model(const ModelFile& model) {
 }
 
 void write_onnx(const std::filesystem::path& path, const ModelFile& model) {
-  const std::vector<std::uint8_t> bytes = onnx_model(model);
+  write_onnx(path, onnx_model(model));
+}
+
+void write_onnx(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
   write_file_atomically(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <vector>
 
 #include "vaead/io/model_file.hpp"
@@ -31,7 +32,9 @@ inline constexpr double kOnnxMaxWeightBytes = 2.0 * (1 << 30) - (1 << 24);
 // kOnnxMaxWeightBytes.
 std::vector<std::uint8_t> onnx_model(const ModelFile& model);
 
-// Written to a temporary name, then renamed: a failure leaves no half-written file.
+// Written to a temporary name, then renamed: a failure leaves no half-written file. The second
+// form writes bytes onnx_model made.
 void write_onnx(const std::filesystem::path& path, const ModelFile& model);
+void write_onnx(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
 
 }  // namespace vaead
