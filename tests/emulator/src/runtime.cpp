@@ -789,6 +789,17 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   return cudaSuccess;
 }
 
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, std::size_t* count) {
+  if (graph == nullptr || count == nullptr) return fail(cudaErrorInvalidValue);
+  if (nodes != nullptr) {
+    cuda_emu::note(
+        "cudaGraphGetNodes: the emulator gives the count of nodes only (pass nodes = nullptr)");
+    return fail(cudaErrorNotSupported);
+  }
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
+
 cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
   delete graph;
   return cudaSuccess;

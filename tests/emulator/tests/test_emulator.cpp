@@ -285,6 +285,23 @@ TEST_F(Capture, GraphReplaysTheCapturedWorkWithItsArguments) {
   cudaGraphDestroy(graph);
 }
 
+TEST_F(Capture, AGraphCountsOneNodeForEachLaunchAndCopy) {
+  Device<int> value(std::vector<int>{0});
+  ASSERT_EQ(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ASSERT_EQ(emu_test::add(value.get(), 1, stream_), cudaSuccess);
+  ASSERT_EQ(cudaMemsetAsync(value.get(), 0, sizeof(int), stream_), cudaSuccess);
+  ASSERT_EQ(emu_test::add(value.get(), 2, stream_), cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(stream_, &graph), cudaSuccess);
+  std::size_t count = 0;
+  EXPECT_EQ(cudaGraphGetNodes(graph, nullptr, &count), cudaSuccess);
+  EXPECT_EQ(count, 3u);
+  cudaGraphNode_t nodes[3] = {};
+  EXPECT_EQ(cudaGraphGetNodes(graph, nodes, &count), cudaErrorNotSupported);
+  cudaGetLastError();
+  cudaGraphDestroy(graph);
+}
+
 TEST_F(Capture, AllocationDuringCaptureIsRefused) {
   ASSERT_EQ(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal), cudaSuccess);
   void* p = nullptr;
