@@ -6,17 +6,22 @@
 // 67 MFLOP forward and reads 4096 * 128 * 4 B = 2 MB: at ~60 TFLOP/s FP32 and ~4 TB/s that is
 // ~1 us of math and ~0.5 us of memory, so these kernels are latency- and occupancy-bound at small
 // batches; the tile sizes here favour correctness and reasonable occupancy, and bench/ measures
-// them against cuBLAS.
+// them against cuBLAS. The weight gradient's rows are cut into chunks so that a layer has 264
+// blocks (two an SM) at batch 4096: e.g. 128 -> 64, 2 tiles x 132 chunks of 31-32 rows, each block
+// writing a 16 KB partial (4.3 MB in all, read once by the reduce: ~2 us at 4 TB/s) where one chunk
+// of 512 rows a block left 16 blocks walking 32 stages in series. The latent heads (mu, logvar)
+// are one product of twice the width in each pass: 4 launches a step fewer.
 //
 // Pointers (device memory the CUDA engine owns; declared in dense.cuh): x [rows][in], gy
 // [rows][out], y, gx row-major; w [out][in] (PyTorch's layout), bias [out]; gw [out][in] and gb
-// [out], or the split partial sums [splits][out][in]; rows of every model together.
+// [out], or the split partial sums [chunks][out][in]; rows of every model together.
 // CPU reference: the CPU engine's layer ops (host/cpu/dense_ops.hpp), summed in double in the test.
 // Tests: tests/gpu/test_gpu_dense.cpp (GpuDense.*: forward, input gradient, weight gradient
-// against the CPU ops on random shapes, and cuBLAS).
+// against the CPU ops on random shapes, both heads in one launch, the chunks, and cuBLAS).
 #include <algorithm>
 #include <climits>
 #include <string>
+#include <utility>
 
 #include "cuda_check.cuh"
 #include "dense.cuh"
@@ -30,41 +35,77 @@ constexpr int kDepth = 16;     // k per shared-memory stage
 constexpr int kThreads = 256;  // 16 x 16 threads, each 4 x 4 outputs
 constexpr int kSide = 16;
 constexpr int kPerThread = kTile / kSide;
+// The shortest chunk of rows the weight gradient is split into: half a stage. At batch 4096 a
+// layer of one tile then takes 264 chunks of 15 or 16 rows (one stage each).
+constexpr int kMinChunkRows = kDepth / 2;
 
 // A(m, k) = a[m * stride_m + k * stride_k]; B(k, n) = b[k * stride_k + n * stride_n]; model z's
-// operand starts stride_model further on (0: shared by every model).
+// operand starts stride_model further on (0: shared by every model). Two tensors side by side (the
+// latent heads): from index `split` on along the outer dimension (or along k), `second` holds the
+// values, indexed from `split`.
 struct Operand {
   const float* data;
   long long stride_outer;  // along m (for A) or n (for B)
   long long stride_k;
   long long stride_model;
+  const float* second = nullptr;
+  int split = INT_MAX;
+  bool split_along_k = false;
+
+  __device__ Operand of_model(int model) const {
+    Operand moved = *this;
+    moved.data += model * stride_model;
+    if (second != nullptr) moved.second += model * stride_model;
+    return moved;
+  }
+  // kTwoHeads: a kernel of its own, so that one layer's loads carry no test (and no registers).
+  template <bool kTwoHeads>
+  __device__ float at(int outer, int k) const {
+    const float* base = data;
+    if (kTwoHeads && (split_along_k ? k >= split : outer >= split)) {
+      base = second;
+      (split_along_k ? k : outer) -= split;
+    }
+    return base[outer * stride_outer + static_cast<long long>(k) * stride_k];
+  }
 };
 
 // C[m][n] = sum over k in this block's chunk of A(m, k) * B(k, n), handed to `epilogue(m, n, value,
-// chunk, model)`; blockIdx.z = model * chunks + chunk. kAContiguousInK / kBContiguousInN choose the
-// load order so that neighbouring threads read neighbouring addresses. Each output is summed by one
-// thread in increasing k: deterministic. With kRowSums, the blocks of the first column of tiles
-// also sum each row of A over the chunk from the tile already in shared memory (in increasing k)
-// and hand it to `epilogue.row_sum(m, sum, chunk, model)`: the bias gradient without a launch.
-template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue, bool kRowSums = false>
+// chunk, model)`; blockIdx.x = chunk * (column tiles) + column tile, blockIdx.z = model. With
+// kWeightGradient the k range is cut into `chunks` consecutive chunks whose lengths differ by at
+// most one (else `chunks` is 1).
+// kAContiguousInK / kBContiguousInN choose the load order so that neighbouring threads read
+// neighbouring addresses. Each output is summed by one thread in increasing k: deterministic. With
+// kWeightGradient, the blocks of each chunk's first column of tiles also sum each row of A over the
+// chunk from the tile already in shared memory (in increasing k) and hand it to
+// `epilogue.row_sum(m, sum, chunk, model)`: the bias gradient without a launch. kTwoHeads: the
+// operands have a second part (Operand::second).
+template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue, bool kWeightGradient,
+          bool kTwoHeads>
 __global__ void __launch_bounds__(kThreads)
-    tiled_gemm(int m_size, int n_size, int k_size, int k_chunk, int chunks, Operand a, Operand b,
+    tiled_gemm(int m_size, int n_size, int k_size, int chunks, Operand a, Operand b,
                Epilogue epilogue) {
   __shared__ float a_tile[kDepth][kTile + 1];  // +1: no bank conflicts on transposed stores
   __shared__ float b_tile[kDepth][kTile + 1];
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % kSide, ty = tid / kSide;
+  const int column_tiles = kWeightGradient ? (n_size + kTile - 1) / kTile : INT_MAX;
+  const int column_tile =
+      kWeightGradient ? static_cast<int>(blockIdx.x) % column_tiles : static_cast<int>(blockIdx.x);
+  const int chunk = kWeightGradient ? static_cast<int>(blockIdx.x) / column_tiles : 0;
   const int m0 = static_cast<int>(blockIdx.y) * kTile;
-  const int n0 = static_cast<int>(blockIdx.x) * kTile;
-  const int model = static_cast<int>(blockIdx.z) / chunks;
-  const int chunk = static_cast<int>(blockIdx.z) % chunks;
-  a.data += model * a.stride_model;
-  b.data += model * b.stride_model;
-  const int k_begin = chunk * k_chunk;
-  const int k_end = min(k_size, k_begin + k_chunk);
+  const int n0 = column_tile * kTile;
+  const int model = static_cast<int>(blockIdx.z);
+  a = a.of_model(model);
+  b = b.of_model(model);
+  // k_size = chunks * per_chunk + longer: the first `longer` chunks take one more.
+  const int per_chunk = kWeightGradient ? k_size / chunks : k_size;
+  const int longer = kWeightGradient ? k_size % chunks : 0;
+  const int k_begin = chunk * per_chunk + min(chunk, longer);
+  const int k_end = k_begin + per_chunk + (chunk < longer ? 1 : 0);
 
   float acc[kPerThread][kPerThread] = {};
-  const bool sums_rows = kRowSums && blockIdx.x == 0 && tid < kTile;
+  const bool sums_rows = kWeightGradient && column_tile == 0 && tid < kTile;
   float row_sum = 0.0f;  // of A's row m0 + tid
   for (int k0 = k_begin; k0 < k_end; k0 += kDepth) {
     for (int e = tid; e < kTile * kDepth; e += kThreads) {
@@ -72,16 +113,14 @@ __global__ void __launch_bounds__(kThreads)
       const int kk = kAContiguousInK ? e % kDepth : e / kTile;
       const int m = m0 + mm, k = k0 + kk;
       const bool inside = m < m_size && k < k_end;
-      const long long at = m * a.stride_outer + static_cast<long long>(k) * a.stride_k;
-      a_tile[kk][mm] = inside ? a.data[at] : 0.0f;  // zeros pad the edge tiles
+      a_tile[kk][mm] = inside ? a.template at<kTwoHeads>(m, k) : 0.0f;  // zeros pad the edge tiles
     }
     for (int e = tid; e < kTile * kDepth; e += kThreads) {
       const int nn = kBContiguousInN ? e % kTile : e / kDepth;
       const int kk = kBContiguousInN ? e / kTile : e % kDepth;
       const int n = n0 + nn, k = k0 + kk;
       const bool inside = n < n_size && k < k_end;
-      const long long at = n * b.stride_outer + static_cast<long long>(k) * b.stride_k;
-      b_tile[kk][nn] = inside ? b.data[at] : 0.0f;
+      b_tile[kk][nn] = inside ? b.template at<kTwoHeads>(n, k) : 0.0f;
     }
     __syncthreads();
     if (sums_rows)
@@ -111,21 +150,30 @@ __global__ void __launch_bounds__(kThreads)
       const int m = m0 + ty + kSide * i, n = n0 + tx + kSide * j;
       if (m < m_size && n < n_size) epilogue(m, n, acc[i][j], chunk, model);
     }
-  if constexpr (kRowSums)
+  if constexpr (kWeightGradient)
     if (sums_rows && m0 + tid < m_size) epilogue.row_sum(m0 + tid, row_sum, chunk, model);
 }
 
 struct BiasReluEpilogue {
   float* y;
   const float* bias;
-  int width;
+  int width;  // of y: columns from `width` on are the second head's
   bool relu;
   long long y_stride, bias_stride;  // between models
+  float* second_y = nullptr;
+  const float* second_bias = nullptr;
   __device__ void operator()(int m, int n, float value, int, int model) const {
-    value += bias[model * bias_stride + n];
+    float* out = y;
+    const float* b = bias;
+    if (n >= width) {
+      n -= width;
+      out = second_y;
+      b = second_bias;
+    }
+    value += b[model * bias_stride + n];
     // As std::max(value, 0) on the CPU: NaN passes through (fmaxf would turn it into 0 and hide
     // it from the non-finite guard).
-    y[model * y_stride + static_cast<long long>(m) * width + n] =
+    out[model * y_stride + static_cast<long long>(m) * width + n] =
         relu && value < 0.0f ? 0.0f : value;
   }
 };
@@ -156,34 +204,49 @@ struct PartialSumEpilogue {
   }
 };
 
+// Where the reduced gradients go: output rows from `split` on are the second head's.
+struct GradientTargets {
+  float* gw;
+  float* gb;
+  float* second_gw;
+  float* second_gb;
+  int split;
+};
+
 // gw = sum over chunks of the weight partials, gb likewise; chunks added in order. Model
 // blockIdx.y's partials and gradients are `partial_stride` and `grad_stride` further on.
-__global__ void add_partials(const float* partial_w, const float* partial_b, int chunks,
-                             int weight_count, int out, float* gw, float* gb,
-                             long long grad_stride) {
+__global__ void add_partials(const float* partial_w, const float* partial_b, int chunks, int in,
+                             int out, GradientTargets to, long long grad_stride) {
   const int index = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const long long model = blockIdx.y;
+  const int weight_count = out * in;
   partial_w += model * chunks * weight_count;
   partial_b += model * chunks * out;
-  gw += model * grad_stride;
-  gb += model * grad_stride;
   if (index < weight_count) {
     float sum = 0.0f;
     for (int c = 0; c < chunks; ++c)
       sum += partial_w[static_cast<long long>(c) * weight_count + index];
-    gw[index] = sum;
+    const bool second = index / in >= to.split;
+    (second ? to.second_gw : to.gw)[model * grad_stride + index - (second ? to.split * in : 0)] =
+        sum;
   } else if (index < weight_count + out) {
     const int o = index - weight_count;
     float sum = 0.0f;
     for (int c = 0; c < chunks; ++c)
       sum += partial_b[static_cast<long long>(c) * out + o];
-    gb[o] = sum;
+    const bool second = o >= to.split;
+    (second ? to.second_gb : to.gb)[model * grad_stride + o - (second ? to.split : 0)] = sum;
   }
 }
 
-dim3 tile_grid(int m_size, int n_size, int depth) {
-  return dim3(static_cast<unsigned>((n_size + kTile - 1) / kTile),
-              static_cast<unsigned>((m_size + kTile - 1) / kTile), static_cast<unsigned>(depth));
+int tiles(int size) {
+  return (size + kTile - 1) / kTile;
+}
+
+// Column tiles times `chunks` along x, row tiles along y, models along z.
+dim3 tile_grid(int m_size, int n_size, int models, int chunks = 1) {
+  return dim3(static_cast<unsigned>(tiles(n_size) * chunks), static_cast<unsigned>(tiles(m_size)),
+              static_cast<unsigned>(models));
 }
 
 void check_sizes(int rows, int in, int out, const char* name, int models = 1) {
@@ -202,67 +265,93 @@ void check_sizes(int rows, int in, int out, const char* name, int models = 1) {
                  std::string(name) + ": more than 2^31 - 1 weights" + sizes);
 }
 
-int chunk_rows_for(int rows) {
-  const int splits = dense_row_splits(rows);
-  const int per_chunk = (rows + splits - 1) / splits;
-  return (per_chunk + kDepth - 1) / kDepth * kDepth;
+// tiled_gemm's instantiation for one layer or for two heads, launched with `args`.
+template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue, bool kWeightGradient = false,
+          class... Args>
+void launch_gemm(const char* name, bool two_heads, dim3 grid, cudaStream_t stream, Args&&... args) {
+  if (two_heads)
+    launch(name, tiled_gemm<kAContiguousInK, kBContiguousInN, Epilogue, kWeightGradient, true>,
+           grid, kThreads, stream, std::forward<Args>(args)...);
+  else
+    launch(name, tiled_gemm<kAContiguousInK, kBContiguousInN, Epilogue, kWeightGradient, false>,
+           grid, kThreads, stream, std::forward<Args>(args)...);
+}
+
+// The sizes a call with `second` multiplies: the heads' outputs side by side.
+int outputs(int out, const SecondHead& second) {
+  return second.w != nullptr ? 2 * out : out;
 }
 
 }  // namespace
 
 void dense_forward(const float* x, int rows, int in, const float* w, const float* bias, int out,
-                   bool relu, float* y, cudaStream_t stream, const ModelStrides& models) {
-  check_sizes(rows, in, out, "dense_forward", models.models);
-  // C[rows][out]: A(m, k) = x[m][k] (contiguous in k), B(k, n) = w[n][k] (contiguous in k).
-  launch("dense_forward", tiled_gemm<true, false, BiasReluEpilogue>,
-         tile_grid(rows, out, models.models), kThreads, stream, rows, out, in, in, 1,
-         Operand{x, in, 1, models.input}, Operand{w, in, 1, models.params},
-         BiasReluEpilogue{y, bias, out, relu, models.output, models.params});
+                   bool relu, float* y, cudaStream_t stream, const ModelStrides& models,
+                   const SecondHead& second) {
+  const int width = outputs(out, second);
+  check_sizes(rows, in, width, "dense_forward", models.models);
+  // C[rows][out]: A(m, k) = x[m][k] (contiguous in k), B(k, n) = w[n][k] (contiguous in k); the
+  // second head's w from column `out` on.
+  launch_gemm<true, false, BiasReluEpilogue>(
+      "dense_forward", second.w != nullptr, tile_grid(rows, width, models.models), stream, rows,
+      width, in, 1, Operand{x, in, 1, models.input},
+      Operand{w, in, 1, models.params, second.w, second.w != nullptr ? out : INT_MAX},
+      BiasReluEpilogue{y, bias, out, relu, models.output, models.params, second.y, second.bias});
 }
 
 void dense_backward_input(const float* gy, int rows, int out, const float* w, int in,
                           bool accumulate, const float* relu_output, float* gx, cudaStream_t stream,
-                          const ModelStrides& models) {
-  check_sizes(rows, in, out, "dense_backward_input", models.models);
-  // C[rows][in]: A(m, k) = gy[m][k] (contiguous in k), B(k, n) = w[k][n] (contiguous in n).
-  launch("dense_backward_input", tiled_gemm<true, true, InputGradientEpilogue>,
-         tile_grid(rows, in, models.models), kThreads, stream, rows, in, out, out, 1,
-         Operand{gy, out, 1, models.output}, Operand{w, 1, in, models.params},
-         InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
+                          const ModelStrides& models, const SecondHead& second) {
+  const int depth = outputs(out, second);
+  check_sizes(rows, in, depth, "dense_backward_input", models.models);
+  // C[rows][in]: A(m, k) = gy[m][k] (contiguous in k), B(k, n) = w[k][n] (contiguous in n); the
+  // second head's gy and w from k = out on.
+  const int split = second.w != nullptr ? out : INT_MAX;
+  launch_gemm<true, true, InputGradientEpilogue>(
+      "dense_backward_input", second.w != nullptr, tile_grid(rows, in, models.models), stream, rows,
+      in, depth, 1, Operand{gy, out, 1, models.output, second.gy, split, true},
+      Operand{w, 1, in, models.params, second.w, split, true},
+      InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
 }
 
-int dense_row_splits(int rows) {
-  return std::clamp((rows + 511) / 512, 1, 64);
+int dense_weight_gradient_chunks(int rows, int in, int out) {
+  const long long blocks = static_cast<long long>(tiles(out)) * tiles(in);
+  const long long wanted = (kWeightGradientFillBlocks + blocks - 1) / blocks;
+  return static_cast<int>(std::clamp<long long>(rows / kMinChunkRows, 1, wanted));
+}
+
+long long dense_weight_gradient_blocks(int rows, int in, int out) {
+  return static_cast<long long>(tiles(out)) * tiles(in) *
+         dense_weight_gradient_chunks(rows, in, out);
 }
 
 std::size_t dense_backward_params_workspace(int rows, int in, int out, int models) {
-  const auto splits = static_cast<std::size_t>(dense_row_splits(rows));
-  return static_cast<std::size_t>(models) * splits * static_cast<std::size_t>(out) *
+  const auto chunks = static_cast<std::size_t>(dense_weight_gradient_chunks(rows, in, out));
+  return static_cast<std::size_t>(models) * chunks * static_cast<std::size_t>(out) *
          static_cast<std::size_t>(in + 1);
 }
 
 void dense_backward_params(const float* gy, const float* x, int rows, int in, int out, float* gw,
                            float* gb, float* workspace, cudaStream_t stream,
-                           const ModelStrides& models) {
-  check_sizes(rows, in, out, "dense_backward_params", models.models);
-  const int chunk_rows = chunk_rows_for(rows);
-  const int chunks = (rows + chunk_rows - 1) / chunk_rows;
+                           const ModelStrides& models, const SecondHead& second) {
+  const int width = outputs(out, second);
+  check_sizes(rows, in, width, "dense_backward_params", models.models);
+  const int chunks = dense_weight_gradient_chunks(rows, in, width);
   const int count = models.models;
-  check_argument(static_cast<long long>(count) * chunks <= 65535,
-                 "dense_backward_params: models x row chunks exceeds 65535");
   float* partial_w = workspace;
-  float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * out * in;
-  // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m), B(k, n) = x[k][n]; the
-  // bias partials are A's row sums, taken from the same shared-memory tiles.
-  launch("dense_backward_params (weights and bias)",
-         tiled_gemm<false, true, PartialSumEpilogue, true>, tile_grid(out, in, count * chunks),
-         kThreads, stream, out, in, rows, chunk_rows, chunks, Operand{gy, 1, out, models.output},
-         Operand{x, 1, in, models.input},
-         PartialSumEpilogue{partial_w, partial_b, out, in, chunks});
-  const int total = out * in + out;
+  float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * width * in;
+  // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m; the second head's gy from m
+  // = out on), B(k, n) = x[k][n]; the bias partials are A's row sums, taken from the same
+  // shared-memory tiles.
+  launch_gemm<false, true, PartialSumEpilogue, true>(
+      "dense_backward_params (weights and bias)", second.w != nullptr,
+      tile_grid(width, in, count, chunks), stream, width, in, rows, chunks,
+      Operand{gy, 1, out, models.output, second.gy, second.w != nullptr ? out : INT_MAX},
+      Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, partial_b, width, in, chunks});
+  const int total = width * in + width;
   launch("dense_backward_params (reduce)", add_partials,
          dim3(blocks_for(total), static_cast<unsigned>(count)), kBlock, stream, partial_w,
-         partial_b, chunks, out * in, out, gw, gb, models.params);
+         partial_b, chunks, in, width, GradientTargets{gw, gb, second.gw, second.gb, out},
+         models.params);
 }
 
 }  // namespace vaead::cuda

@@ -276,6 +276,39 @@ TEST(NetworkPlan, EveryLayerOnceForwardAndBackwardAndNothingReadBeforeItIsWritte
   }
 }
 
+// The steps an engine may take as one product: the heads' forward, weight gradients and input
+// gradients, each pair the same op on layers of one shape over one input.
+TEST(NetworkPlan, OnlyTheHeadsArePairedAndEachPairSharesItsInput) {
+  const ParameterLayout layout = make_layout(Architecture{7, {12, 5}, 3, {4, 9}});
+  const NetworkPlan plan = make_plan(layout);
+  std::vector<PlanOp> paired;
+  for (const std::vector<PlanStep>* steps : {&plan.forward, &plan.backward})
+    for (std::size_t i = 0; i < steps->size(); ++i) {
+      const PlanStep& first = (*steps)[i];
+      if (!first.with_next) continue;
+      ASSERT_LT(i + 1, steps->size());
+      const PlanStep& second = (*steps)[i + 1];
+      EXPECT_FALSE(second.with_next);
+      EXPECT_EQ(first.op, second.op);
+      EXPECT_EQ(first.layer.name, "mu");
+      EXPECT_EQ(second.layer.name, "logvar");
+      EXPECT_EQ(first.layer.in, second.layer.in);
+      EXPECT_EQ(first.layer.out, second.layer.out);
+      if (first.op == PlanOp::dense_input_grad) {
+        EXPECT_EQ(first.output, second.output);  // one sum, under the second's mask
+        EXPECT_FALSE(first.accumulate);
+        EXPECT_TRUE(second.accumulate);
+        EXPECT_LT(first.mask, 0);
+      } else {
+        EXPECT_EQ(first.input, second.input);
+        EXPECT_EQ(first.relu, second.relu);
+      }
+      paired.push_back(first.op);
+    }
+  EXPECT_EQ(paired, (std::vector<PlanOp>{PlanOp::dense, PlanOp::dense_params_grad,
+                                         PlanOp::dense_input_grad}));
+}
+
 TEST(CpuEngine, LayoutFollowsPyTorchOrderAndNames) {
   const ParameterLayout layout = make_layout(Architecture{30, {128, 64}, 8, {64, 128}});
   const std::vector<const LinearLayout*> layers = layout.layers();

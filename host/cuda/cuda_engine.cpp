@@ -16,6 +16,22 @@
 #include "vaead/util/error.hpp"
 
 namespace vaead {
+namespace {
+
+// Floats of the tiled step's weight-gradient partials for `models` models at a batch of `rows`
+// (the heads' pair counted as one product). The chunks never grow when the rows shrink, so this
+// serves every smaller batch too.
+std::size_t weight_gradient_workspace(const NetworkPlan& plan, int rows, int models) {
+  std::size_t workspace = 0;
+  for (const PlanStep& step : plan.backward)
+    if (step.op == PlanOp::dense_params_grad)
+      workspace = std::max(
+          workspace, cuda::dense_backward_params_workspace(
+                         rows, step.layer.in, step.layer.out * (step.with_next ? 2 : 1), models));
+  return workspace;
+}
+
+}  // namespace
 
 std::unique_ptr<Engine> make_cuda_engine(const EngineConfig& config) {
   const CudaStatus status = query_cuda();
@@ -52,11 +68,7 @@ CudaFootprint cuda_footprint(const EngineConfig& config, const DataShape& data) 
   // Parameters, gradients, Adam's two moments; a batch's activations, its loss terms and scores.
   out.per_model = floats(4 * layout.size) + batch * (floats(widths) + 2 * sizeof(double) + 4);
   // The tiled step's weight-gradient partials, or the fused step's packed copy and partials.
-  std::size_t workspace = 0;
-  for (const LinearLayout* l : layout.layers())
-    workspace = std::max(workspace, cuda::dense_backward_params_workspace(
-                                        cuda::as_int(batch, "batch"), l->in, l->out, 1));
-  out.per_model += floats(workspace);
+  out.per_model += floats(weight_gradient_workspace(plan, cuda::as_int(batch, "batch"), 1));
   if (config.gpu_math != GpuMath::fp32) {
     const cuda::FusedLayout fused = cuda::make_fused_layout(layout);
     if (fused.unfit.empty())
@@ -341,12 +353,7 @@ void CudaEngine::reserve(Activations& act, std::size_t rows) {
   act.scores.resize(cells);
   act.capacity = rows;
   if (&act == &train_act_) {
-    // The split count grows with the rows, so the capacity's workspace serves every smaller batch.
-    std::size_t workspace = 0;
-    for (const LinearLayout* l : layout_.layers())
-      workspace = std::max(workspace, dense_backward_params_workspace(as_int(rows, "batch"), l->in,
-                                                                      l->out, models_));
-    workspace_.reserve(workspace);
+    workspace_.reserve(weight_gradient_workspace(plan_, as_int(rows, "batch"), models_));
   }
 }
 

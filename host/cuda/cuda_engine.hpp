@@ -68,6 +68,9 @@ class CudaEngine final : public Engine {
   // How training steps run: "fused tf32", "fused 3xtf32" or "tiled fp32" (with why, when the
   // fused step was asked for and cannot take the network).
   std::string training_path() const;
+  // Kernel launches (and copies) in one captured training step of a full batch: 0 before the
+  // first epoch captured it.
+  std::size_t step_launches() const { return step_launches_; }
 
  private:
   // The constructor's steps: the device's table of models (seeds, latent sizes, data slots,
@@ -152,6 +155,7 @@ class CudaEngine final : public Engine {
   DevicePermutation shuffle_;
   DeviceBuffer<unsigned> orders_;  // [distinct seeds][train rows]
   Graph full_step_, last_step_;    // batches of batch_size rows; the partial last batch
+  std::size_t step_launches_ = 0;  // nodes of full_step_'s graph
   // The fused step, when it trains: its layout, the parameters packed for it, each block's
   // gradient partials.
   bool fused_ = false;

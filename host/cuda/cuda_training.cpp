@@ -16,16 +16,25 @@
 namespace vaead {
 namespace cuda {
 
-// The plan's forward steps; `x` is the batch (or the chunk to score), z = mu without `eps`.
+// The plan's forward steps; `x` is the batch (or the chunk to score), z = mu without `eps`. A
+// step paired with the next (the latent heads) is one launch of both.
 void CudaEngine::enqueue_forward(Activations& act, const float* x, int rows, const float* eps) {
   const auto buffer = [&](int id) -> const float* { return id == plan_.x ? x : act.at(id); };
-  for (const PlanStep& step : plan_.forward) {
+  for (std::size_t i = 0; i < plan_.forward.size(); ++i) {
+    const PlanStep& step = plan_.forward[i];
     const LinearLayout& l = step.layer;
     switch (step.op) {
-      case PlanOp::dense:
+      case PlanOp::dense: {
+        SecondHead second;
+        if (step.with_next) {
+          const PlanStep& next = plan_.forward[++i];
+          second = SecondHead{
+              .w = weights(next.layer), .bias = bias(next.layer), .y = act.at(next.output)};
+        }
         dense_forward(buffer(step.input), rows, l.in, weights(l), bias(l), l.out, step.relu,
-                      act.at(step.output), stream_, strides(rows, l.in, l.out));
+                      act.at(step.output), stream_, strides(rows, l.in, l.out), second);
         break;
+      }
       case PlanOp::reparameterize:
         reparameterize_forward(
             act.at(plan_.mu), act.at(plan_.logvar_raw), eps, models_ * rows,
@@ -38,21 +47,32 @@ void CudaEngine::enqueue_forward(Activations& act, const float* x, int rows, con
   }
 }
 
-// The plan's backward steps; grad_x_hat holds dLoss/dx_hat on entry.
+// The plan's backward steps; grad_x_hat holds dLoss/dx_hat on entry. A step paired with the next
+// (the latent heads) is one launch of both (its input gradient: one sum, under the next's mask).
 void CudaEngine::enqueue_backward(Activations& act, int rows) {
-  for (const PlanStep& step : plan_.backward) {
+  for (std::size_t i = 0; i < plan_.backward.size(); ++i) {
+    const PlanStep& step = plan_.backward[i];
+    const PlanStep* next = step.with_next ? &plan_.backward[++i] : nullptr;
     const LinearLayout& l = step.layer;
+    SecondHead second;
+    if (next != nullptr)
+      second = SecondHead{.w = weights(next->layer),
+                          .gy = act.at(next->gradient),
+                          .gw = grads_.data() + next->layer.weight_offset,
+                          .gb = grads_.data() + next->layer.bias_offset};
     switch (step.op) {
       case PlanOp::dense_params_grad:
         dense_backward_params(act.at(step.gradient), act.at(step.input), rows, l.in, l.out,
                               grads_.data() + l.weight_offset, grads_.data() + l.bias_offset,
-                              workspace_.data(), stream_, strides(rows, l.in, l.out));
+                              workspace_.data(), stream_, strides(rows, l.in, l.out), second);
         break;
-      case PlanOp::dense_input_grad:
+      case PlanOp::dense_input_grad: {
+        const int mask = next != nullptr ? next->mask : step.mask;
         dense_backward_input(act.at(step.gradient), rows, l.out, weights(l), l.in, step.accumulate,
-                             step.mask < 0 ? nullptr : act.at(step.mask), act.at(step.output),
-                             stream_, strides(rows, l.in, l.out));
+                             mask < 0 ? nullptr : act.at(mask), act.at(step.output), stream_,
+                             strides(rows, l.in, l.out), second);
         break;
+      }
       case PlanOp::reparameterize_grad:
         reparameterize_backward(
             act.at(step.gradient), act.at(plan_.mu), act.at(plan_.logvar), act.at(plan_.logvar_raw),
@@ -154,6 +174,11 @@ CudaEngine::Graph CudaEngine::capture_step(int rows) {
     throw;
   }
   CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  if (rows == config_.batch_size) {
+    const cudaError_t counted = cudaGraphGetNodes(graph, nullptr, &step_launches_);
+    if (counted != cudaSuccess) cudaGraphDestroy(graph);
+    CUDA_CHECK(counted);
+  }
   cudaGraphExec_t exec = nullptr;
   const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);

@@ -74,6 +74,7 @@ Activations plan_forward(PlanBuilder& b, const ParameterLayout& layout) {
   plan.logvar = b.buffer("logvar", arch.latent_dim);
   plan.z = b.buffer("z", arch.latent_dim);
   b.dense(layout.mu, a.hidden, plan.mu, false);
+  plan.forward.back().with_next = true;
   b.dense(layout.logvar, a.hidden, plan.logvar_raw, false);
   PlanStep reparameterize;
   reparameterize.op = PlanOp::reparameterize;
@@ -110,9 +111,11 @@ void plan_backward(PlanBuilder& b, const ParameterLayout& layout, const Activati
   reparameterize_grad.gradient = gradient;  // dL/dz
   plan.backward.push_back(reparameterize_grad);
   b.params_grad(layout.mu, plan.grad_mu, a.hidden);
+  plan.backward.back().with_next = true;
   b.params_grad(layout.logvar, plan.grad_logvar, a.hidden);
   // Both heads read the last hidden layer: its gradient is the sum of theirs.
   b.input_grad(layout.mu, plan.grad_mu, false, -1, gradient);
+  plan.backward.back().with_next = true;
   b.input_grad(layout.logvar, plan.grad_logvar, true, a.hidden, gradient);
   for (std::size_t e = layout.encoder.size(); e-- > 0;) {
     const int layer_input = e == 0 ? plan.x : a.encoder[e - 1];

@@ -102,6 +102,123 @@ TEST(GpuDense, BackwardParamsMatchCpuReferenceAndRepeatBitwise) {
   }
 }
 
+// Two models, each with both latent heads in one parameter buffer laid out as the model's
+// (mu.weight, mu.bias, logvar.weight, logvar.bias, then a gap), and the heads' activations.
+struct Heads {
+  int rows, in, latent;
+  static constexpr int kModels = 2;
+  long long head() const { return static_cast<long long>(latent) * in + latent; }
+  long long params() const { return 2 * head() + 3; }  // the gap: other layers' parameters
+  long long w(int model, int h) const { return model * params() + h * head(); }
+  long long b(int model, int h) const { return w(model, h) + static_cast<long long>(latent) * in; }
+  cuda::ModelStrides strides() const {
+    return {kModels, static_cast<long long>(rows) * in, static_cast<long long>(rows) * latent,
+            params()};
+  }
+  std::vector<double> slice(const std::vector<float>& v, long long at, long long count) const {
+    return {v.begin() + at, v.begin() + at + count};
+  }
+};
+const Heads kHeads[] = {{7, 5, 1}, {300, 64, 8}, {1000, 128, 32}, {4099, 129, 33}};
+
+// The heads in one launch (2 x latent outputs; two tiles where latent > 32) against the plain
+// reference of each head, per model: forward (bit for bit the launches of each head alone), the
+// summed input gradient under the hidden layer's mask, and each head's weight and bias gradients.
+TEST(GpuDense, BothHeadsInOneLaunchEqualTheReferenceOfEach) {
+  VAEAD_REQUIRE_GPU();
+  for (const Heads& s : kHeads) {
+    const int models = Heads::kModels, rows = s.rows, in = s.in, latent = s.latent;
+    const long long act = static_cast<long long>(rows) * latent;
+    const auto params = random_matrix<float>(models, s.params(), 20 + in).values;
+    const auto x = random_matrix<float>(models * rows, in, 21).values;
+    const auto g0 = random_matrix<float>(models * rows, latent, 22).values;
+    const auto g1 = random_matrix<float>(models * rows, latent, 23).values;
+    const auto hidden = random_matrix<float>(models * rows, in, 24).values;  // half <= 0
+    auto dp = to_device(params), dx = to_device(x), dg0 = to_device(g0), dg1 = to_device(g1);
+    auto dhidden = to_device(hidden);
+    const float* p = dp.data();
+    const std::size_t cells = static_cast<std::size_t>(models) * act;
+    cuda::DeviceBuffer<float> y0(cells), y1(cells), alone0(cells), alone1(cells);
+    cuda::dense_forward(
+        dx.data(), rows, in, p + s.w(0, 0), p + s.b(0, 0), latent, false, y0.data(), nullptr,
+        s.strides(), cuda::SecondHead{.w = p + s.w(0, 1), .bias = p + s.b(0, 1), .y = y1.data()});
+    cuda::dense_forward(dx.data(), rows, in, p + s.w(0, 0), p + s.b(0, 0), latent, false,
+                        alone0.data(), nullptr, s.strides());
+    cuda::dense_forward(dx.data(), rows, in, p + s.w(0, 1), p + s.b(0, 1), latent, false,
+                        alone1.data(), nullptr, s.strides());
+    EXPECT_EQ(y0.to_host(nullptr), alone0.to_host(nullptr)) << rows << "x" << in << " mu";
+    EXPECT_EQ(y1.to_host(nullptr), alone1.to_host(nullptr)) << rows << "x" << in << " logvar";
+
+    cuda::DeviceBuffer<float> gx(static_cast<std::size_t>(models) * rows * in);
+    cuda::dense_backward_input(dg0.data(), rows, latent, p + s.w(0, 0), in, false, dhidden.data(),
+                               gx.data(), nullptr, s.strides(),
+                               cuda::SecondHead{.w = p + s.w(0, 1), .gy = dg1.data()});
+    std::vector<float> gw_all(params.size(), 0.0f), gb_all = gw_all;
+    auto dgw = to_device(gw_all);
+    cuda::DeviceBuffer<float> workspace(
+        cuda::dense_backward_params_workspace(rows, in, 2 * latent, models));
+    cuda::dense_backward_params(dg0.data(), dx.data(), rows, in, latent, dgw.data() + s.w(0, 0),
+                                dgw.data() + s.b(0, 0), workspace.data(), nullptr, s.strides(),
+                                cuda::SecondHead{.w = p + s.w(0, 1),
+                                                 .gy = dg1.data(),
+                                                 .gw = dgw.data() + s.w(0, 1),
+                                                 .gb = dgw.data() + s.b(0, 1)});
+    const std::vector<float> got_gx = gx.to_host(nullptr), got_g = dgw.to_host(nullptr);
+
+    for (int m = 0; m < models; ++m) {
+      const std::string where = std::to_string(rows) + "x" + std::to_string(in) + " -> 2x" +
+                                std::to_string(latent) + ", model " + std::to_string(m);
+      const long long rows_at = static_cast<long long>(m) * rows;
+      const auto xm = s.slice(x, rows_at * in, static_cast<long long>(rows) * in);
+      const auto mask = s.slice(hidden, rows_at * in, static_cast<long long>(rows) * in);
+      std::vector<double> expected_gx(xm.size(), 0.0);
+      for (int h = 0; h < 2; ++h) {
+        const auto w = s.slice(params, s.w(m, h), static_cast<long long>(latent) * in);
+        const auto gy = s.slice(h == 0 ? g0 : g1, rows_at * latent, act);
+        cpu::reference::linear_backward_input(gy.data(), rows, latent, w.data(), in,
+                                              h == 1 ? mask.data() : nullptr, expected_gx.data());
+        std::vector<double> gw(w.size()), gb(latent);
+        cpu::reference::linear_backward_params(gy.data(), xm.data(), rows, in, latent, gw.data(),
+                                               gb.data());
+        EXPECT_TRUE(all_close(s.slice(got_g, s.w(m, h), static_cast<long long>(w.size())), gw,
+                              absolute_tolerance(rows), 1e-5))
+            << where << ", head " << h << " weights";
+        EXPECT_TRUE(
+            all_close(s.slice(got_g, s.b(m, h), latent), gb, absolute_tolerance(rows), 1e-5))
+            << where << ", head " << h << " bias";
+      }
+      EXPECT_TRUE(all_close(s.slice(got_gx, rows_at * in, static_cast<long long>(rows) * in),
+                            expected_gx, absolute_tolerance(2 * latent), 1e-5))
+          << where << ", input gradient";
+    }
+    // Nothing but the heads' gradients was written (the gap between the models' heads is 0).
+    for (long long i = 2 * s.head(); i < s.params(); ++i)
+      EXPECT_EQ(got_g[static_cast<std::size_t>(i)], 0.0f) << "gap " << i;
+  }
+}
+
+// The weight gradient fills an H100's or H200's 132 SMs twice over at batch 4096, on every layer
+// of the default network (the heads as one product) and of the widest the fused step takes; its
+// chunks never grow when the rows shrink (the workspace reserved for a batch serves a shorter
+// last batch), and a short batch is not cut into chunks of under 8 rows.
+TEST(GpuDense, TheWeightGradientFillsTheGpuAtBatch4096AndItsChunksGrowWithTheRows) {
+  const int shapes[][2] = {{30, 128}, {128, 64},  {64, 16},   {8, 64},  {64, 128},
+                           {128, 30}, {166, 128}, {128, 128}, {128, 8}, {4, 128}};
+  for (const auto& [in, out] : shapes) {
+    EXPECT_GE(cuda::dense_weight_gradient_blocks(4096, in, out), cuda::kWeightGradientFillBlocks)
+        << in << " -> " << out;
+    int previous = 1;
+    for (int rows = 1; rows <= 70000; rows += rows < 5000 ? 1 : 997) {
+      const int chunks = cuda::dense_weight_gradient_chunks(rows, in, out);
+      ASSERT_GE(chunks, previous) << rows << " rows, " << in << " -> " << out;
+      ASSERT_TRUE(chunks == 1 || rows / chunks >= 8) << rows << " rows in " << chunks << " chunks";
+      previous = chunks;
+    }
+  }
+  EXPECT_EQ(cuda::dense_weight_gradient_chunks(256, 128, 64), 32);  // 8 rows each
+  EXPECT_EQ(cuda::dense_weight_gradient_chunks(65536, 128, 64), 132);
+}
+
 // Sizes past 32-bit indexing: launch counts are 64-bit up to what a grid holds, and a layer with
 // more weights than its int indices reach is refused before anything is launched.
 TEST(GpuDense, SizesPastThirtyTwoBitsAreCountedOrRefused) {

@@ -59,6 +59,25 @@ TEST(GpuEngine, FiftyStepsMatchTheCpuEngineForManyShapes) {
   }
 }
 
+// The captured step's launches, as bench/RESULTS.md's napkin math counts them for the default
+// network: 32 on the tiled path (gather, noise, a launch a layer forward with the heads as one,
+// the loss and its sums, each layer's input gradient and its weight gradient with its reduce, the
+// guard, Adam and the counters) and 5 on the fused one.
+TEST(GpuEngine, ACapturedStepIsThirtyTwoLaunchesTiledAndFiveFused) {
+  VAEAD_REQUIRE_GPU();
+  for (const GpuMath math : {GpuMath::fp32, GpuMath::tf32}) {
+    EngineConfig config;
+    config.architecture = Architecture{30, {128, 64}, 8, {64, 128}};
+    config.batch_size = 32;
+    config.gpu_math = math;
+    cuda::CudaEngine engine(config);
+    EXPECT_EQ(engine.step_launches(), 0u);
+    engine.set_training_data(random_matrix<float>(32, 30, 5));
+    engine.train_epochs(0, std::vector<double>{1.0});
+    EXPECT_EQ(engine.step_launches(), math == GpuMath::fp32 ? 32u : 5u) << engine.training_path();
+  }
+}
+
 TEST(GpuEngine, DrawnNoiseAndWholeEpochsMatchTheCpuEngine) {
   VAEAD_REQUIRE_GPU();
   const EngineConfig config = odd_config(4, 64);  // 1000 rows: 15 full batches and one of 40

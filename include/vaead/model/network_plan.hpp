@@ -37,6 +37,11 @@ struct PlanStep {
   int mask = -1;
   bool relu = false;        // dense
   bool accumulate = false;  // dense_input_grad: add to the output instead of replacing it
+  // The next step is the same op on a layer of the same shape that reads the same input (the
+  // latent heads): an engine may take both as one product of twice the width. For
+  // dense_input_grad the pair writes one output: this step's sum plus the next's, under the
+  // next's mask.
+  bool with_next = false;
 };
 
 struct NetworkPlan {

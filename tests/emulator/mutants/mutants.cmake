@@ -75,8 +75,8 @@ vaead_kernel_mutant(NAME off_by_one SANITIZER address
 # shared memory with NaN before every block.
 vaead_kernel_mutant(NAME unwritten_shared
   SOURCE kernels/dense.cu
-  FIND "a_tile[kk][mm] = inside ? a.data[at] : 0.0f;"
-  REPLACE "if (inside) a_tile[kk][mm] = a.data[at];"
+  FIND "a_tile[kk][mm] = inside ? a.template at<kTwoHeads>(m, k) : 0.0f;"
+  REPLACE "if (inside) a_tile[kk][mm] = a.template at<kTwoHeads>(m, k);"
   TEST_SOURCES tests/gpu/test_gpu_dense.cpp
   TESTS "GpuDense.ForwardMatchesCpuReference*"
   EXPECT "\\[  FAILED  \\] GpuDense.ForwardMatchesCpuReference")
