@@ -38,6 +38,9 @@ constexpr int kPerThread = kTile / kSide;
 // The shortest chunk of rows the weight gradient is split into: half a stage. At batch 4096 a
 // layer of one tile then takes 264 chunks of 15 or 16 rows (one stage each).
 constexpr int kMinChunkRows = kDepth / 2;
+// The weight gradient's chunks are added in up to this many groups, and a sweep's blocks take a
+// group each (as many partial sums a model as 512-row chunks once made at batch 4096).
+constexpr int kGroups = 8;
 
 // A(m, k) = a[m * stride_m + k * stride_k]; B(k, n) = b[k * stride_k + n * stride_n]; model z's
 // operand starts stride_model further on (0: shared by every model). Two tensors side by side (the
@@ -70,20 +73,22 @@ struct Operand {
   }
 };
 
-// C[m][n] = sum over k in this block's chunk of A(m, k) * B(k, n), handed to `epilogue(m, n, value,
-// chunk, model)`; blockIdx.x = chunk * (column tiles) + column tile, blockIdx.z = model. With
-// kWeightGradient the k range is cut into `chunks` consecutive chunks whose lengths differ by at
-// most one (else `chunks` is 1).
-// kAContiguousInK / kBContiguousInN choose the load order so that neighbouring threads read
-// neighbouring addresses. Each output is summed by one thread in increasing k: deterministic. With
-// kWeightGradient, the blocks of each chunk's first column of tiles also sum each row of A over the
-// chunk from the tile already in shared memory (in increasing k) and hand it to
-// `epilogue.row_sum(m, sum, chunk, model)`: the bias gradient without a launch. kTwoHeads: the
+// C[m][n] = sum over k of A(m, k) * B(k, n), handed to `epilogue(m, n, value, unit, model)`;
+// blockIdx.x = unit * (column tiles) + column tile, blockIdx.z = model. Each output is summed by
+// one thread in increasing k: deterministic. With kWeightGradient the k range is cut into `chunks`
+// consecutive chunks whose lengths differ by at most one, each summed from 0, and a block (a unit)
+// takes `per_unit` consecutive chunks and hands on the sum of their sums, added in chunk order from
+// 0. add_partials then adds, from 0, the units' sums in groups of the same chunks: the same
+// additions in the same order whether a unit is one chunk or a group (0 + s is s for a sum s that
+// started from 0, which is never -0), so the bits never depend on per_unit. The blocks of each
+// unit's first column of tiles also sum each row of A over the unit's chunks likewise, from the
+// tiles already in shared memory, and hand it to
+// `epilogue.row_sum(m, sum, unit, model)`: the bias gradient without a launch. kTwoHeads: the
 // operands have a second part (Operand::second).
 template <bool kAContiguousInK, bool kBContiguousInN, class Epilogue, bool kWeightGradient,
           bool kTwoHeads>
 __global__ void __launch_bounds__(kThreads)
-    tiled_gemm(int m_size, int n_size, int k_size, int chunks, Operand a, Operand b,
+    tiled_gemm(int m_size, int n_size, int k_size, int chunks, int per_unit, Operand a, Operand b,
                Epilogue epilogue) {
   __shared__ float a_tile[kDepth][kTile + 1];  // +1: no bank conflicts on transposed stores
   __shared__ float b_tile[kDepth][kTile + 1];
@@ -92,66 +97,85 @@ __global__ void __launch_bounds__(kThreads)
   const int column_tiles = kWeightGradient ? (n_size + kTile - 1) / kTile : INT_MAX;
   const int column_tile =
       kWeightGradient ? static_cast<int>(blockIdx.x) % column_tiles : static_cast<int>(blockIdx.x);
-  const int chunk = kWeightGradient ? static_cast<int>(blockIdx.x) / column_tiles : 0;
+  const int unit = kWeightGradient ? static_cast<int>(blockIdx.x) / column_tiles : 0;
   const int m0 = static_cast<int>(blockIdx.y) * kTile;
   const int n0 = column_tile * kTile;
   const int model = static_cast<int>(blockIdx.z);
   a = a.of_model(model);
   b = b.of_model(model);
-  // k_size = chunks * per_chunk + longer: the first `longer` chunks take one more.
-  const int per_chunk = kWeightGradient ? k_size / chunks : k_size;
-  const int longer = kWeightGradient ? k_size % chunks : 0;
-  const int k_begin = chunk * per_chunk + min(chunk, longer);
-  const int k_end = k_begin + per_chunk + (chunk < longer ? 1 : 0);
-
-  float acc[kPerThread][kPerThread] = {};
   const bool sums_rows = kWeightGradient && column_tile == 0 && tid < kTile;
-  float row_sum = 0.0f;  // of A's row m0 + tid
-  for (int k0 = k_begin; k0 < k_end; k0 += kDepth) {
-    for (int e = tid; e < kTile * kDepth; e += kThreads) {
-      const int mm = kAContiguousInK ? e / kDepth : e % kTile;
-      const int kk = kAContiguousInK ? e % kDepth : e / kTile;
-      const int m = m0 + mm, k = k0 + kk;
-      const bool inside = m < m_size && k < k_end;
-      a_tile[kk][mm] = inside ? a.template at<kTwoHeads>(m, k) : 0.0f;  // zeros pad the edge tiles
+
+  // acc += the products over k in [k_begin, k_end); row_sum += A's row m0 + tid over them.
+  const auto accumulate = [&](int k_begin, int k_end, float(&acc)[kPerThread][kPerThread],
+                              float& row_sum) {
+    for (int k0 = k_begin; k0 < k_end; k0 += kDepth) {
+      for (int e = tid; e < kTile * kDepth; e += kThreads) {
+        const int mm = kAContiguousInK ? e / kDepth : e % kTile;
+        const int kk = kAContiguousInK ? e % kDepth : e / kTile;
+        const int m = m0 + mm, k = k0 + kk;
+        const bool inside = m < m_size && k < k_end;
+        a_tile[kk][mm] = inside ? a.template at<kTwoHeads>(m, k) : 0.0f;  // zeros pad the edges
+      }
+      for (int e = tid; e < kTile * kDepth; e += kThreads) {
+        const int nn = kBContiguousInN ? e % kTile : e / kDepth;
+        const int kk = kBContiguousInN ? e / kTile : e % kDepth;
+        const int n = n0 + nn, k = k0 + kk;
+        const bool inside = n < n_size && k < k_end;
+        b_tile[kk][nn] = inside ? b.template at<kTwoHeads>(n, k) : 0.0f;
+      }
+      __syncthreads();
+      if (sums_rows)
+        for (int kk = 0; kk < kDepth; ++kk)
+          row_sum += a_tile[kk][tid];  // zeros beyond the chunk: the sum is unchanged
+#pragma unroll
+      for (int kk = 0; kk < kDepth; ++kk) {
+        float a_values[kPerThread], b_values[kPerThread];
+#pragma unroll
+        for (int i = 0; i < kPerThread; ++i)
+          a_values[i] = a_tile[kk][ty + kSide * i];
+#pragma unroll
+        for (int j = 0; j < kPerThread; ++j)
+          b_values[j] = b_tile[kk][tx + kSide * j];
+#pragma unroll
+        for (int i = 0; i < kPerThread; ++i)
+#pragma unroll
+          for (int j = 0; j < kPerThread; ++j)
+            acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);
+      }
+      __syncthreads();
     }
-    for (int e = tid; e < kTile * kDepth; e += kThreads) {
-      const int nn = kBContiguousInN ? e % kTile : e / kDepth;
-      const int kk = kBContiguousInN ? e / kTile : e % kDepth;
-      const int n = n0 + nn, k = k0 + kk;
-      const bool inside = n < n_size && k < k_end;
-      b_tile[kk][nn] = inside ? b.template at<kTwoHeads>(n, k) : 0.0f;
-    }
-    __syncthreads();
-    if (sums_rows)
-      for (int kk = 0; kk < kDepth; ++kk)
-        row_sum += a_tile[kk][tid];  // zeros beyond the chunk: the sum is unchanged
-#pragma unroll
-    for (int kk = 0; kk < kDepth; ++kk) {
-      float a_values[kPerThread], b_values[kPerThread];
-#pragma unroll
-      for (int i = 0; i < kPerThread; ++i)
-        a_values[i] = a_tile[kk][ty + kSide * i];
-#pragma unroll
-      for (int j = 0; j < kPerThread; ++j)
-        b_values[j] = b_tile[kk][tx + kSide * j];
+  };
+
+  float sum[kPerThread][kPerThread] = {};
+  float row_sum = 0.0f;
+  if constexpr (kWeightGradient) {
+    // k_size = chunks * per_chunk + longer: the first `longer` chunks take one more.
+    const int per_chunk = k_size / chunks, longer = k_size % chunks;
+    const int last = min(chunks, (unit + 1) * per_unit);
+    for (int chunk = unit * per_unit; chunk < last; ++chunk) {
+      const int k_begin = chunk * per_chunk + min(chunk, longer);
+      float acc[kPerThread][kPerThread] = {};
+      float chunk_row_sum = 0.0f;
+      accumulate(k_begin, k_begin + per_chunk + (chunk < longer ? 1 : 0), acc, chunk_row_sum);
 #pragma unroll
       for (int i = 0; i < kPerThread; ++i)
 #pragma unroll
         for (int j = 0; j < kPerThread; ++j)
-          acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);
+          sum[i][j] += acc[i][j];
+      row_sum += chunk_row_sum;
     }
-    __syncthreads();
+  } else {
+    accumulate(0, k_size, sum, row_sum);
   }
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i)
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
       const int m = m0 + ty + kSide * i, n = n0 + tx + kSide * j;
-      if (m < m_size && n < n_size) epilogue(m, n, acc[i][j], chunk, model);
+      if (m < m_size && n < n_size) epilogue(m, n, sum[i][j], unit, model);
     }
   if constexpr (kWeightGradient)
-    if (sums_rows && m0 + tid < m_size) epilogue.row_sum(m0 + tid, row_sum, chunk, model);
+    if (sums_rows && m0 + tid < m_size) epilogue.row_sum(m0 + tid, row_sum, unit, model);
 }
 
 struct BiasReluEpilogue {
@@ -193,14 +217,14 @@ struct InputGradientEpilogue {
 };
 
 struct PartialSumEpilogue {
-  float* partial;       // [model][chunk][m_size][n_size]
-  float* partial_bias;  // [model][chunk][m_size]: the sums of gy over the chunk's rows
-  int m_size, n_size, chunks;
-  __device__ void operator()(int m, int n, float value, int chunk, int model) const {
-    partial[((static_cast<long long>(model) * chunks + chunk) * m_size + m) * n_size + n] = value;
+  float* partial;       // [model][unit][m_size][n_size]
+  float* partial_bias;  // [model][unit][m_size]: the sums of gy over the unit's rows
+  int m_size, n_size, units;
+  __device__ void operator()(int m, int n, float value, int unit, int model) const {
+    partial[((static_cast<long long>(model) * units + unit) * m_size + m) * n_size + n] = value;
   }
-  __device__ void row_sum(int m, float sum, int chunk, int model) const {
-    partial_bias[(static_cast<long long>(model) * chunks + chunk) * m_size + m] = sum;
+  __device__ void row_sum(int m, float sum, int unit, int model) const {
+    partial_bias[(static_cast<long long>(model) * units + unit) * m_size + m] = sum;
   }
 };
 
@@ -213,27 +237,36 @@ struct GradientTargets {
   int split;
 };
 
-// gw = sum over chunks of the weight partials, gb likewise; chunks added in order. Model
-// blockIdx.y's partials and gradients are `partial_stride` and `grad_stride` further on.
-__global__ void add_partials(const float* partial_w, const float* partial_b, int chunks, int in,
-                             int out, GradientTargets to, long long grad_stride) {
+// The sum of `units` partial sums `stride` apart: from 0, in groups of `group` (each group's own
+// sum from 0, in order), the groups in order.
+__device__ float sum_in_groups(const float* partial, int units, int group, long long stride) {
+  float total = 0.0f;
+  for (int g = 0; g < units; g += group) {
+    float sum = 0.0f;
+    for (int u = g; u < min(units, g + group); ++u)
+      sum += partial[u * stride];
+    total += sum;
+  }
+  return total;
+}
+
+// gw and gb from the units' partial sums (sum_in_groups). Model blockIdx.y's partials follow the
+// previous model's; its gradients are `grad_stride` further on.
+__global__ void add_partials(const float* partial_w, const float* partial_b, int units, int group,
+                             int in, int out, GradientTargets to, long long grad_stride) {
   const int index = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const long long model = blockIdx.y;
   const int weight_count = out * in;
-  partial_w += model * chunks * weight_count;
-  partial_b += model * chunks * out;
+  partial_w += model * units * weight_count;
+  partial_b += model * units * out;
   if (index < weight_count) {
-    float sum = 0.0f;
-    for (int c = 0; c < chunks; ++c)
-      sum += partial_w[static_cast<long long>(c) * weight_count + index];
+    const float sum = sum_in_groups(partial_w + index, units, group, weight_count);
     const bool second = index / in >= to.split;
     (second ? to.second_gw : to.gw)[model * grad_stride + index - (second ? to.split * in : 0)] =
         sum;
   } else if (index < weight_count + out) {
     const int o = index - weight_count;
-    float sum = 0.0f;
-    for (int c = 0; c < chunks; ++c)
-      sum += partial_b[static_cast<long long>(c) * out + o];
+    const float sum = sum_in_groups(partial_b + o, units, group, out);
     const bool second = o >= to.split;
     (second ? to.second_gb : to.gb)[model * grad_stride + o - (second ? to.split : 0)] = sum;
   }
@@ -243,10 +276,27 @@ int tiles(int size) {
   return (size + kTile - 1) / kTile;
 }
 
-// Column tiles times `chunks` along x, row tiles along y, models along z.
-dim3 tile_grid(int m_size, int n_size, int models, int chunks = 1) {
-  return dim3(static_cast<unsigned>(tiles(n_size) * chunks), static_cast<unsigned>(tiles(m_size)),
+// Column tiles times `units` along x, row tiles along y, models along z.
+dim3 tile_grid(int m_size, int n_size, int models, int units = 1) {
+  return dim3(static_cast<unsigned>(tiles(n_size) * units), static_cast<unsigned>(tiles(m_size)),
               static_cast<unsigned>(models));
+}
+
+// How the weight gradient of `models` models is cut: `chunks` (a function of the shape alone),
+// added in groups of `group` chunks (likewise), and the chunks a block takes (1, or a group when
+// the models' groups alone fill the GPU: fewer partial sums to write and read, the same bits).
+struct WeightGradientCut {
+  int chunks, group, per_unit;
+  int units() const { return (chunks + per_unit - 1) / per_unit; }
+};
+
+WeightGradientCut weight_gradient_cut(int rows, int in, int out, int models) {
+  WeightGradientCut cut{dense_weight_gradient_chunks(rows, in, out), 1, 1};
+  cut.group = (cut.chunks + kGroups - 1) / kGroups;
+  const long long group_blocks = static_cast<long long>(models) * tiles(out) * tiles(in) *
+                                 ((cut.chunks + cut.group - 1) / cut.group);
+  if (cut.group > 1 && group_blocks >= kWeightGradientFillBlocks) cut.per_unit = cut.group;
+  return cut;
 }
 
 void check_sizes(int rows, int in, int out, const char* name, int models = 1) {
@@ -293,7 +343,7 @@ void dense_forward(const float* x, int rows, int in, const float* w, const float
   // second head's w from column `out` on.
   launch_gemm<true, false, BiasReluEpilogue>(
       "dense_forward", second.w != nullptr, tile_grid(rows, width, models.models), stream, rows,
-      width, in, 1, Operand{x, in, 1, models.input},
+      width, in, 1, 1, Operand{x, in, 1, models.input},
       Operand{w, in, 1, models.params, second.w, second.w != nullptr ? out : INT_MAX},
       BiasReluEpilogue{y, bias, out, relu, models.output, models.params, second.y, second.bias});
 }
@@ -308,7 +358,7 @@ void dense_backward_input(const float* gy, int rows, int out, const float* w, in
   const int split = second.w != nullptr ? out : INT_MAX;
   launch_gemm<true, true, InputGradientEpilogue>(
       "dense_backward_input", second.w != nullptr, tile_grid(rows, in, models.models), stream, rows,
-      in, depth, 1, Operand{gy, out, 1, models.output, second.gy, split, true},
+      in, depth, 1, 1, Operand{gy, out, 1, models.output, second.gy, split, true},
       Operand{w, 1, in, models.params, second.w, split, true},
       InputGradientEpilogue{gx, relu_output, in, accumulate, models.input});
 }
@@ -319,9 +369,9 @@ int dense_weight_gradient_chunks(int rows, int in, int out) {
   return static_cast<int>(std::clamp<long long>(rows / kMinChunkRows, 1, wanted));
 }
 
-long long dense_weight_gradient_blocks(int rows, int in, int out) {
-  return static_cast<long long>(tiles(out)) * tiles(in) *
-         dense_weight_gradient_chunks(rows, in, out);
+long long dense_weight_gradient_blocks(int rows, int in, int out, int models) {
+  return static_cast<long long>(models) * tiles(out) * tiles(in) *
+         weight_gradient_cut(rows, in, out, models).units();
 }
 
 std::size_t dense_backward_params_workspace(int rows, int in, int out, int models) {
@@ -335,23 +385,24 @@ void dense_backward_params(const float* gy, const float* x, int rows, int in, in
                            const ModelStrides& models, const SecondHead& second) {
   const int width = outputs(out, second);
   check_sizes(rows, in, width, "dense_backward_params", models.models);
-  const int chunks = dense_weight_gradient_chunks(rows, in, width);
   const int count = models.models;
+  const WeightGradientCut cut = weight_gradient_cut(rows, in, width, count);
+  const int units = cut.units();
   float* partial_w = workspace;
-  float* partial_b = workspace + static_cast<std::size_t>(count) * chunks * width * in;
-  // C[out][in] per chunk of rows: A(m, k) = gy[k][m] (contiguous in m; the second head's gy from m
+  float* partial_b = workspace + static_cast<std::size_t>(count) * units * width * in;
+  // C[out][in] per unit of rows: A(m, k) = gy[k][m] (contiguous in m; the second head's gy from m
   // = out on), B(k, n) = x[k][n]; the bias partials are A's row sums, taken from the same
   // shared-memory tiles.
   launch_gemm<false, true, PartialSumEpilogue, true>(
       "dense_backward_params (weights and bias)", second.w != nullptr,
-      tile_grid(width, in, count, chunks), stream, width, in, rows, chunks,
+      tile_grid(width, in, count, units), stream, width, in, rows, cut.chunks, cut.per_unit,
       Operand{gy, 1, out, models.output, second.gy, second.w != nullptr ? out : INT_MAX},
-      Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, partial_b, width, in, chunks});
+      Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, partial_b, width, in, units});
   const int total = width * in + width;
   launch("dense_backward_params (reduce)", add_partials,
          dim3(blocks_for(total), static_cast<unsigned>(count)), kBlock, stream, partial_w,
-         partial_b, chunks, in, width, GradientTargets{gw, gb, second.gw, second.gb, out},
-         models.params);
+         partial_b, units, cut.per_unit == 1 ? cut.group : 1, in, width,
+         GradientTargets{gw, gb, second.gw, second.gb, out}, models.params);
 }
 
 }  // namespace vaead::cuda

@@ -50,8 +50,10 @@ inline constexpr int kWeightGradientFillBlocks = 2 * 132;
 // A function of the shape alone (not of the device or of the models trained beside), so a
 // configuration's bits are the same on every GPU and in every sweep.
 int dense_weight_gradient_chunks(int rows, int in, int out);
-// Blocks dense_backward_params launches for one model (its tiles times its chunks).
-long long dense_weight_gradient_blocks(int rows, int in, int out);
+// Blocks dense_backward_params launches for `models` models: a block a chunk of rows and output
+// tile, or, when the models fill the GPU with fewer, a block a group of chunks (the chunks are
+// added in fixed groups either way: the bits do not depend on the models beside).
+long long dense_weight_gradient_blocks(int rows, int in, int out, int models = 1);
 // Floats of device workspace dense_backward_params needs (`out`: both heads' when it takes two).
 std::size_t dense_backward_params_workspace(int rows, int in, int out, int models = 1);
 

@@ -219,6 +219,53 @@ TEST(GpuDense, TheWeightGradientFillsTheGpuAtBatch4096AndItsChunksGrowWithTheRow
   EXPECT_EQ(cuda::dense_weight_gradient_chunks(65536, 128, 64), 132);
 }
 
+// A sweep's models fill the GPU with a block a group of chunks instead of a block a chunk (an
+// eighth of the partial sums to write and read): model 0's gradients have the same bits alone
+// (a block a chunk) and beside 39 others (a block a group), on shapes of one and of two tiles, a
+// partial last group, and both heads in one launch.
+TEST(GpuDense, AModelsWeightGradientHasTheSameBitsAloneAndBesideASweep) {
+  VAEAD_REQUIRE_GPU();
+  constexpr int kSweep = 40;
+  const Shape shapes[] = {{600, 8, 1}, {1000, 64, 8}, {777, 30, 70}};
+  for (const Shape& s : shapes) {
+    for (const bool heads : {false, true}) {
+      const int width = heads ? 2 * s.out : s.out;
+      const long long alone = cuda::dense_weight_gradient_blocks(s.rows, s.in, width, 1);
+      const long long beside = cuda::dense_weight_gradient_blocks(s.rows, s.in, width, kSweep);
+      ASSERT_LT(beside, kSweep * alone) << "a sweep of " << kSweep << " takes a block a group";
+      const long long weights = static_cast<long long>(s.out) * s.in;
+      const cuda::ModelStrides strides{kSweep, static_cast<long long>(s.rows) * s.in,
+                                       static_cast<long long>(s.rows) * s.out,
+                                       2 * weights + 2 * s.out};
+      const auto gy = random_matrix<float>(kSweep * s.rows, s.out, 30 + s.in).values;
+      const auto gy2 = random_matrix<float>(kSweep * s.rows, s.out, 31 + s.in).values;
+      const auto x = random_matrix<float>(kSweep * s.rows, s.in, 32 + s.in).values;
+      const auto w = random_matrix<float>(kSweep, strides.params, 33).values;  // the heads' w
+      auto dgy = to_device(gy), dgy2 = to_device(gy2), dx = to_device(x), dw = to_device(w);
+      std::vector<std::vector<float>> got;
+      for (const int models : {1, kSweep}) {
+        cuda::ModelStrides m = strides;
+        m.models = models;
+        auto grads = to_device(std::vector<float>(static_cast<std::size_t>(w.size()), 0.0f));
+        cuda::DeviceBuffer<float> workspace(
+            cuda::dense_backward_params_workspace(s.rows, s.in, width, models));
+        float* g = grads.data();
+        cuda::SecondHead second;
+        if (heads)
+          second = cuda::SecondHead{.w = dw.data() + weights + s.out,
+                                    .gy = dgy2.data(),
+                                    .gw = g + weights + s.out,
+                                    .gb = g + 2 * weights + s.out};
+        cuda::dense_backward_params(dgy.data(), dx.data(), s.rows, s.in, s.out, g, g + weights,
+                                    workspace.data(), nullptr, m, second);
+        std::vector<float> all = grads.to_host(nullptr);
+        got.emplace_back(all.begin(), all.begin() + strides.params);  // model 0's
+      }
+      EXPECT_EQ(got[0], got[1]) << s.rows << " rows, " << s.in << " -> " << width;
+    }
+  }
+}
+
 // Sizes past 32-bit indexing: launch counts are 64-bit up to what a grid holds, and a layer with
 // more weights than its int indices reach is refused before anything is launched.
 TEST(GpuDense, SizesPastThirtyTwoBitsAreCountedOrRefused) {
