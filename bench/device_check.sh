@@ -90,10 +90,11 @@ if command -v compute-sanitizer >/dev/null; then
   phase memcheck_engine "$out/sanitizer.log" timeout 120 "${sanitizer[@]}" --tool memcheck \
     "$engine_tests" --gtest_brief=1 \
     --gtest_filter='-GpuEngine.FiftySteps*:GpuSweep.DeviceSweepAgrees*'
-  # racecheck over the kernels that share memory between threads (tiles, block trees).
+  # racecheck over the kernels that share memory between threads (tiles, block trees; the weight
+  # gradient's blocks of one chunk and of a group of chunks, both heads in one launch).
   phase racecheck "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
     "$kernel_tests" --gtest_brief=1 \
-    --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
+    --gtest_filter='GpuDense.ForwardMatches*:GpuDense.BackwardParams*:GpuDense.BothHeads*:GpuDense.AModels*:GpuOps.FusedLoss*:GpuSynthetic.SameSeed*'
   # The fused step: memcheck ran above with the engine tests; racecheck over its
   # shared-memory tiles, one step on ten shapes in both math modes.
   phase racecheck_fused "$out/sanitizer.log" timeout 90 "${sanitizer[@]}" --tool racecheck \
