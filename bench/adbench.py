@@ -342,7 +342,8 @@ def main():
     parser.add_argument("--seeds", default=SEEDS)
     parser.add_argument("--tables", default="", help="comma-separated subset (default: every CSV)")
     parser.add_argument("--name", default="vaead", help="the name of this vaead variant")
-    parser.add_argument("--vaead-args", default="", help="extra arguments for `vaead train`")
+    parser.add_argument("--vaead-args", default="",
+                        help="extra arguments for `vaead train` (--device cpu unless they name one)")
     parser.add_argument("--seed-offset", type=int, default=0,
                         help="vaead's --seed is the split seed plus this")
     parser.add_argument("--keep-scores", action="store_true",
@@ -371,7 +372,9 @@ def main():
         torch.set_num_threads(args.threads)
     except ImportError:
         pass
-    vaead_args = shlex.split(args.vaead_args) + ["--threads", str(args.threads), "--device", "cpu"]
+    vaead_args = shlex.split(args.vaead_args) + ["--threads", str(args.threads)]
+    if "--device" not in vaead_args:
+        vaead_args += ["--device", "cpu"]
     for table in tables:
         features, labels, names = load_table(f"{args.data}/{table}.csv")
         for seed in seeds:
