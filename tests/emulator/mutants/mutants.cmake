@@ -55,8 +55,8 @@ endfunction()
 # A missing barrier: the tile of the next k-step overwrites the one other threads still read.
 vaead_kernel_mutant(NAME missing_barrier SANITIZER thread
   SOURCE kernels/dense.cu
-  FIND "          acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);\n    }\n    __syncthreads();"
-  REPLACE "          acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);\n    }"
+  FIND "            acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);\n      }\n      __syncthreads();"
+  REPLACE "            acc[i][j] = fmaf(a_values[i], b_values[j], acc[i][j]);\n      }"
   TEST_SOURCES tests/gpu/test_gpu_dense.cpp
   TESTS "GpuDense.ForwardMatchesCpuReference*"
   EXPECT "WARNING: ThreadSanitizer: data race")
