@@ -9,15 +9,18 @@
 // them against cuBLAS. The weight gradient's rows are cut into chunks so that a layer has 264
 // blocks (two an SM) at batch 4096: e.g. 128 -> 64, 2 tiles x 132 chunks of 31-32 rows, each block
 // writing a 16 KB partial (4.3 MB in all, read once by the reduce: ~2 us at 4 TB/s) where one chunk
-// of 512 rows a block left 16 blocks walking 32 stages in series. The latent heads (mu, logvar)
-// are one product of twice the width in each pass: 4 launches a step fewer.
+// of 512 rows a block left 16 blocks walking 32 stages in series. A sweep fills the GPU with its
+// models: there a block takes a group of chunks (8 groups a layer), writing an eighth of the
+// partials or less with the same bits. The latent heads (mu, logvar) are one product of twice the
+// width in each pass: 4 launches a step fewer.
 //
 // Pointers (device memory the CUDA engine owns; declared in dense.cuh): x [rows][in], gy
 // [rows][out], y, gx row-major; w [out][in] (PyTorch's layout), bias [out]; gw [out][in] and gb
-// [out], or the split partial sums [chunks][out][in]; rows of every model together.
+// [out], or the partial sums [units (chunks or groups)][out][in]; rows of every model together.
 // CPU reference: the CPU engine's layer ops (host/cpu/dense_ops.hpp), summed in double in the test.
 // Tests: tests/gpu/test_gpu_dense.cpp (GpuDense.*: forward, input gradient, weight gradient
-// against the CPU ops on random shapes, both heads in one launch, the chunks, and cuBLAS).
+// against the CPU ops on random shapes, both heads in one launch, the chunks, a model's bits alone
+// and in a sweep, and cuBLAS).
 #include <algorithm>
 #include <climits>
 #include <string>

@@ -45,8 +45,7 @@ inline constexpr int kWeightGradientFillBlocks = 2 * 132;
 
 // The chunks of rows the weight gradient of an out x in product is split into (their lengths
 // differ by at most one): enough that the blocks number at least kWeightGradientFillBlocks where
-// the rows allow chunks of 8 rows (half a shared-memory stage) or more. Never more for fewer
-// rows.
+// the rows allow chunks of 8 rows (half a shared-memory stage) or more; never more for fewer rows.
 // A function of the shape alone (not of the device or of the models trained beside), so a
 // configuration's bits are the same on every GPU and in every sweep.
 int dense_weight_gradient_chunks(int rows, int in, int out);
@@ -58,8 +57,9 @@ long long dense_weight_gradient_blocks(int rows, int in, int out, int models = 1
 std::size_t dense_backward_params_workspace(int rows, int in, int out, int models = 1);
 
 // gw[o][i] = sum_r gy[r][o] * x[r][i] and gb[o] = sum_r gy[r][o] (and the second head's). Rows
-// are split into fixed chunks; each chunk's partial sums go to `workspace`, then are added in
-// chunk order: no atomics, the same bits on every run.
+// are split into fixed chunks, each summed from 0; their sums are added in fixed groups of
+// consecutive chunks (each group from 0, the groups in order), through partial sums in
+// `workspace`: no atomics, the same bits on every run and beside any number of models.
 //   gy [rows][out]  x [rows][in]  gw [out][in]  gb [out]
 //   workspace: dense_backward_params_workspace(rows, in, out, models) floats (2 * out with a
 //   second head)
