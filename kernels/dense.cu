@@ -335,6 +335,11 @@ int outputs(int out, const SecondHead& second) {
   return second.w != nullptr ? 2 * out : out;
 }
 
+// Where an operand's second part (the second head's) starts: at index `out`, or nowhere.
+int second_from(int out, const SecondHead& second) {
+  return second.w != nullptr ? out : INT_MAX;
+}
+
 }  // namespace
 
 void dense_forward(const float* x, int rows, int in, const float* w, const float* bias, int out,
@@ -347,7 +352,7 @@ void dense_forward(const float* x, int rows, int in, const float* w, const float
   launch_gemm<true, false, BiasReluEpilogue>(
       "dense_forward", second.w != nullptr, tile_grid(rows, width, models.models), stream, rows,
       width, in, 1, 1, Operand{x, in, 1, models.input},
-      Operand{w, in, 1, models.params, second.w, second.w != nullptr ? out : INT_MAX},
+      Operand{w, in, 1, models.params, second.w, second_from(out, second)},
       BiasReluEpilogue{y, bias, out, relu, models.output, models.params, second.y, second.bias});
 }
 
@@ -358,7 +363,7 @@ void dense_backward_input(const float* gy, int rows, int out, const float* w, in
   check_sizes(rows, in, depth, "dense_backward_input", models.models);
   // C[rows][in]: A(m, k) = gy[m][k] (contiguous in k), B(k, n) = w[k][n] (contiguous in n); the
   // second head's gy and w from k = out on.
-  const int split = second.w != nullptr ? out : INT_MAX;
+  const int split = second_from(out, second);
   launch_gemm<true, true, InputGradientEpilogue>(
       "dense_backward_input", second.w != nullptr, tile_grid(rows, in, models.models), stream, rows,
       in, depth, 1, 1, Operand{gy, out, 1, models.output, second.gy, split, true},
@@ -399,7 +404,7 @@ void dense_backward_params(const float* gy, const float* x, int rows, int in, in
   launch_gemm<false, true, PartialSumEpilogue, true>(
       "dense_backward_params (weights and bias)", second.w != nullptr,
       tile_grid(width, in, count, units), stream, width, in, rows, cut.chunks, cut.per_unit,
-      Operand{gy, 1, out, models.output, second.gy, second.w != nullptr ? out : INT_MAX},
+      Operand{gy, 1, out, models.output, second.gy, second_from(out, second)},
       Operand{x, 1, in, models.input}, PartialSumEpilogue{partial_w, partial_b, width, in, units});
   const int total = width * in + width;
   launch("dense_backward_params (reduce)", add_partials,
